@@ -1,0 +1,67 @@
+package net.mailrelay.protocol.envelope;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The SMTP envelope of one queued message and what the relay knows about its journey so far. It travels
+ * as JSON in the Kafka record beside the message bytes (see docs/record-format.md).
+ *
+ * @param queueId the id assigned by the edge that accepted the message
+ * @param reversePath MAIL FROM address; empty for the null reverse path {@code <>}
+ * @param recipients the recipients still to be delivered (a retry record carries only those deferred)
+ * @param body BODY parameter
+ * @param smtpUtf8 whether MAIL FROM carried SMTPUTF8
+ * @param dsnReturn RET, or null
+ * @param envelopeId ENVID, or null
+ * @param clientAddress the IP address of the client that handed the message to the edge
+ * @param heloName the HELO/EHLO name that client gave
+ * @param authenticatedAs the SASL user, or null
+ * @param arrivedAtMillis when the edge accepted the message (epoch milliseconds)
+ * @param attempts delivery attempts made so far
+ * @param notBeforeMillis earliest time for the next attempt (0 = now)
+ * @param lastDiagnostic the last temporary failure, for logs and for the expiry DSN; null if none
+ */
+public record Envelope(
+        QueueId queueId,
+        String reversePath,
+        List<Recipient> recipients,
+        BodyType body,
+        boolean smtpUtf8,
+        DsnReturn dsnReturn,
+        String envelopeId,
+        String clientAddress,
+        String heloName,
+        String authenticatedAs,
+        long arrivedAtMillis,
+        int attempts,
+        long notBeforeMillis,
+        String lastDiagnostic) {
+
+    public Envelope {
+        Objects.requireNonNull(queueId, "queueId");
+        Objects.requireNonNull(reversePath, "reversePath");
+        recipients = List.copyOf(recipients);
+        if (recipients.isEmpty()) {
+            throw new IllegalArgumentException("envelope " + queueId + " has no recipients");
+        }
+        body = body == null ? BodyType.SEVEN_BIT : body;
+        if (attempts < 0) {
+            throw new IllegalArgumentException("attempts must be >= 0, not " + attempts);
+        }
+    }
+
+    public boolean hasNullReversePath() {
+        return reversePath.isEmpty();
+    }
+
+    /** The same message, addressed to fewer recipients and scheduled for another attempt. */
+    public Envelope forRetry(List<Recipient> remaining, int attemptsMade, long notBefore, String diagnostic) {
+        return new Envelope(queueId, reversePath, remaining, body, smtpUtf8, dsnReturn, envelopeId,
+                clientAddress, heloName, authenticatedAs, arrivedAtMillis, attemptsMade, notBefore, diagnostic);
+    }
+
+    public Envelope withRecipients(List<Recipient> subset) {
+        return forRetry(subset, attempts, notBeforeMillis, lastDiagnostic);
+    }
+}

@@ -1,0 +1,41 @@
+package net.mailrelay.protocol.record;
+
+import java.util.Objects;
+import net.mailrelay.protocol.envelope.QueueId;
+
+/**
+ * One line of the delivery log on {@code mail.events}: the outcome of one attempt for one recipient.
+ *
+ * @param queueId the message
+ * @param recipient the recipient address
+ * @param outcome what happened
+ * @param attempt 1 for the first attempt
+ * @param atMillis when the attempt ended
+ * @param remoteHost the host name tried, or null when no host was reached
+ * @param remoteAddress its IP address and port, or null
+ * @param reply the reply that decided the outcome, or a local explanation
+ * @param status the enhanced status, e.g. 2.0.0
+ * @param durationMillis how long the attempt took
+ */
+public record DeliveryEvent(
+        QueueId queueId,
+        String recipient,
+        Outcome outcome,
+        int attempt,
+        long atMillis,
+        String remoteHost,
+        String remoteAddress,
+        String reply,
+        String status,
+        long durationMillis) {
+
+    public enum Outcome {
+        DELIVERED, DEFERRED, FAILED, EXPIRED
+    }
+
+    public DeliveryEvent {
+        Objects.requireNonNull(queueId, "queueId");
+        Objects.requireNonNull(recipient, "recipient");
+        Objects.requireNonNull(outcome, "outcome");
+    }
+}

@@ -1,0 +1,22 @@
+package net.mailrelay.protocol.envelope;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class QueueIdTest {
+
+    @Test
+    void idsAreUniqueAndSortByTime() {
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 10_000; i++) {
+            assertThat(seen.add(QueueId.next(1_700_000_000_000L).value())).isTrue();
+        }
+        assertThat(QueueId.next(1_700_000_000_000L).value())
+                .isLessThan(QueueId.next(1_700_000_000_001L).value())
+                .hasSize(20)
+                .matches("[0-9A-Z]+");
+    }
+}

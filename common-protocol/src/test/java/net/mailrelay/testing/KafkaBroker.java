@@ -1,0 +1,58 @@
+package net.mailrelay.testing;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import net.mailrelay.protocol.record.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/** A running Kafka broker that tests share; see {@link KafkaFixture}. */
+public abstract class KafkaBroker implements AutoCloseable {
+
+    /** Big enough for the largest message the relay accepts (25 MiB) plus its envelope. */
+    public static final int MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+    public abstract String bootstrapServers();
+
+    /** Which kind of broker this is, for the log. */
+    public abstract String description();
+
+    /** Creates the topics (3 partitions each) unless they exist. */
+    public void createTopics(Collection<String> names) {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        try (Admin admin = Admin.create(p)) {
+            List<NewTopic> topics = names.stream()
+                    .map(n -> new NewTopic(n, 3, (short) 1)
+                            .configs(Map.of("max.message.bytes", Integer.toString(MAX_MESSAGE_BYTES))))
+                    .toList();
+            try {
+                admin.createTopics(topics).all().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw new IllegalStateException("creating topics " + names, e.getCause());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A topic set no other test has used, created on the broker: each test class gets its own queue
+     * while sharing one broker.
+     */
+    public Topics freshTopics(List<Duration> retryTiers) {
+        Topics topics = new Topics("t" + UUID.randomUUID().toString().substring(0, 8) + ".");
+        createTopics(topics.all(retryTiers));
+        return topics;
+    }
+}
