@@ -1,0 +1,58 @@
+package net.mailrelay.edge.listener;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import net.mailrelay.edge.Publisher;
+import net.mailrelay.edge.session.SessionSettings;
+
+/** One listening SMTP socket and the pipeline every accepted connection gets. */
+public final class SmtpListener implements AutoCloseable {
+
+    /**
+     * RFC 5321 section 4.5.3.1.4 allows 512 octets; extensions lengthen MAIL and RCPT (RFC 3461 adds up to
+     * 500 for ORCPT and NOTIFY), so frames up to this size reach the session, which applies the limit
+     * for each command.
+     */
+    static final int MAX_FRAMED_LINE = 1024;
+
+    private final Channel channel;
+
+    public SmtpListener(EventLoopGroup acceptors, EventLoopGroup workers, InetSocketAddress address,
+            SessionSettings settings, Duration idleTimeout, Publisher publisher, Clock clock) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(acceptors, workers)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SmtpFrameDecoder decoder = new SmtpFrameDecoder(MAX_FRAMED_LINE);
+                        ch.pipeline()
+                                .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS))
+                                .addLast("framing", decoder)
+                                .addLast("session", new SmtpConnectionHandler(settings, publisher, clock, decoder));
+                    }
+                });
+        this.channel = b.bind(address).sync().channel();
+    }
+
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+    }
+}

@@ -1,0 +1,32 @@
+package net.mailrelay.edge.session;
+
+import java.util.Objects;
+import net.mailrelay.edge.policy.RelayPolicy;
+
+/**
+ * The limits and identity an inbound session works with.
+ *
+ * @param hostname the name in the greeting, EHLO reply and Received: header ({@code myhostname})
+ * @param maxMessageSize bytes of message content accepted ({@code message_size_limit})
+ * @param maxRecipients recipients per message ({@code smtpd_recipient_limit})
+ * @param maxErrors errors before the server hangs up ({@code smtpd_hard_error_limit})
+ * @param relayPolicy who may send where
+ */
+public record SessionSettings(String hostname, long maxMessageSize, int maxRecipients, int maxErrors,
+        RelayPolicy relayPolicy) {
+
+    public SessionSettings {
+        Objects.requireNonNull(hostname, "hostname");
+        Objects.requireNonNull(relayPolicy, "relayPolicy");
+        if (maxMessageSize < 1) {
+            throw new IllegalArgumentException("maxMessageSize must be positive, not " + maxMessageSize);
+        }
+        // RFC 5321 section 4.5.3.1.8: a server must accept at least 100 recipients.
+        if (maxRecipients < 100) {
+            throw new IllegalArgumentException("maxRecipients must be at least 100 (RFC 5321), not " + maxRecipients);
+        }
+        if (maxErrors < 1) {
+            throw new IllegalArgumentException("maxErrors must be positive, not " + maxErrors);
+        }
+    }
+}
