@@ -42,6 +42,8 @@ public final class FakeMx extends TestServer {
     }
 
     private final String name;
+    private final InetAddress bindAddress;
+    private final int bindPort;
     private final List<Delivery> deliveries = new CopyOnWriteArrayList<>();
     private final Map<String, Deque<String>> scripted = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> offers = new ConcurrentHashMap<>();
@@ -57,7 +59,14 @@ public final class FakeMx extends TestServer {
     }
 
     public FakeMx(String name) {
+        this(name, InetAddress.getLoopbackAddress(), 0);
+    }
+
+    /** A server on a chosen loopback address and port, e.g. 127.0.0.3, to stand for one MX host of several. */
+    public FakeMx(String name, InetAddress bindAddress, int bindPort) {
         this.name = name;
+        this.bindAddress = bindAddress;
+        this.bindPort = bindPort;
     }
 
     /** Replies to give at RCPT for this address, in order; the last one repeats. */
@@ -71,7 +80,7 @@ public final class FakeMx extends TestServer {
     }
 
     public String hostPort() {
-        return "127.0.0.1:" + port();
+        return server.getInetAddress().getHostAddress() + ":" + port();
     }
 
     public List<Delivery> deliveries() {
@@ -99,7 +108,8 @@ public final class FakeMx extends TestServer {
     @Override
     protected void startServer() throws IOException {
         server = new ServerSocket();
-        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        server.setReuseAddress(true);
+        server.bind(new InetSocketAddress(bindAddress, bindPort));
         threads = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "fake-mx-" + name);
             t.setDaemon(true);

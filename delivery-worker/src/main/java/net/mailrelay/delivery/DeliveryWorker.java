@@ -1,0 +1,110 @@
+package net.mailrelay.delivery;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import net.mailrelay.delivery.attempt.AttemptRecords;
+import net.mailrelay.delivery.attempt.MessageDelivery;
+import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.queue.DeliveryLoop;
+import net.mailrelay.delivery.route.MxResolver;
+import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.delivery.smtp.SmtpClient;
+import net.mailrelay.delivery.smtp.Timeouts;
+import net.mailrelay.protocol.record.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * delivery-worker: the relay's queue manager and SMTP client (Postfix's qmgr and smtp).
+ *
+ * <p>What it does: consumes accepted mail and due retries, routes each recipient domain (transport
+ * table, then MX records), relays the message over SMTP and records the outcome: an event per
+ * recipient, a retry record for temporary failures (scheduled on tier topics, Postfix-like backoff,
+ * 5-day lifetime), a bounce request for permanent failures and expiries. An offset is committed only
+ * after those records are acknowledged; a delivered-recipients ledger in Hazelcast keeps a record that
+ * is read twice from being delivered twice.
+ *
+ * <p>Reads: {@code mail.outbound}, {@code mail.retry.*}. Writes: {@code mail.events},
+ * {@code mail.retry.*}, {@code mail.bounce}. Talks SMTP to remote servers and DNS to the resolver.
+ *
+ * <p>Security: it connects out to servers named by DNS; replies are bounded in length and every stage
+ * has a timeout. It never alters message content except for dot-stuffing on the wire.
+ *
+ * <p>RFCs: 5321 (SMTP, MX routing), 7505 (null MX), 1870 (SIZE), 6152 (8BITMIME), 6531 (SMTPUTF8),
+ * 3463 (enhanced status codes).
+ *
+ * <p>Configuration keys: {@code hostname}, {@code route}, {@code dns.server}, {@code dns.timeout}, {@code delivery.mx-port},
+ * {@code queue.retry-tiers}, {@code queue.min-backoff}, {@code queue.max-backoff},
+ * {@code queue.max-lifetime}, {@code delivery.max-in-flight}, {@code delivery.max-recipients},
+ * {@code delivery.timeout.*}, {@code message.max-size}, {@code kafka.bootstrap-servers},
+ * {@code kafka.topic-prefix} (docs/configuration.md).
+ */
+public final class DeliveryWorker implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeliveryWorker.class);
+    public static final String GROUP_ID = "mail-relay-worker";
+
+    /** Everything a worker needs to start. */
+    public record Config(
+            String hostname,
+            String bootstrapServers,
+            Topics topics,
+            TransportTable transports,
+            String dnsServer,
+            Duration dnsTimeout,
+            int mxPort,
+            RetrySchedule schedule,
+            int maxInFlight,
+            int maxRecipientsPerTransaction,
+            Timeouts timeouts,
+            int maxRecordBytes,
+            Duration shutdownGrace) {
+
+        public Config {
+            Objects.requireNonNull(hostname, "hostname");
+            Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            Objects.requireNonNull(topics, "topics");
+            Objects.requireNonNull(transports, "transports");
+            Objects.requireNonNull(schedule, "schedule");
+            Objects.requireNonNull(timeouts, "timeouts");
+            if (maxInFlight < 1) {
+                throw new IllegalArgumentException("delivery.max-in-flight must be at least 1, not " + maxInFlight);
+            }
+            if (maxRecipientsPerTransaction < 1) {
+                throw new IllegalArgumentException("delivery.max-recipients must be at least 1, not " + maxRecipientsPerTransaction);
+            }
+        }
+    }
+
+    private final SmtpClient client;
+    private final DeliveryLoop loop;
+
+    private DeliveryWorker(Config c, RecipientLedger ledger, Clock clock) {
+        client = new SmtpClient(c.timeouts());
+        MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), 5, c.mxPort());
+        // The whole session may not outlast the sum of its stage timeouts; this bounds a stuck delivery thread.
+        Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
+                .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
+        MessageDelivery delivery = new MessageDelivery(c.transports(), resolver, client, ledger, c.hostname(),
+                c.maxRecipientsPerTransaction(), sessionLimit);
+        AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
+                () -> ThreadLocalRandom.current().nextLong());
+        loop = new DeliveryLoop(c.bootstrapServers(), GROUP_ID, c.topics(), c.schedule().tiers(), delivery, records,
+                c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock).start();
+        LOG.info("worker consuming {} and {} retry tiers {}; routes {}", c.topics().outbound(), c.schedule().tiers().size(),
+                c.schedule().tiers(), c.transports());
+    }
+
+    public static DeliveryWorker start(Config config, RecipientLedger ledger) {
+        return new DeliveryWorker(config, ledger, Clock.systemUTC());
+    }
+
+    @Override
+    public void close() {
+        loop.close();
+        client.close();
+    }
+}

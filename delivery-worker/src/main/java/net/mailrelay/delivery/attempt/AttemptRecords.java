@@ -1,0 +1,133 @@
+package net.mailrelay.delivery.attempt;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.random.RandomGenerator;
+import java.util.stream.Collectors;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.protocol.dsn.Action;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.RecipientReport;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.protocol.smtp.EnhancedStatus;
+import net.mailrelay.protocol.smtp.StatusDetail;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns the verdicts of one attempt into the records that make its outcome durable: an event per
+ * recipient on {@code mail.events}; the deferred recipients as one record on a retry tier (or, past
+ * the lifetime, as expired); the failed ones as one bounce request on {@code mail.bounce}.
+ */
+public final class AttemptRecords {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AttemptRecords.class);
+
+    /** One record to write. {@code notBeforeMillis} is set on retry records only. */
+    public record Write(String topic, QueueId key, byte[] value, Long notBeforeMillis) {
+    }
+
+    private final Topics topics;
+    private final RetrySchedule schedule;
+    private final String reportingMta;
+    private final RandomGenerator random;
+
+    public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random) {
+        this.topics = topics;
+        this.schedule = schedule;
+        this.reportingMta = reportingMta;
+        this.random = random;
+    }
+
+    public List<Write> of(Envelope env, byte[] value, int messageOffset, int messageLength, List<Verdict> verdicts,
+            long startedMillis, long nowMillis) {
+        int attempt = env.attempts() + 1;
+        Map<String, Recipient> recipients = env.recipients().stream()
+                .collect(Collectors.toMap(Recipient::address, Function.identity(), (a, b) -> a));
+        List<Write> writes = new ArrayList<>();
+        List<Recipient> deferred = new ArrayList<>();
+        List<RecipientReport> failed = new ArrayList<>();
+        String lastDeferral = null;
+        boolean expired = false;
+        RetrySchedule.Decision decision = null;
+        if (verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred)) {
+            decision = schedule.next(attempt, env.arrivedAtMillis(), nowMillis, random);
+            expired = decision instanceof RetrySchedule.Decision.Expired;
+        }
+        for (Verdict v : verdicts) {
+            DeliveryEvent.Outcome outcome;
+            EnhancedStatus status = v.status();
+            if (v instanceof Verdict.Deferred d && expired) {
+                outcome = DeliveryEvent.Outcome.EXPIRED;
+                status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
+                failed.add(report(recipients.get(v.recipient()), status, d.host(), diagnostic(d.reply(), v.explanation()),
+                        nowMillis));
+            } else if (v instanceof Verdict.Deferred d) {
+                outcome = DeliveryEvent.Outcome.DEFERRED;
+                deferred.add(recipients.get(v.recipient()));
+                lastDeferral = d.reply() != null ? d.reply() : v.explanation();
+            } else if (v instanceof Verdict.Failed f) {
+                outcome = DeliveryEvent.Outcome.FAILED;
+                failed.add(report(recipients.get(v.recipient()), status, f.host(), diagnostic(f.reply(), v.explanation()),
+                        nowMillis));
+            } else {
+                outcome = DeliveryEvent.Outcome.DELIVERED;
+            }
+            writes.add(event(env.queueId(), v, outcome, status, attempt, startedMillis, nowMillis));
+        }
+        if (!deferred.isEmpty()) {
+            RetrySchedule.Decision.Retry retry = (RetrySchedule.Decision.Retry) decision;
+            Envelope again = env.forRetry(deferred, attempt, retry.notBeforeMillis(), lastDeferral);
+            writes.add(new Write(topics.retryTier(retry.tier()), env.queueId(),
+                    RecordCodec.encode(again, value, messageOffset, messageLength), retry.notBeforeMillis()));
+        }
+        if (!failed.isEmpty()) {
+            if (env.hasNullReversePath()) {
+                // RFC 3461/5321: a message with a null reverse path never gets a DSN, so no loop can start.
+                LOG.info("{}: sender non-delivery notification not sent: null sender", env.queueId());
+            } else {
+                BounceRequest bounce = new BounceRequest(env, failed, reportingMta);
+                writes.add(new Write(topics.bounce(), env.queueId(),
+                        RecordCodec.encode(bounce, value, messageOffset, messageLength), null));
+            }
+        }
+        return writes;
+    }
+
+    private static RecipientReport report(Recipient r, EnhancedStatus status, String host, String diagnostic, long at) {
+        return new RecipientReport(r, Action.FAILED, status.toString(), host, diagnostic, at);
+    }
+
+    /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */
+    private static String diagnostic(String reply, String explanation) {
+        return reply != null ? "smtp; " + reply : explanation;
+    }
+
+    private Write event(QueueId id, Verdict v, DeliveryEvent.Outcome outcome, EnhancedStatus status, int attempt,
+            long started, long now) {
+        String host = null;
+        String address = null;
+        String reply = v.explanation();
+        if (v instanceof Verdict.Delivered d) {
+            host = d.host();
+            address = d.address();
+            reply = d.reply();
+        } else if (v instanceof Verdict.Deferred d) {
+            host = d.host();
+            address = d.address();
+        } else if (v instanceof Verdict.Failed f) {
+            host = f.host();
+            address = f.address();
+        }
+        DeliveryEvent e = new DeliveryEvent(id, v.recipient(), outcome, attempt, now, host, address, reply,
+                status.toString(), now - started);
+        return new Write(topics.events(), id, RecordCodec.encode(e), null);
+    }
+}

@@ -1,0 +1,304 @@
+package net.mailrelay.delivery.queue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.mailrelay.delivery.attempt.AttemptRecords;
+import net.mailrelay.delivery.attempt.MessageDelivery;
+import net.mailrelay.delivery.attempt.Verdict;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.RecordHeaders;
+import net.mailrelay.protocol.record.Topics;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's consumer: reads {@code mail.outbound} and the retry tiers, hands each record to a
+ * delivery thread, and commits an offset only when the outcome of every record up to it is durable.
+ *
+ * <p>The poll thread never blocks and never sleeps: a retry-tier partition whose head record is not
+ * yet due is sought back to that record and paused until its time; when too many deliveries are in
+ * flight every partition is paused (backpressure); a record whose outcome could not be written is read
+ * again after a pause. Pauses are lifted by the same loop, which polls at least every 100 ms, so
+ * {@code max.poll.interval.ms} is never at risk.
+ */
+public final class DeliveryLoop implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeliveryLoop.class);
+    private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration OUTCOME_RETRY_PAUSE = Duration.ofSeconds(5);
+
+    /** A delivery thread's report that a record is finished (or must be read again). */
+    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
+    }
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final OutcomeWriter writer;
+    private final MessageDelivery delivery;
+    private final AttemptRecords records;
+    private final Topics topics;
+    private final List<String> subscribed;
+    private final int maxInFlight;
+    private final Duration shutdownGrace;
+    private final Clock clock;
+    private final ExecutorService deliveryThreads;
+    private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
+    private final OffsetTracker tracker = new OffsetTracker();
+    private final Map<TopicPartition, Long> pausedUntil = new HashMap<>();
+    private final Set<TopicPartition> paused = new HashSet<>();
+    private final Thread pollThread;
+    private volatile boolean running = true;
+
+    public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
+            MessageDelivery delivery, AttemptRecords records, int maxInFlight, int maxRecordBytes,
+            Duration shutdownGrace, String clientId, Clock clock) {
+        this.delivery = delivery;
+        this.records = records;
+        this.topics = topics;
+        this.maxInFlight = maxInFlight;
+        this.shutdownGrace = shutdownGrace;
+        this.clock = clock;
+        this.subscribed = new ArrayList<>();
+        subscribed.add(topics.outbound());
+        tiers.forEach(t -> subscribed.add(topics.retryTier(t)));
+        this.writer = new OutcomeWriter(bootstrapServers, maxRecordBytes, clientId);
+        Map<String, Object> c = new HashMap<>();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, maxInFlight)));
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, maxRecordBytes);
+        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, maxRecordBytes));
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        AtomicInteger n = new AtomicInteger();
+        this.deliveryThreads = Executors.newFixedThreadPool(maxInFlight, r -> {
+            Thread t = new Thread(r, "delivery-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.pollThread = new Thread(this::run, "delivery-poll");
+    }
+
+    public DeliveryLoop start() {
+        pollThread.start();
+        return this;
+    }
+
+    private void run() {
+        consumer.subscribe(subscribed, new Rebalance());
+        try {
+            while (running) {
+                long now = clock.millis();
+                drainCompletions();
+                applyPauses(now);
+                ConsumerRecords<String, byte[]> batch = consumer.poll(POLL);
+                for (TopicPartition tp : batch.partitions()) {
+                    dispatch(tp, batch.records(tp), now);
+                }
+                commit();
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            LOG.error("delivery loop stopped by an unexpected error", e);
+        } finally {
+            finishAndClose();
+        }
+    }
+
+    private void dispatch(TopicPartition tp, List<ConsumerRecord<String, byte[]>> batch, long now) {
+        boolean tier = topics.isRetryTier(tp.topic());
+        for (ConsumerRecord<String, byte[]> record : batch) {
+            long notBefore = tier ? notBefore(record) : 0;
+            if (notBefore > now) {
+                // The head of this tier partition is not due: read it again once it is.
+                consumer.seek(tp, record.offset());
+                pausedUntil.put(tp, notBefore);
+                return;
+            }
+            long epoch = tracker.started(tp, record.offset());
+            deliveryThreads.execute(() -> completions.add(new Completion(tp, record.offset(), epoch, process(record))));
+        }
+    }
+
+    /** Runs on a delivery thread; true when the record's outcome is durable. */
+    private boolean process(ConsumerRecord<String, byte[]> record) {
+        RecordCodec.Decoded<Envelope> d;
+        try {
+            d = RecordCodec.decode(record.value(), Envelope.class);
+        } catch (RecordCodec.MalformedRecordException e) {
+            LOG.error("skipping unreadable record {}-{}@{} (key {}): {}", record.topic(), record.partition(),
+                    record.offset(), record.key(), e.getMessage());
+            return true;
+        }
+        Envelope env = d.metadata();
+        try {
+            long started = clock.millis();
+            List<Verdict> verdicts = delivery.deliver(env, d.value(), d.messageOffset(), d.messageLength());
+            List<CompletableFuture<Void>> acks = new ArrayList<>();
+            for (AttemptRecords.Write w : records.of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts,
+                    started, clock.millis())) {
+                acks.add(writer.send(w.topic(), w.key(), w.value(), w.notBeforeMillis()));
+            }
+            CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("{}: attempt interrupted by shutdown; it will be read again", env.queueId());
+            return false;
+        } catch (RuntimeException e) {
+            LOG.warn("{}: outcome not recorded ({}); the message will be read again", env.queueId(), e.toString());
+            return false;
+        }
+    }
+
+    private void drainCompletions() {
+        Completion c;
+        while ((c = completions.poll()) != null) {
+            if (c.durable()) {
+                tracker.finished(c.tp(), c.offset(), c.epoch());
+            } else if (consumer.assignment().contains(c.tp())) {
+                tracker.rewind(c.tp(), c.offset());
+                consumer.seek(c.tp(), c.offset());
+                pausedUntil.put(c.tp(), clock.millis() + OUTCOME_RETRY_PAUSE.toMillis());
+            }
+        }
+    }
+
+    /** Pauses exactly the partitions that are not due or held back, and resumes the rest. */
+    private void applyPauses(long now) {
+        pausedUntil.values().removeIf(until -> until <= now);
+        Set<TopicPartition> assigned = consumer.assignment();
+        Set<TopicPartition> want = new HashSet<>(pausedUntil.keySet());
+        if (tracker.inFlight() >= maxInFlight) {
+            want.addAll(assigned);
+        }
+        want.retainAll(assigned);
+        Set<TopicPartition> toPause = new HashSet<>(want);
+        toPause.removeAll(paused);
+        Set<TopicPartition> toResume = new HashSet<>(paused);
+        toResume.removeAll(want);
+        toResume.retainAll(assigned);
+        if (!toPause.isEmpty()) {
+            consumer.pause(toPause);
+        }
+        if (!toResume.isEmpty()) {
+            consumer.resume(toResume);
+        }
+        paused.clear();
+        paused.addAll(want);
+    }
+
+    private void commit() {
+        var offsets = tracker.committable();
+        if (!offsets.isEmpty()) {
+            consumer.commitAsync(offsets, (o, e) -> {
+                if (e != null) {
+                    LOG.warn("offset commit failed ({}); the records will be committed with the next ones", e.toString());
+                }
+            });
+        }
+    }
+
+    private static long notBefore(ConsumerRecord<String, byte[]> record) {
+        Header h = record.headers().lastHeader(RecordHeaders.NOT_BEFORE);
+        if (h == null) {
+            return 0;
+        }
+        try {
+            return Long.parseLong(new String(h.value(), StandardCharsets.US_ASCII));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            drainCompletions();
+            var offsets = tracker.committable();
+            offsets.keySet().retainAll(partitions);
+            if (!offsets.isEmpty()) {
+                try {
+                    consumer.commitSync(offsets);
+                } catch (RuntimeException e) {
+                    LOG.warn("commit on revocation failed ({}); the new owner will repeat some records", e.toString());
+                }
+            }
+            partitions.forEach(tp -> {
+                tracker.forget(tp);
+                pausedUntil.remove(tp);
+                paused.remove(tp);
+            });
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            // Nothing to restore: offsets come from the group, holds are recomputed by the loop.
+        }
+    }
+
+    /** Stops fetching, lets running deliveries finish within the grace period, commits, leaves the group. */
+    private void finishAndClose() {
+        deliveryThreads.shutdown();
+        try {
+            if (!deliveryThreads.awaitTermination(shutdownGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+                deliveryThreads.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            deliveryThreads.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        try {
+            drainCompletions();
+            var offsets = tracker.committable();
+            if (!offsets.isEmpty()) {
+                consumer.commitSync(offsets);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("final commit failed ({}); some records will be delivered again", e.toString());
+        } finally {
+            consumer.close();
+            writer.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            pollThread.join(shutdownGrace.toMillis() + 30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

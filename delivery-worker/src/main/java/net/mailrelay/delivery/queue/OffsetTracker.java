@@ -1,0 +1,83 @@
+package net.mailrelay.delivery.queue;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Which offsets of each partition are being worked on and which are finished, so that the committed
+ * offset never passes a record whose outcome is not yet durable: records finish out of order, but an
+ * offset is committed only when every record before it has finished. Used by the poll thread only.
+ */
+final class OffsetTracker {
+
+    private static final class Partition {
+        final TreeMap<Long, Boolean> offsets = new TreeMap<>(); // offset -> finished
+        long epoch;
+        long committed = -1;
+    }
+
+    private final Map<TopicPartition, Partition> partitions = new HashMap<>();
+    private int inFlight;
+
+    /** Registers a record being started; returns the epoch its completion must carry. */
+    long started(TopicPartition tp, long offset) {
+        Partition p = partitions.computeIfAbsent(tp, k -> new Partition());
+        if (p.offsets.put(offset, Boolean.FALSE) == null) {
+            inFlight++;
+        }
+        return p.epoch;
+    }
+
+    /** Marks a record finished; completions from before a rewind or revocation are ignored. */
+    void finished(TopicPartition tp, long offset, long epoch) {
+        Partition p = partitions.get(tp);
+        if (p == null || p.epoch != epoch || !Boolean.FALSE.equals(p.offsets.get(offset))) {
+            return;
+        }
+        p.offsets.put(offset, Boolean.TRUE);
+        inFlight--;
+    }
+
+    /** Offsets that may now be committed: for each partition, one past its longest finished prefix. */
+    Map<TopicPartition, OffsetAndMetadata> committable() {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        partitions.forEach((tp, p) -> {
+            long next = -1;
+            while (!p.offsets.isEmpty() && p.offsets.firstEntry().getValue()) {
+                next = p.offsets.pollFirstEntry().getKey() + 1;
+            }
+            if (next > p.committed) {
+                p.committed = next;
+                out.put(tp, new OffsetAndMetadata(next));
+            }
+        });
+        return out;
+    }
+
+    /** Forgets every record at or after {@code offset}: they will be read again. */
+    void rewind(TopicPartition tp, long offset) {
+        Partition p = partitions.get(tp);
+        if (p == null) {
+            return;
+        }
+        Map<Long, Boolean> dropped = p.offsets.tailMap(offset, true);
+        inFlight -= (int) dropped.values().stream().filter(done -> !done).count();
+        dropped.clear();
+        p.epoch++;
+    }
+
+    /** The partition went to another consumer: whatever is still running no longer counts. */
+    void forget(TopicPartition tp) {
+        Partition p = partitions.remove(tp);
+        if (p != null) {
+            inFlight -= (int) p.offsets.values().stream().filter(done -> !done).count();
+        }
+    }
+
+    int inFlight() {
+        return inFlight;
+    }
+}

@@ -1,0 +1,26 @@
+package net.mailrelay.delivery.smtp;
+
+/** The steps of an outbound SMTP transaction, in order; a report names the one where it ended. */
+public enum Stage {
+    CONNECT("connecting"),
+    GREETING("receiving the initial server greeting"),
+    EHLO("in reply to EHLO command"),
+    HELO("in reply to HELO command"),
+    MAIL("in reply to MAIL FROM command"),
+    RCPT("in reply to RCPT TO command"),
+    DATA("in reply to DATA command"),
+    DOT("in reply to end of DATA command"),
+    QUIT("in reply to QUIT command"),
+    DONE("after the transaction");
+
+    private final String phrase;
+
+    Stage(String phrase) {
+        this.phrase = phrase;
+    }
+
+    /** Postfix's wording, for diagnostics: "(in reply to RCPT TO command)". */
+    public String phrase() {
+        return phrase;
+    }
+}

@@ -1,0 +1,125 @@
+package net.mailrelay.delivery.attempt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import net.mailrelay.delivery.route.MxResolver;
+import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.delivery.smtp.SmtpClient;
+import net.mailrelay.delivery.smtp.Timeouts;
+import net.mailrelay.protocol.envelope.BodyType;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.testing.DnsResponder;
+import net.mailrelay.testing.FakeMx;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Delivery attempts against real sockets: a DNS responder and fake MX servers on loopback addresses. */
+class MessageDeliveryTest {
+
+    @RegisterExtension
+    static final DnsResponder DNS = new DnsResponder();
+    @RegisterExtension
+    static final FakeMx MX = new FakeMx("mx2.two.test", loopback("127.0.0.3"), 0);
+
+    static SmtpClient client;
+    static MessageDelivery delivery;
+    static final Set<String> ledger = ConcurrentHashMap.newKeySet();
+
+    static InetAddress loopback(String ip) {
+        try {
+            return InetAddress.getByName(ip);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @BeforeAll
+    static void start() {
+        // mx1 (preference 10) has nothing listening; mx2 (preference 20) is the fake MX.
+        DNS.mx("two.test", 10, "mx1.two.test").address("mx1.two.test", "127.0.0.2")
+                .mx("two.test", 20, "mx2.two.test").address("mx2.two.test", "127.0.0.3")
+                .mx("one.test", 10, "mx2.two.test");
+        client = new SmtpClient(new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5),
+                Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5)));
+        RecipientLedger memory = new RecipientLedger() {
+            @Override
+            public boolean isDelivered(QueueId q, String r) {
+                return ledger.contains(q + r);
+            }
+
+            @Override
+            public void markDelivered(QueueId q, String r) {
+                ledger.add(q + r);
+            }
+        };
+        delivery = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())),
+                new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 5, MX.port()),
+                client, memory, "relay.test", 50, Duration.ofMinutes(1));
+    }
+
+    @AfterAll
+    static void stop() {
+        client.close();
+    }
+
+    static Envelope envelope(String... rcpts) {
+        return new Envelope(QueueId.next(System.currentTimeMillis()), "sender@origin.test",
+                java.util.Arrays.stream(rcpts).map(Recipient::of).toList(), BodyType.SEVEN_BIT, false, null, null,
+                "127.0.0.1", "client.test", null, System.currentTimeMillis(), 0, 0, null);
+    }
+
+    static final byte[] MESSAGE = "Subject: t\r\n\r\n.dot line\r\nend\r\n".getBytes(StandardCharsets.US_ASCII);
+
+    @Test
+    void movesToTheNextMxWhenTheFirstIsDownAndDeliversInOneAttempt() throws Exception {
+        Envelope env = envelope("someone@two.test");
+        List<Verdict> verdicts = delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
+        assertThat(verdicts).singleElement().isInstanceOf(Verdict.Delivered.class);
+        Verdict.Delivered d = (Verdict.Delivered) verdicts.get(0);
+        assertThat(d.host()).isEqualTo("mx2.two.test");
+        assertThat(MX.deliveriesTo("someone@two.test")).singleElement()
+                .satisfies(m -> assertThat(m.data()).isEqualTo(MESSAGE));
+    }
+
+    @Test
+    void decidesEachRecipientByItsOwnReply() throws Exception {
+        Envelope env = envelope("ok@routed.test", "permfail@routed.test", "tempfail@routed.test", "ok2@one.test");
+        List<Verdict> verdicts = delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
+        assertThat(verdicts).extracting(v -> v.recipient() + "=" + v.getClass().getSimpleName() + " " + v.status())
+                .containsExactlyInAnyOrder("ok@routed.test=Delivered 2.0.0", "permfail@routed.test=Failed 5.1.1",
+                        "tempfail@routed.test=Deferred 4.3.0", "ok2@one.test=Delivered 2.0.0");
+        Verdict failed = verdicts.stream().filter(v -> v.recipient().startsWith("permfail")).findFirst().orElseThrow();
+        assertThat(failed.explanation()).contains("said: 550 5.1.1").contains("(in reply to RCPT TO command)");
+    }
+
+    @Test
+    void skipsRecipientsTheLedgerKnowsAreDelivered() throws Exception {
+        Envelope env = envelope("once@routed.test");
+        delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
+        assertThat(delivery.deliver(env, MESSAGE, 0, MESSAGE.length)).isEmpty();
+        assertThat(MX.deliveriesTo("once@routed.test")).hasSize(1);
+    }
+
+    @Test
+    void defersWhenNoServerAnswersAndFailsForMissingDomains() throws Exception {
+        DNS.mx("dead.test", 10, "mx1.two.test");
+        List<Verdict> dead = delivery.deliver(envelope("x@dead.test"), MESSAGE, 0, MESSAGE.length);
+        assertThat(dead).singleElement().isInstanceOf(Verdict.Deferred.class);
+        assertThat(dead.get(0).status()).hasToString("4.4.1");
+        assertThat(dead.get(0).explanation()).contains("connect to mx1.two.test[127.0.0.2]");
+
+        List<Verdict> missing = delivery.deliver(envelope("x@nonexistent.test"), MESSAGE, 0, MESSAGE.length);
+        assertThat(missing).singleElement().isInstanceOf(Verdict.Failed.class);
+        assertThat(missing.get(0).status()).hasToString("5.1.2");
+    }
+}

@@ -1,0 +1,48 @@
+package net.mailrelay.delivery.queue;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+
+class OffsetTrackerTest {
+
+    final TopicPartition tp = new TopicPartition("t", 0);
+    final OffsetTracker tracker = new OffsetTracker();
+
+    @Test
+    void commitsOnlyPastTheLongestFinishedPrefix() {
+        long e = tracker.started(tp, 10);
+        tracker.started(tp, 11);
+        tracker.started(tp, 12);
+        tracker.finished(tp, 11, e);
+        tracker.finished(tp, 12, e);
+        assertThat(tracker.committable()).isEmpty();
+        assertThat(tracker.inFlight()).isEqualTo(1);
+        tracker.finished(tp, 10, e);
+        assertThat(tracker.committable().get(tp).offset()).isEqualTo(13);
+        assertThat(tracker.committable()).isEmpty();
+        assertThat(tracker.inFlight()).isZero();
+    }
+
+    @Test
+    void ignoresCompletionsFromBeforeARewind() {
+        long e = tracker.started(tp, 5);
+        tracker.started(tp, 6);
+        tracker.rewind(tp, 5);
+        assertThat(tracker.inFlight()).isZero();
+        tracker.finished(tp, 5, e);
+        assertThat(tracker.committable()).isEmpty();
+        long e2 = tracker.started(tp, 5);
+        tracker.finished(tp, 5, e2);
+        assertThat(tracker.committable().get(tp).offset()).isEqualTo(6);
+    }
+
+    @Test
+    void forgetsRevokedPartitions() {
+        tracker.started(tp, 1);
+        tracker.forget(tp);
+        assertThat(tracker.inFlight()).isZero();
+        assertThat(tracker.committable()).isEmpty();
+    }
+}
