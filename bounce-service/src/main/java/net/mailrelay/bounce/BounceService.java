@@ -1,0 +1,84 @@
+package net.mailrelay.bounce;
+
+import java.time.Clock;
+import java.util.Objects;
+import net.mailrelay.bounce.dsn.DsnComposer;
+import net.mailrelay.bounce.queue.BounceConsumer;
+import net.mailrelay.protocol.record.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * bounce-service: the relay's notifier (Postfix's bounce daemon).
+ *
+ * <p>What it does: for each bounce request (permanent failures, expiries, delays) it composes one
+ * delivery status notification listing every reported recipient that asked to hear about it, and
+ * queues it to the original envelope sender from the null reverse path, as ordinary outbound mail.
+ * It never notifies the null sender, so a notification cannot start a loop. A request's offset is
+ * committed only after its notification is acknowledged by Kafka (acks=all): a crash may send a
+ * notification twice, never lose one.
+ *
+ * <p>Reads: {@code mail.bounce} (consumer group {@code mail-relay-bounce}). Writes: {@code mail.outbound}.
+ *
+ * <p>Security: it opens no port. Its input is written by our workers but carries untrusted text (the
+ * original headers, remote servers' replies, ENVID and ORCPT): that text never reaches a header field
+ * unsanitized, and at most 50,000 bytes of original headers are returned. The original body is never
+ * returned.
+ *
+ * <p>RFCs: 3461 (NOTIFY, ORCPT, ENVID), 3464 (delivery status notifications), 3462 and 6522
+ * (multipart/report), 3834 (Auto-Submitted), 5321 section 4.5.5 (null reverse path), 5322 (format).
+ *
+ * <p>Configuration keys: {@code hostname}, {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix},
+ * {@code message.max-size} (docs/configuration.md).
+ */
+public final class BounceService implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BounceService.class);
+
+    /**
+     * Everything the bounce service needs to start.
+     *
+     * @param hostname names this host in notifications (From: MAILER-DAEMON@hostname, Message-ID)
+     * @param maxRecordBytes the largest record on the relay's topics, {@code RecordCodec.maxRecordBytes(message.max-size)}
+     */
+    public record Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes) {
+
+        public Config {
+            Objects.requireNonNull(hostname, "hostname");
+            if (hostname.isBlank() || !hostname.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '@')) {
+                throw new IllegalArgumentException("hostname must be a host name, not '" + hostname + "'");
+            }
+            Objects.requireNonNull(bootstrapServers, "kafka.bootstrap-servers");
+            if (bootstrapServers.isBlank()) {
+                throw new IllegalArgumentException("kafka.bootstrap-servers must not be empty");
+            }
+            Objects.requireNonNull(topics, "topics");
+            if (maxRecordBytes <= 0) {
+                throw new IllegalArgumentException("maxRecordBytes (from message.max-size) must be > 0, not " + maxRecordBytes);
+            }
+        }
+    }
+
+    private final BounceConsumer consumer;
+
+    private BounceService(Config config, Clock clock) {
+        consumer = new BounceConsumer(config.bootstrapServers(), config.topics(), config.maxRecordBytes(),
+                config.hostname(), new DsnComposer(config.hostname(), clock), clock);
+        consumer.start();
+        LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),
+                config.topics().outbound());
+    }
+
+    public static BounceService start(Config config) {
+        return start(config, Clock.systemUTC());
+    }
+
+    public static BounceService start(Config config, Clock clock) {
+        return new BounceService(config, clock);
+    }
+
+    @Override
+    public void close() {
+        consumer.close();
+    }
+}

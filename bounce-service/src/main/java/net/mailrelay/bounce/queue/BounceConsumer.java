@@ -1,0 +1,282 @@
+package net.mailrelay.bounce.queue;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import net.mailrelay.bounce.dsn.Dsn;
+import net.mailrelay.bounce.dsn.DsnComposer;
+import net.mailrelay.bounce.dsn.DsnEnvelope;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Topics;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The bounce service's queue loop: reads bounce requests, composes each notification and hands it to
+ * the {@link DsnProducer}, and commits a request's offset only once the notifications of it and of
+ * everything before it are acknowledged. A failed produce pauses its partition for a few seconds and
+ * then reads again from the failed record; the poll thread never sleeps and never waits on an ack.
+ */
+public final class BounceConsumer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BounceConsumer.class);
+
+    static final String GROUP_ID = "mail-relay-bounce";
+    static final Duration RETRY_PAUSE = Duration.ofSeconds(5);
+    private static final Duration POLL = Duration.ofMillis(250);
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+
+    /** A partition paused after a failed produce, to be read again from {@code offset}. */
+    private record Backoff(long offset, long untilMillis) {
+    }
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final DsnProducer producer;
+    private final DsnComposer composer;
+    private final String topic;
+    private final String hostname;
+    private final Clock clock;
+    private final InFlight inFlight = new InFlight();
+    private final Map<TopicPartition, Backoff> backoffs = new HashMap<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile boolean started;
+
+    public BounceConsumer(String bootstrapServers, Topics topics, int maxRecordBytes, String hostname,
+            DsnComposer composer, Clock clock) {
+        this.topic = topics.bounce();
+        this.hostname = hostname;
+        this.composer = composer;
+        this.clock = clock;
+        this.producer = new DsnProducer(bootstrapServers, topics.outbound(), maxRecordBytes, "bounce-" + hostname);
+        try {
+            this.consumer = new KafkaConsumer<>(config(bootstrapServers, maxRecordBytes, "bounce-" + hostname),
+                    new StringDeserializer(), new ByteArrayDeserializer());
+        } catch (KafkaException e) {
+            producer.close();
+            throw e;
+        }
+        this.thread = new Thread(this::run, "bounce-consumer");
+    }
+
+    static Map<String, Object> config(String bootstrapServers, int maxRecordBytes, String clientId) {
+        Map<String, Object> c = new HashMap<>();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, GROUP_ID);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // Workers do not write bounce requests in transactions today; if they ever do, aborted ones stay unseen.
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        // A request carries the original message, up to the largest record the relay allows.
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, maxRecordBytes);
+        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(ConsumerConfig.DEFAULT_FETCH_MAX_BYTES, maxRecordBytes));
+        // Each send may block up to the producer's max.block.ms when Kafka is unwell; keep a batch well
+        // inside max.poll.interval.ms even then.
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 20);
+        return c;
+    }
+
+    public void start() {
+        started = true;
+        thread.start();
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(topic), new Rebalance());
+            while (running) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
+                    dispatch(record);
+                }
+                settle();
+                resumeDue();
+            }
+        } catch (WakeupException e) {
+            // close() asked us to stop.
+        } catch (RuntimeException e) {
+            LOG.error("bounce consumer on {} stopped", topic, e);
+        } finally {
+            finish();
+        }
+    }
+
+    private void dispatch(ConsumerRecord<String, byte[]> record) {
+        TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+        RecordCodec.Decoded<BounceRequest> decoded;
+        try {
+            decoded = RecordCodec.decode(record.value(), BounceRequest.class);
+        } catch (RecordCodec.MalformedRecordException e) {
+            // Reading it again cannot help; commit past it so it does not block the partition forever.
+            LOG.error("{}: malformed bounce request at {}-{} offset {}, skipped: {}", record.key(), record.topic(),
+                    record.partition(), record.offset(), e.getMessage());
+            inFlight.done(partition, record.offset());
+            return;
+        }
+        BounceRequest request = decoded.metadata();
+        QueueId queueId = request.envelope().queueId();
+        if (request.envelope().hasNullReversePath()) {
+            LOG.info("{}: sender is the null reverse path, no notification", queueId);
+            inFlight.done(partition, record.offset());
+            return;
+        }
+        QueueId dsnId = QueueId.next(clock.millis());
+        Optional<Dsn> dsn;
+        Envelope envelope;
+        try {
+            dsn = composer.compose(request, decoded.value(), decoded.messageOffset(), decoded.messageLength(), dsnId);
+            envelope = dsn.map(d -> DsnEnvelope.of(request.envelope(), d, dsnId, hostname, clock.millis())).orElse(null);
+        } catch (RuntimeException e) {
+            // Composing is a pure function of the record: a retry would fail the same way.
+            LOG.error("{}: cannot compose a notification, request skipped", queueId, e);
+            inFlight.done(partition, record.offset());
+            return;
+        }
+        if (dsn.isEmpty()) {
+            LOG.info("{}: no reported recipient asked for a notification", queueId);
+            inFlight.done(partition, record.offset());
+            return;
+        }
+        String label = dsn.get().kind().logLabel();
+        CompletableFuture<Void> acked = producer.send(envelope, dsn.get());
+        acked.whenComplete((ok, error) -> {
+            if (error == null) {
+                LOG.info("{}: {}: {}", queueId, label, dsnId);
+            } else {
+                LOG.warn("{}: {} {} not queued, will retry: {}", queueId, label, dsnId, error.toString());
+            }
+        });
+        inFlight.add(partition, record.offset(), acked);
+    }
+
+    /** Commits what is acknowledged, and pauses partitions whose oldest outstanding produce failed. */
+    private void settle() {
+        InFlight.Settled settled = inFlight.settle();
+        settled.failedAt().forEach((partition, offset) -> {
+            if (!backoffs.containsKey(partition)) {
+                consumer.pause(Set.of(partition));
+                backoffs.put(partition, new Backoff(offset, clock.millis() + RETRY_PAUSE.toMillis()));
+                LOG.warn("{}: pausing for {} s, then reading again from offset {}", partition,
+                        RETRY_PAUSE.toSeconds(), offset);
+            }
+        });
+        if (!settled.commits().isEmpty()) {
+            consumer.commitAsync(settled.commits(), (offsets, error) -> {
+                if (error != null) {
+                    // A later commit covers these offsets; at worst a restart repeats some notifications.
+                    LOG.warn("committing {} failed: {}", offsets, error.toString());
+                }
+            });
+        }
+    }
+
+    /**
+     * Rewinds a paused partition once its pause is over and nothing of it is still in flight (so no
+     * late acknowledgement can race the records read again).
+     */
+    private void resumeDue() {
+        long now = clock.millis();
+        backoffs.entrySet().removeIf(e -> {
+            TopicPartition partition = e.getKey();
+            if (now < e.getValue().untilMillis() || !inFlight.quiet(partition)) {
+                return false;
+            }
+            inFlight.forget(List.of(partition));
+            consumer.seek(partition, e.getValue().offset());
+            consumer.resume(Set.of(partition));
+            return true;
+        });
+    }
+
+    /** On the loop thread as it ends: wait for outstanding acks, commit what they allow, leave the group. */
+    private void finish() {
+        try {
+            producer.flush();
+            commitSync(inFlight.settle().commits());
+        } finally {
+            consumer.close(CLOSE_TIMEOUT);
+        }
+    }
+
+    private void commitSync(Map<TopicPartition, OffsetAndMetadata> commits) {
+        if (commits.isEmpty()) {
+            return;
+        }
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try {
+                consumer.commitSync(commits);
+                return;
+            } catch (WakeupException e) {
+                // A wakeup from close() that arrived after the last poll; the next try goes through.
+            } catch (KafkaException e) {
+                LOG.warn("committing {} failed, the next owner repeats those notifications: {}", commits, e.toString());
+                return;
+            }
+        }
+    }
+
+    /** Stops the loop, which commits and closes the consumer; then closes the producer. */
+    @Override
+    public void close() {
+        running = false;
+        if (!started) {
+            consumer.close(CLOSE_TIMEOUT);
+            producer.close();
+            return;
+        }
+        consumer.wakeup();
+        try {
+            thread.join(CLOSE_TIMEOUT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) {
+            LOG.warn("bounce consumer did not stop within {}", CLOSE_TIMEOUT);
+        }
+        producer.close();
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            // The next owner starts from our last commit: let what is in flight finish so it need not repeat it.
+            producer.flush();
+            commitSync(inFlight.settle().commits());
+            forget(partitions);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            forget(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+        }
+
+        private void forget(Collection<TopicPartition> partitions) {
+            inFlight.forget(partitions);
+            partitions.forEach(backoffs::remove);
+        }
+    }
+}

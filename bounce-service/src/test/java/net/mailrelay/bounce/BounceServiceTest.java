@@ -1,0 +1,175 @@
+package net.mailrelay.bounce;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import net.mailrelay.protocol.dsn.Action;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.RecipientReport;
+import net.mailrelay.protocol.envelope.BodyType;
+import net.mailrelay.protocol.envelope.DsnReturn;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.Notify;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.RecordHeaders;
+import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.TopicReader;
+import org.apache.james.mime4j.dom.Entity;
+import org.apache.james.mime4j.dom.Message;
+import org.apache.james.mime4j.dom.Multipart;
+import org.apache.james.mime4j.dom.SingleBody;
+import org.apache.james.mime4j.message.DefaultMessageBuilder;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(KafkaFixture.class)
+class BounceServiceTest {
+
+    private static final String HOST = "bounce.test.example";
+    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final byte[] ORIGINAL = "From: <sender@example.org>\r\nSubject: hello\r\n\r\nbody text\r\n"
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private static Topics topics;
+    private static Admin admin;
+    private static BounceService service;
+    private static KafkaProducer<String, byte[]> worker;
+    private static TopicReader outbound;
+
+    @BeforeAll
+    static void start(KafkaBroker broker) {
+        topics = broker.freshTopics(List.of());
+        service = BounceService.start(new BounceService.Config(HOST, broker.bootstrapServers(), topics,
+                KafkaBroker.MAX_MESSAGE_BYTES));
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        worker = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        outbound = new TopicReader(broker, topics.outbound());
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (service != null) {
+            service.close();
+        }
+        if (worker != null) {
+            worker.close();
+        }
+        if (outbound != null) {
+            outbound.close();
+        }
+        if (admin != null) {
+            admin.close();
+        }
+    }
+
+    @Test
+    void queuesANotificationToTheSenderFromTheNullSender() throws Exception {
+        BounceRequest request = failure("first-sender@example.org", "gone@example.net");
+        send(0, request.envelope().queueId().value(), RecordCodec.encode(request, ORIGINAL, 0, ORIGINAL.length));
+
+        ConsumerRecord<String, byte[]> record = awaitNotificationTo("first-sender@example.org");
+        RecordCodec.Decoded<Envelope> decoded = RecordCodec.decode(record.value(), Envelope.class);
+        Envelope envelope = decoded.metadata();
+        assertThat(envelope.hasNullReversePath()).isTrue();
+        assertThat(envelope.recipients()).containsExactly(Recipient.of("first-sender@example.org"));
+        assertThat(record.key()).isEqualTo(envelope.queueId().value());
+        assertThat(new String(record.headers().lastHeader(RecordHeaders.FORMAT).value(), StandardCharsets.US_ASCII))
+                .isEqualTo("1");
+
+        Message dsn = new DefaultMessageBuilder().parseMessage(new ByteArrayInputStream(decoded.messageCopy()));
+        assertThat(dsn.getMimeType()).isEqualTo("multipart/report");
+        List<Entity> parts = ((Multipart) dsn.getBody()).getBodyParts();
+        assertThat(text(parts.get(1))).contains("Final-Recipient: rfc822; gone@example.net", "Status: 5.1.1",
+                "X-Mail-Relay-Queue-ID: " + request.envelope().queueId());
+        assertThat(text(parts.get(2))).contains("Subject: hello").doesNotContain("body text");
+    }
+
+    @Test
+    void neverNotifiesTheNullSenderAndSkipsWhatItCannotRead() throws Exception {
+        // All on one partition, so the good request is read only after the two that must yield nothing.
+        BounceRequest bounceOfABounce = failure("", "someone@example.net");
+        BounceRequest normal = failure("second-sender@example.org", "missing@example.net");
+        send(1, bounceOfABounce.envelope().queueId().value(),
+                RecordCodec.encode(bounceOfABounce, ORIGINAL, 0, ORIGINAL.length));
+        send(1, "BROKEN", new byte[] {9, 9, 9});
+        send(1, normal.envelope().queueId().value(), RecordCodec.encode(normal, ORIGINAL, 0, ORIGINAL.length));
+
+        List<ConsumerRecord<String, byte[]>> all = outbound.awaitAny(
+                r -> isNotificationTo(r, "second-sender@example.org"), WAIT);
+        assertThat(all).noneMatch(r -> new String(r.value(), StandardCharsets.ISO_8859_1)
+                .contains(bounceOfABounce.envelope().queueId().value()));
+        assertThat(all).noneMatch(r -> RecordCodec.decode(r.value(), Envelope.class).metadata().recipients().stream()
+                .anyMatch(rcpt -> rcpt.address().equals("someone@example.net")));
+        // All three are settled, the unreadable one included, so the group has committed past them.
+        TopicPartition partition = new TopicPartition(topics.bounce(), 1);
+        Awaitility.await().atMost(WAIT).until(() -> committed(partition) == 3);
+    }
+
+    private static long committed(TopicPartition partition) throws Exception {
+        OffsetAndMetadata o = admin.listConsumerGroupOffsets("mail-relay-bounce").partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS).get(partition);
+        return o == null ? -1 : o.offset();
+    }
+
+    private static BounceRequest failure(String sender, String recipient) {
+        long now = System.currentTimeMillis();
+        Envelope original = new Envelope(QueueId.next(now), sender, List.of(Recipient.of(recipient)),
+                BodyType.SEVEN_BIT, false, DsnReturn.HDRS, null, "192.0.2.7", "client.example", null, now, 1, 0, null);
+        RecipientReport report = new RecipientReport(new Recipient(recipient, null, Set.of(Notify.FAILURE)),
+                Action.FAILED, "5.1.1", "mx.example.net", "550 5.1.1 <" + recipient + ">: User unknown", now);
+        return new BounceRequest(original, List.of(report), "worker.test.example");
+    }
+
+    private static void send(int partition, String key, byte[] value)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        worker.send(new ProducerRecord<>(topics.bounce(), partition, key, value)).get(30, TimeUnit.SECONDS);
+    }
+
+    private static ConsumerRecord<String, byte[]> awaitNotificationTo(String sender) {
+        return outbound.awaitAny(r -> isNotificationTo(r, sender), WAIT).stream()
+                .filter(r -> isNotificationTo(r, sender))
+                .findFirst().orElseThrow();
+    }
+
+    private static boolean isNotificationTo(ConsumerRecord<String, byte[]> record, String sender) {
+        Envelope e = RecordCodec.decode(record.value(), Envelope.class).metadata();
+        return e.recipients().stream().anyMatch(r -> r.address().equals(sender));
+    }
+
+    private static String text(Entity part) throws IOException {
+        try (InputStream in = ((SingleBody) part.getBody()).getInputStream()) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}
