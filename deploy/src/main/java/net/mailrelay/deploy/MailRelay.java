@@ -1,0 +1,183 @@
+package net.mailrelay.deploy;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import net.mailrelay.deploy.config.ConfigException;
+import net.mailrelay.deploy.config.Key;
+import net.mailrelay.deploy.config.Keys;
+import net.mailrelay.deploy.config.Settings;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * mail-relay.jar: one jar, one command per role. {@code standalone} runs everything in one process
+ * with an embedded Kafka broker; {@code edge}, {@code worker} and {@code bounce} run one role each
+ * against an external Kafka and Hazelcast, for a horizontally scaled cluster.
+ */
+@Command(name = "mail-relay", mixinStandardHelpOptions = true, version = "mail-relay 0.1.0",
+        description = "A clustered SMTP relay: stateless SMTP edges, Kafka as the queue, Hazelcast for shared state.",
+        subcommands = {MailRelay.Standalone.class, MailRelay.Edge.class, MailRelay.Worker.class, MailRelay.Bounce.class,
+                CommandLine.HelpCommand.class})
+public final class MailRelay {
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        return new CommandLine(new MailRelay())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    if (e instanceof ConfigException) {
+                        cmd.getErr().println("mail-relay: " + e.getMessage());
+                        return 2;
+                    }
+                    throw e;
+                });
+    }
+
+    /** Options every role understands where they apply; each sets a configuration key. */
+    static final class RelayOptions {
+        @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (Java properties; keys in docs/configuration.md).")
+        Path config;
+        @Option(names = "--hostname", description = "Host name in greetings, Received: headers and DSNs.")
+        String hostname;
+        @Option(names = "--smtp-port", description = "SMTP listener port (standalone default 2525).")
+        Integer smtpPort;
+        @Option(names = "--http-port", description = "Port for /metrics and /health (0 = off).")
+        Integer httpPort;
+        @Option(names = "--route", paramLabel = "DOMAIN=HOST:PORT",
+                description = "Static route that bypasses MX lookup; repeatable; '*' is a smarthost for all domains.")
+        List<String> routes = new ArrayList<>();
+        @Option(names = "--dns-server", paramLabel = "HOST:PORT", description = "DNS server for MX lookups (default: system resolver).")
+        String dnsServer;
+        @Option(names = "--trusted-networks", paramLabel = "CIDR[,CIDR]", description = "Clients that may relay anywhere (default 127.0.0.0/8,::1/128).")
+        String trustedNetworks;
+        @Option(names = "--relay-domains", paramLabel = "D[,D]", description = "Domains accepted from anyone.")
+        String relayDomains;
+        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "External Kafka brokers (not for standalone).")
+        String bootstrapServers;
+        @Option(names = "--hazelcast-members", paramLabel = "HOST:PORT[,...]", description = "Hazelcast members to join.")
+        String hazelcastMembers;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set any configuration key; repeatable.")
+        List<String> sets = new ArrayList<>();
+
+        Map<String, String> commandLine() {
+            Map<String, String> m = new LinkedHashMap<>();
+            put(m, Keys.HOSTNAME, hostname);
+            put(m, Keys.SMTP_PORT, smtpPort);
+            put(m, Keys.HTTP_PORT, httpPort);
+            if (!routes.isEmpty()) {
+                m.put(Keys.ROUTES.name(), String.join(",", routes));
+            }
+            put(m, Keys.DNS_SERVER, dnsServer);
+            put(m, Keys.TRUSTED_NETWORKS, trustedNetworks);
+            put(m, Keys.RELAY_DOMAINS, relayDomains);
+            put(m, Keys.BOOTSTRAP_SERVERS, bootstrapServers);
+            put(m, Keys.HAZELCAST_MEMBERS, hazelcastMembers);
+            for (String s : sets) {
+                int eq = s.indexOf('=');
+                if (eq <= 0) {
+                    throw new ConfigException("--set needs KEY=VALUE, not '" + s + "'");
+                }
+                m.put(s.substring(0, eq).trim(), s.substring(eq + 1));
+            }
+            return m;
+        }
+
+        private static void put(Map<String, String> m, Key<?> key, Object value) {
+            if (value != null) {
+                m.put(key.name(), value.toString());
+            }
+        }
+    }
+
+    /** Runs a role until the process is told to stop (SIGTERM or Ctrl-C). */
+    abstract static class RoleCommand implements Callable<Integer> {
+        @Mixin
+        RelayOptions options;
+
+        abstract RelayProcess.Role role();
+
+        Map<String, String> roleDefaults() {
+            return Map.of();
+        }
+
+        Map<String, String> extraCommandLine() {
+            return Map.of();
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            Map<String, String> cli = new LinkedHashMap<>(options.commandLine());
+            cli.putAll(extraCommandLine());
+            Settings settings = Settings.resolve(roleDefaults(), options.config, System.getenv(), cli);
+            RelayProcess process = RelayProcess.start(role(), settings);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                process.close();
+                stopped.countDown();
+            }, "shutdown"));
+            stopped.await();
+            return 0;
+        }
+    }
+
+    @Command(name = "standalone", mixinStandardHelpOptions = true,
+            description = "Everything in one process: an embedded single-node Kafka broker, a Hazelcast member, "
+                    + "and the edge, worker and bounce roles.")
+    static final class Standalone extends RoleCommand {
+        @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded broker keeps the queue (default ./data).")
+        Path dataDir;
+
+        @Override
+        RelayProcess.Role role() {
+            return RelayProcess.Role.STANDALONE;
+        }
+
+        @Override
+        Map<String, String> roleDefaults() {
+            return Map.of(Keys.SMTP_PORT.name(), "2525", Keys.HTTP_PORT.name(), "8025", Keys.PARTITIONS.name(), "6",
+                    Keys.REPLICATION.name(), "1", Keys.MIN_INSYNC.name(), "1", Keys.SMTP_BIND.name(), "127.0.0.1",
+                    Keys.HTTP_BIND.name(), "127.0.0.1");
+        }
+
+        @Override
+        Map<String, String> extraCommandLine() {
+            return dataDir == null ? Map.of() : Map.of(Keys.DATA_DIR.name(), dataDir.toString());
+        }
+    }
+
+    @Command(name = "edge", mixinStandardHelpOptions = true,
+            description = "The SMTP server: accepts mail and publishes it to Kafka (needs --bootstrap-servers).")
+    static final class Edge extends RoleCommand {
+        @Override
+        RelayProcess.Role role() {
+            return RelayProcess.Role.EDGE;
+        }
+    }
+
+    @Command(name = "worker", mixinStandardHelpOptions = true,
+            description = "Delivers queued mail over SMTP, with retries (needs --bootstrap-servers).")
+    static final class Worker extends RoleCommand {
+        @Override
+        RelayProcess.Role role() {
+            return RelayProcess.Role.WORKER;
+        }
+    }
+
+    @Command(name = "bounce", mixinStandardHelpOptions = true,
+            description = "Sends delivery status notifications for failed mail (needs --bootstrap-servers).")
+    static final class Bounce extends RoleCommand {
+        @Override
+        RelayProcess.Role role() {
+            return RelayProcess.Role.BOUNCE;
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package net.mailrelay.deploy;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import net.mailrelay.bounce.BounceService;
+import net.mailrelay.delivery.DeliveryWorker;
+import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.delivery.smtp.Timeouts;
+import net.mailrelay.deploy.broker.EmbeddedBroker;
+import net.mailrelay.deploy.broker.KafkaHealth;
+import net.mailrelay.deploy.broker.TopicSetup;
+import net.mailrelay.deploy.cluster.HazelcastMember;
+import net.mailrelay.deploy.config.Keys;
+import net.mailrelay.deploy.config.Settings;
+import net.mailrelay.deploy.ops.OpsServer;
+import net.mailrelay.edge.EdgeReceiver;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running relay process: the parts a role needs, started in dependency order (Kafka, Hazelcast,
+ * bounce, worker, edge: mail is accepted only once everything behind the edge is up) and closed in
+ * the reverse order.
+ */
+public final class RelayProcess implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RelayProcess.class);
+
+    /** What a process runs. */
+    public enum Role {
+        STANDALONE, EDGE, WORKER, BOUNCE
+    }
+
+    private final Deque<AutoCloseable> parts = new ArrayDeque<>();
+    private EdgeReceiver edge;
+    private OpsServer ops;
+    private String bootstrapServers;
+
+    private RelayProcess() {
+    }
+
+    public static RelayProcess start(Role role, Settings s) throws Exception {
+        RelayProcess p = new RelayProcess();
+        try {
+            p.startParts(role, s);
+        } catch (Exception | Error e) {
+            p.close();
+            throw e;
+        }
+        return p;
+    }
+
+    private void startParts(Role role, Settings s) throws Exception {
+        String hostname = hostname(s);
+        int maxRecordBytes = RecordCodec.maxRecordBytes(s.get(Keys.MAX_MESSAGE_SIZE));
+        Topics topics = new Topics(s.get(Keys.TOPIC_PREFIX));
+        List<Duration> tiers = s.get(Keys.RETRY_TIERS);
+        boolean standalone = role == Role.STANDALONE;
+        if (standalone) {
+            EmbeddedBroker broker = EmbeddedBroker.start(s.get(Keys.DATA_DIR), s.get(Keys.BROKER_PORT),
+                    s.get(Keys.CONTROLLER_PORT), maxRecordBytes);
+            parts.push(broker);
+            bootstrapServers = broker.bootstrapServers();
+        } else {
+            bootstrapServers = s.get(Keys.BOOTSTRAP_SERVERS);
+        }
+        TopicSetup.ensure(bootstrapServers, topics.all(tiers), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
+                s.get(Keys.MIN_INSYNC), maxRecordBytes, standalone && s.get(Keys.FLUSH_EACH_MESSAGE), Duration.ofSeconds(60));
+        KafkaHealth kafkaHealth = new KafkaHealth(bootstrapServers);
+        parts.push(kafkaHealth);
+        Map<String, BooleanSupplier> readiness = new LinkedHashMap<>();
+        readiness.put("kafka", kafkaHealth);
+
+        HazelcastInstance hazelcast = null;
+        if (role != Role.BOUNCE) {
+            hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : null,
+                    s.get(Keys.HAZELCAST_PORT), s.get(Keys.HAZELCAST_MEMBERS));
+            HazelcastInstance hz = hazelcast;
+            parts.push(hz::shutdown);
+            readiness.put("hazelcast", () -> hz.getLifecycleService().isRunning());
+        }
+        if (role == Role.STANDALONE || role == Role.BOUNCE) {
+            parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes)));
+        }
+        if (role == Role.STANDALONE || role == Role.WORKER) {
+            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes),
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1))));
+        }
+        if (role == Role.STANDALONE || role == Role.EDGE) {
+            edge = EdgeReceiver.start(edgeConfig(s, hostname, topics));
+            parts.push(edge);
+        }
+        if (s.get(Keys.HTTP_PORT) > 0) {
+            ops = new OpsServer(new InetSocketAddress(s.get(Keys.HTTP_BIND), s.get(Keys.HTTP_PORT)),
+                    role.name().toLowerCase(java.util.Locale.ROOT), readiness);
+            parts.push(ops);
+        }
+        LOG.info("mail-relay {} running as {}", role.name().toLowerCase(java.util.Locale.ROOT), hostname);
+    }
+
+    private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics) {
+        return new EdgeReceiver.Config(hostname, new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT)),
+                bootstrapServers, topics, s.get(Keys.MAX_MESSAGE_SIZE), s.get(Keys.SMTP_MAX_RECIPIENTS),
+                s.get(Keys.SMTP_MAX_ERRORS), s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
+                java.util.Set.copyOf(s.get(Keys.RELAY_DOMAINS)));
+    }
+
+    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) {
+        RetrySchedule schedule = new RetrySchedule(s.get(Keys.RETRY_TIERS), s.get(Keys.MIN_BACKOFF), s.get(Keys.MAX_BACKOFF),
+                s.get(Keys.MAX_LIFETIME));
+        Timeouts timeouts = new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
+                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
+        return new DeliveryWorker.Config(hostname, bootstrapServers, topics, s.get(Keys.ROUTES),
+                s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.MX_PORT),
+                schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
+                s.get(Keys.SHUTDOWN_GRACE));
+    }
+
+    static String hostname(Settings s) {
+        if (s.isSet(Keys.HOSTNAME)) {
+            return s.get(Keys.HOSTNAME);
+        }
+        try {
+            return InetAddress.getLocalHost().getCanonicalHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** The SMTP listener's address, when this process runs an edge. */
+    public InetSocketAddress smtpAddress() {
+        return edge == null ? null : edge.smtpAddress();
+    }
+
+    public InetSocketAddress httpAddress() {
+        return ops == null ? null : ops.address();
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    @Override
+    public void close() {
+        while (!parts.isEmpty()) {
+            AutoCloseable part = parts.pop();
+            try {
+                part.close();
+            } catch (Exception e) {
+                LOG.warn("error while stopping {}: {}", part.getClass().getSimpleName(), e.toString());
+            }
+        }
+    }
+}

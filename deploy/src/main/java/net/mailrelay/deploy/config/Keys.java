@@ -1,0 +1,124 @@
+package net.mailrelay.deploy.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.edge.policy.Cidr;
+
+/**
+ * Every configuration key of every role, with its default and one line of documentation. This list is
+ * the reference; docs/configuration.md is generated from the same words.
+ */
+public final class Keys {
+
+    private Keys() {
+    }
+
+    // Identity.
+    public static final Key<String> HOSTNAME = new Key<>("hostname", "", s -> s,
+            "Host name in the SMTP greeting, Received: headers, HELO and DSNs (Postfix myhostname); default: this machine's name.");
+
+    // Kafka and Hazelcast.
+    public static final Key<String> BOOTSTRAP_SERVERS = new Key<>("kafka.bootstrap-servers", null, s -> {
+        if (s.isBlank()) {
+            throw new IllegalArgumentException("must name at least one host:port");
+        }
+        return s;
+    }, "Kafka brokers, host:port[,host:port]. Not used by standalone, which runs its own broker.");
+    public static final Key<String> TOPIC_PREFIX = new Key<>("kafka.topic-prefix", "", s -> s,
+            "Prefix for every topic name, so several relays can share one Kafka cluster.");
+    public static final Key<Integer> PARTITIONS = new Key<>("kafka.partitions", "12", Parsers::positive,
+            "Partitions of each topic when it is created at start (more partitions allow more workers).");
+    public static final Key<Integer> REPLICATION = new Key<>("kafka.replication-factor", "3", Parsers::positive,
+            "Replication factor of each topic created at start (standalone: 1).");
+    public static final Key<Integer> MIN_INSYNC = new Key<>("kafka.min-insync-replicas", "2", Parsers::positive,
+            "min.insync.replicas of each topic created at start (standalone: 1).");
+    public static final Key<List<String>> HAZELCAST_MEMBERS = new Key<>("hazelcast.members", "", Parsers::list,
+            "Hazelcast members to join, host:port[,host:port] (TCP-IP discovery; each member listed, no ranges).");
+    public static final Key<Integer> HAZELCAST_PORT = new Key<>("hazelcast.port", "5701", Parsers::port,
+            "Port of this process's Hazelcast member.");
+    public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
+            "Hazelcast cluster name; members with other names do not join.");
+
+    // Edge.
+    public static final Key<String> SMTP_BIND = new Key<>("smtp.bind-address", "0.0.0.0", s -> s,
+            "Address the SMTP listener binds to.");
+    public static final Key<Integer> SMTP_PORT = new Key<>("smtp.port", "25", Parsers::port,
+            "SMTP (MX) listener port (standalone: 2525).");
+    public static final Key<Duration> SMTP_IDLE = new Key<>("smtp.idle-timeout", "300s", Parsers::positiveDuration,
+            "Idle time before the server says 421 and hangs up (Postfix smtpd_timeout).");
+    public static final Key<Integer> SMTP_MAX_RECIPIENTS = new Key<>("smtp.max-recipients", "1000", Parsers::positive,
+            "Recipients accepted per message, at least 100 (Postfix smtpd_recipient_limit).");
+    public static final Key<Integer> SMTP_MAX_ERRORS = new Key<>("smtp.max-errors", "20", Parsers::positive,
+            "Errors in a session before the server hangs up (Postfix smtpd_hard_error_limit).");
+    public static final Key<Duration> PUBLISH_TIMEOUT = new Key<>("edge.publish-timeout", "30s", Parsers::positiveDuration,
+            "How long the edge waits for Kafka to acknowledge a message before answering 451 4.3.0.");
+    public static final Key<Long> MAX_MESSAGE_SIZE = new Key<>("message.max-size", "25MiB", Parsers::size,
+            "Largest message accepted, advertised in SIZE (Postfix message_size_limit).");
+    public static final Key<List<Cidr>> TRUSTED_NETWORKS = new Key<>("trusted-networks", "127.0.0.0/8,::1/128",
+            s -> Parsers.list(s).stream().map(Cidr::parse).toList(),
+            "Clients that may relay anywhere, CIDR[,CIDR] (Postfix mynetworks).");
+    public static final Key<List<String>> RELAY_DOMAINS = new Key<>("relay-domains", "", Parsers::list,
+            "Domains accepted from anyone, D[,D] (Postfix relay_domains).");
+
+    // Worker.
+    public static final Key<TransportTable> ROUTES = new Key<>("route", "", s -> TransportTable.parse(Parsers.list(s)),
+            "Static routes DOMAIN=HOST:PORT[,...]; an explicit port or [host] skips MX lookup; * is a smarthost for all.");
+    public static final Key<String> DNS_SERVER = new Key<>("dns.server", "", s -> s,
+            "DNS server host:port for MX lookups; default: the system resolver.");
+    public static final Key<Duration> DNS_TIMEOUT = new Key<>("dns.timeout", "10s", Parsers::positiveDuration,
+            "Time to wait for a DNS answer before the lookup counts as a temporary failure (4.4.3).");
+    public static final Key<Integer> MX_PORT = new Key<>("delivery.mx-port", "25", Parsers::port,
+            "TCP port of servers found by MX lookup.");
+    public static final Key<Integer> MAX_IN_FLIGHT = new Key<>("delivery.max-in-flight", "100", Parsers::positive,
+            "Messages a worker delivers at once (Postfix default_process_limit).");
+    public static final Key<Integer> MAX_RCPT_PER_TX = new Key<>("delivery.max-recipients", "50", Parsers::positive,
+            "Recipients per outbound SMTP transaction (Postfix smtp_destination_recipient_limit).");
+    public static final Key<Duration> SHUTDOWN_GRACE = new Key<>("delivery.shutdown-grace", "30s", Parsers::duration,
+            "On shutdown, how long in-flight deliveries may finish before they are left for another worker.");
+    public static final Key<Duration> CONNECT_TIMEOUT = new Key<>("delivery.timeout.connect", "30s", Parsers::positiveDuration,
+            "Outbound connect timeout (smtp_connect_timeout).");
+    public static final Key<Duration> GREETING_TIMEOUT = new Key<>("delivery.timeout.greeting", "300s", Parsers::positiveDuration,
+            "Wait for the server greeting (smtp_helo_timeout).");
+    public static final Key<Duration> COMMAND_TIMEOUT = new Key<>("delivery.timeout.command", "300s", Parsers::positiveDuration,
+            "Wait for replies to EHLO, MAIL and RCPT (smtp_mail_timeout, smtp_rcpt_timeout).");
+    public static final Key<Duration> DATA_INIT_TIMEOUT = new Key<>("delivery.timeout.data-init", "120s", Parsers::positiveDuration,
+            "Wait for the reply to DATA (smtp_data_init_timeout).");
+    public static final Key<Duration> DATA_BLOCK_TIMEOUT = new Key<>("delivery.timeout.data-block", "180s", Parsers::positiveDuration,
+            "Time to send the message content (smtp_data_xfer_timeout).");
+    public static final Key<Duration> FINAL_DOT_TIMEOUT = new Key<>("delivery.timeout.final-dot", "600s", Parsers::positiveDuration,
+            "Wait for the reply to the end of data (smtp_data_done_timeout).");
+    public static final Key<List<Duration>> RETRY_TIERS = new Key<>("queue.retry-tiers", "1m,5m,15m,30m,1h", Parsers::durations,
+            "Retry tier topics (mail.retry.<tier>); a deferral waits on the longest tier not longer than its delay.");
+    public static final Key<Duration> MIN_BACKOFF = new Key<>("queue.min-backoff", "5m", Parsers::positiveDuration,
+            "Delay before the first retry (Postfix minimal_backoff_time); it doubles with each attempt.");
+    public static final Key<Duration> MAX_BACKOFF = new Key<>("queue.max-backoff", "4000s", Parsers::positiveDuration,
+            "Longest delay between attempts (Postfix maximal_backoff_time).");
+    public static final Key<Duration> MAX_LIFETIME = new Key<>("queue.max-lifetime", "5d", Parsers::positiveDuration,
+            "Age after which deferred mail is returned to the sender with 4.4.7 (Postfix maximal_queue_lifetime).");
+
+    // Operations.
+    public static final Key<String> HTTP_BIND = new Key<>("http.bind-address", "0.0.0.0", s -> s,
+            "Address of the HTTP listener (/metrics, /health/live, /health/ready).");
+    public static final Key<Integer> HTTP_PORT = new Key<>("http.port", "8080", Parsers::port,
+            "HTTP listener port; 0 turns it off.");
+
+    // Standalone.
+    public static final Key<Path> DATA_DIR = new Key<>("data-dir", "./data", Path::of,
+            "Standalone: where the embedded Kafka broker keeps its log (formatted on first start, reused after).");
+    public static final Key<Integer> BROKER_PORT = new Key<>("broker.port", "19092", Parsers::port,
+            "Standalone: port of the embedded Kafka broker (loopback only).");
+    public static final Key<Integer> CONTROLLER_PORT = new Key<>("broker.controller-port", "19093", Parsers::port,
+            "Standalone: port of the embedded broker's KRaft controller (loopback only).");
+    public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
+            "Standalone: fsync each produce batch before acknowledging it (flush.messages=1), as Postfix fsyncs before 250.");
+
+    public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
+            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_IDLE,
+            SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
+            ROUTES, DNS_SERVER, DNS_TIMEOUT, MX_PORT, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
+            GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
+            MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
+            FLUSH_EACH_MESSAGE);
+}

@@ -1,0 +1,96 @@
+package net.mailrelay.deploy.config;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import net.mailrelay.protocol.record.Topics;
+
+/** Value parsers for configuration keys; each throws IllegalArgumentException saying what is wrong. */
+final class Parsers {
+
+    private Parsers() {
+    }
+
+    static int port(String s) {
+        int p = integer(s);
+        if (p < 0 || p > 65535) {
+            throw new IllegalArgumentException("port must be 0-65535");
+        }
+        return p;
+    }
+
+    static int positive(String s) {
+        int n = integer(s);
+        if (n < 1) {
+            throw new IllegalArgumentException("must be at least 1");
+        }
+        return n;
+    }
+
+    static int integer(String s) {
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a whole number");
+        }
+    }
+
+    static Duration duration(String s) {
+        return Topics.parseDuration(s);
+    }
+
+    static Duration positiveDuration(String s) {
+        Duration d = duration(s);
+        if (d.isZero()) {
+            throw new IllegalArgumentException("must be longer than 0");
+        }
+        return d;
+    }
+
+    /** A byte count, optionally with a binary suffix: {@code 26214400}, {@code 25MiB}, {@code 512KiB}. */
+    static long size(String s) {
+        String t = s.replace(" ", "");
+        long unit = 1;
+        String u = t.toLowerCase(Locale.ROOT);
+        if (u.endsWith("kib")) {
+            unit = 1L << 10;
+        } else if (u.endsWith("mib")) {
+            unit = 1L << 20;
+        } else if (u.endsWith("gib")) {
+            unit = 1L << 30;
+        }
+        String number = unit == 1 ? t : t.substring(0, t.length() - 3);
+        long n;
+        try {
+            n = Long.parseLong(number);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a size (a number of bytes, or with KiB, MiB, GiB)");
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("must be at least 1 byte");
+        }
+        return Math.multiplyExact(n, unit);
+    }
+
+    static boolean bool(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "true", "yes", "on" -> true;
+            case "false", "no", "off" -> false;
+            default -> throw new IllegalArgumentException("must be true or false");
+        };
+    }
+
+    /** A comma-separated list; empty text is an empty list. */
+    static List<String> list(String s) {
+        return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+    }
+
+    static List<Duration> durations(String s) {
+        List<Duration> d = list(s).stream().map(Parsers::positiveDuration).toList();
+        if (d.isEmpty()) {
+            throw new IllegalArgumentException("at least one duration is needed");
+        }
+        return d;
+    }
+}

@@ -1,0 +1,153 @@
+package net.mailrelay.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import net.mailrelay.deploy.config.Settings;
+import net.mailrelay.testing.DnsResponder;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.SmtpTranscript;
+import org.apache.james.mime4j.dom.Entity;
+import org.apache.james.mime4j.dom.Message;
+import org.apache.james.mime4j.dom.Multipart;
+import org.apache.james.mime4j.dom.SingleBody;
+import org.apache.james.mime4j.message.DefaultMessageBuilder;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The whole path on a real broker: an SMTP client talks to the edge, the worker finds each domain's MX
+ * through a real DNS responder and delivers to fake MX servers on their own loopback addresses, and a
+ * permanent failure comes back to the sender's own MX as a DSN. The three roles run as separate
+ * processes would, each wired by {@link RelayProcess} from {@link Settings}.
+ */
+@ExtendWith(KafkaFixture.class)
+class RelayEndToEndTest {
+
+    @RegisterExtension
+    static final DnsResponder DNS = new DnsResponder();
+    @RegisterExtension
+    static final FakeMx ONE = new FakeMx("mx.one.test", ip("127.0.0.2"), 0);
+    static FakeMx two;
+    static FakeMx sender;
+    static RelayProcess bounce;
+    static RelayProcess worker;
+    static RelayProcess edge;
+
+    static InetAddress ip(String s) {
+        try {
+            return InetAddress.getByName(s);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @BeforeAll
+    static void start(KafkaBroker kafka) throws Exception {
+        // Every MX listens on the same port on its own address, as real MX hosts all listen on 25.
+        two = (FakeMx) new FakeMx("mx.two.test", ip("127.0.0.3"), ONE.port()).start();
+        sender = (FakeMx) new FakeMx("mx.sender.test", ip("127.0.0.4"), ONE.port()).start();
+        DNS.mx("one.test", 10, "mx.one.test").address("mx.one.test", "127.0.0.2")
+                .mx("two.test", 10, "mx.two.test").address("mx.two.test", "127.0.0.3")
+                .mx("sender.test", 10, "mx.sender.test").address("mx.sender.test", "127.0.0.4");
+        Map<String, String> common = new HashMap<>(Map.of(
+                "kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "kafka.topic-prefix", "e2e" + UUID.randomUUID().toString().substring(0, 6) + ".",
+                "kafka.partitions", "3", "kafka.replication-factor", "1", "kafka.min-insync-replicas", "1",
+                "hostname", "relay.test", "http.port", "0", "hazelcast.port", "5801"));
+        common.putAll(Map.of("queue.retry-tiers", "1s", "queue.min-backoff", "1s", "queue.max-backoff", "1s",
+                "dns.server", DNS.hostPort(), "delivery.mx-port", Integer.toString(ONE.port()),
+                "smtp.bind-address", "127.0.0.1", "smtp.port", "0"));
+        bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
+        worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(common));
+        edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(common));
+    }
+
+    @AfterAll
+    static void stop() {
+        for (AutoCloseable c : new AutoCloseable[] {edge, worker, bounce, two, sender}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+    }
+
+    static String send(String from, List<String> to, String message) {
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", edge.smtpAddress().getPort())) {
+            c.expect("220");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            String reply = c.sendMessage(from, to, message);
+            assertThat(reply).startsWith("250 2.0.0 Ok: queued as ");
+            c.send("QUIT");
+            c.expect("221");
+            return reply.substring("250 2.0.0 Ok: queued as ".length());
+        }
+    }
+
+    @Test
+    void eachDomainGetsTheMessageOnceWithTheBodyUnchanged() {
+        String body = "From: alice@sender.test\r\nSubject: two domains\r\n\r\nline one\r\n.leading dot\r\n\u00e9t\u00e9\r\n";
+        String id = send("alice@sender.test", List.of("bob@one.test", "carol@two.test"), body);
+        Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> !ONE.deliveriesTo("bob@one.test").isEmpty() && !two.deliveriesTo("carol@two.test").isEmpty());
+        for (FakeMx.Delivery d : List.of(ONE.deliveriesTo("bob@one.test").get(0), two.deliveriesTo("carol@two.test").get(0))) {
+            assertThat(d.mailFrom()).isEqualTo("alice@sender.test");
+            assertThat(d.heloName()).isEqualTo("relay.test");
+            String text = d.text();
+            assertThat(text).startsWith("Received: from client.test ([127.0.0.1])\r\n\tby relay.test (mail-relay) with ESMTP id " + id);
+            byte[] original = body.getBytes(StandardCharsets.UTF_8);
+            byte[] tail = java.util.Arrays.copyOfRange(d.data(), d.data().length - original.length, d.data().length);
+            assertThat(tail).isEqualTo(original);
+        }
+        Awaitility.await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() ->
+                ONE.deliveriesTo("bob@one.test").size() == 1 && two.deliveriesTo("carol@two.test").size() == 1);
+    }
+
+    @Test
+    void aRejectedRecipientComesBackToTheSenderAsADsn() throws Exception {
+        String id = send("alice@sender.test", List.of("permfail@two.test", "dave@two.test"), "Subject: will bounce\r\n\r\nhello\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !sender.deliveriesTo("alice@sender.test").isEmpty());
+        FakeMx.Delivery dsn = sender.deliveriesTo("alice@sender.test").get(0);
+        assertThat(dsn.mailFrom()).isEmpty();
+        Message m = new DefaultMessageBuilder().parseMessage(new ByteArrayInputStream(dsn.data()));
+        assertThat(m.getMimeType()).isEqualTo("multipart/report");
+        assertThat(m.getHeader().getField("Content-Type").getBody()).contains("report-type=delivery-status");
+        assertThat(m.getHeader().getField("Auto-Submitted").getBody()).isEqualTo("auto-replied");
+        List<Entity> parts = ((Multipart) m.getBody()).getBodyParts();
+        assertThat(parts).extracting(Entity::getMimeType)
+                .containsExactly("text/plain", "message/delivery-status", "text/rfc822-headers");
+        String status = new String(((SingleBody) parts.get(1).getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(status).contains("Final-Recipient: rfc822; permfail@two.test").contains("Action: failed")
+                .contains("Status: 5.1.1").contains("Diagnostic-Code: smtp; 550 5.1.1").doesNotContain("dave@two.test");
+        String headers = new String(((SingleBody) parts.get(2).getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(headers).contains("Subject: will bounce").contains(id).doesNotContain("hello");
+        assertThat(two.deliveriesTo("dave@two.test")).hasSize(1);
+    }
+
+    @Test
+    void aTemporaryFailureIsDeliveredAfterTheRetry() {
+        send("alice@sender.test", List.of("flaky-e2e@one.test"), "Subject: retry me\r\n\r\nlater\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !ONE.deliveriesTo("flaky-e2e@one.test").isEmpty());
+        assertThat(ONE.timesOffered("flaky-e2e@one.test")).isEqualTo(2);
+        assertThat(ONE.deliveriesTo("flaky-e2e@one.test")).hasSize(1);
+        assertThat(sender.deliveriesTo("alice@sender.test")).noneMatch(d -> d.text().contains("flaky-e2e"));
+    }
+}

@@ -1,0 +1,142 @@
+package net.mailrelay.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.SmtpTranscript;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The built jar, run as the README runs it: {@code java -jar mail-relay.jar standalone}. It must accept
+ * and deliver mail, serve its health and metrics, stop cleanly on SIGTERM and, started again on the
+ * same data directory, deliver mail it had accepted before it stopped.
+ */
+class StandaloneJarIT {
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> processes = new ArrayList<>();
+    private final List<FakeMx> sinks = new ArrayList<>();
+    private final int smtpPort = freePort();
+    private final int httpPort = freePort();
+    private final int brokerPort = freePort();
+    private final int controllerPort = freePort();
+    private final int hazelcastPort = freePort();
+    private final int downPort = freePort();
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @AfterEach
+    void stop() {
+        processes.forEach(p -> p.destroyForcibly());
+        sinks.forEach(FakeMx::close);
+    }
+
+    private Process start(FakeMx routed, Path log) throws IOException {
+        Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar"));
+        assertThat(jar).exists();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Xmx512m", "-jar", jar.toString(), "standalone",
+                "--data-dir", dir.resolve("data").toString(),
+                "--smtp-port", Integer.toString(smtpPort),
+                "--http-port", Integer.toString(httpPort),
+                "--hostname", "relay.test",
+                "--route", "routed.test=" + routed.hostPort(),
+                "--route", "down.test=127.0.0.1:" + downPort,
+                "--set", "broker.port=" + brokerPort,
+                "--set", "broker.controller-port=" + controllerPort,
+                "--set", "hazelcast.port=" + hazelcastPort,
+                "--set", "queue.retry-tiers=1s",
+                "--set", "queue.min-backoff=1s",
+                "--set", "queue.max-backoff=1s")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        processes.add(p);
+        Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            assertThat(p.isAlive()).as("relay process alive; log:%n%s", Files.readString(log)).isTrue();
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), smtpPort)) {
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        return p;
+    }
+
+    private String send(String to, String subject) {
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", smtpPort)) {
+            c.expect("220 relay.test ESMTP");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            String reply = c.sendMessage("sender@client.test", List.of(to), "Subject: " + subject + "\r\n\r\nbody\r\n");
+            c.send("QUIT");
+            return reply;
+        }
+    }
+
+    private static HttpResponse<String> get(int port, String path) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void acceptsDeliversAndKeepsItsQueueAcrossARestart() throws Exception {
+        FakeMx routed = new FakeMx("routed.sink");
+        routed.start();
+        sinks.add(routed);
+        Path firstLog = dir.resolve("first.log");
+        Process first = start(routed, firstLog);
+
+        assertThat(send("someone@routed.test", "first")).startsWith("250 2.0.0 Ok: queued as ");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("someone@routed.test").size() == 1);
+        assertThat(routed.deliveriesTo("someone@routed.test").get(0).text()).contains("Subject: first").startsWith("Received: ");
+
+        assertThat(get(httpPort, "/health/live").statusCode()).isEqualTo(200);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> get(httpPort, "/health/ready").statusCode() == 200);
+        assertThat(get(httpPort, "/metrics").body()).contains("jvm_memory_used_bytes").contains("role=\"standalone\"");
+
+        // Accepted while its destination is down: it must survive the restart.
+        assertThat(send("later@down.test", "survivor")).startsWith("250 2.0.0 Ok: queued as ");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(firstLog).contains("to=<later@down.test>"));
+
+        first.destroy(); // SIGTERM: the shutdown hook stops every part
+        assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s").isTrue();
+        assertThat(Files.readString(firstLog)).contains("formatted new Kafka log directory").contains("embedded Kafka broker stopped");
+
+        FakeMx cameBack = new FakeMx("down.sink", InetAddress.getLoopbackAddress(), downPort);
+        cameBack.start();
+        sinks.add(cameBack);
+        Path secondLog = dir.resolve("second.log");
+        start(routed, secondLog);
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> cameBack.deliveriesTo("later@down.test").size() == 1);
+        assertThat(cameBack.deliveriesTo("later@down.test").get(0).text()).contains("Subject: survivor");
+        assertThat(Files.readString(secondLog)).doesNotContain("formatted new Kafka log directory");
+
+        assertThat(send("again@routed.test", "second")).startsWith("250 ");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("again@routed.test").size() == 1);
+        assertThat(routed.deliveriesTo("someone@routed.test")).hasSize(1);
+    }
+}
