@@ -12,7 +12,13 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 import java.util.List;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * A scripted SMTP client over a real socket, for transcript tests in the style of SubEthaSMTP:
@@ -20,14 +26,73 @@ import java.util.List;
  */
 public final class SmtpTranscript implements AutoCloseable {
 
-    private final Socket socket;
-    private final InputStream in;
-    private final OutputStream out;
+    private Socket socket;
+    private InputStream in;
+    private OutputStream out;
 
     private SmtpTranscript(Socket socket) throws IOException {
-        this.socket = socket;
-        this.in = new BufferedInputStream(socket.getInputStream());
-        this.out = socket.getOutputStream();
+        use(socket);
+    }
+
+    private void use(Socket s) throws IOException {
+        this.socket = s;
+        this.in = new BufferedInputStream(s.getInputStream());
+        this.out = s.getOutputStream();
+    }
+
+    /** Connects with TLS from the first byte (implicit TLS, RFC 8314). */
+    public static SmtpTranscript connectTls(String host, int port, SSLContext tls) {
+        try {
+            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket();
+            s.connect(new InetSocketAddress(host, port), 5_000);
+            s.setSoTimeout(30_000);
+            s.startHandshake();
+            return new SmtpTranscript(s);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** After a 220 to STARTTLS: runs the TLS handshake over the same connection (RFC 3207). */
+    public SmtpTranscript startTls(SSLContext tls) {
+        try {
+            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(socket, socket.getInetAddress().getHostAddress(),
+                    socket.getPort(), true);
+            s.startHandshake();
+            use(s);
+            return this;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The negotiated TLS protocol, or null on a plaintext connection. */
+    public String tlsProtocol() {
+        return socket instanceof SSLSocket s ? s.getSession().getProtocol() : null;
+    }
+
+    /** A client context that trusts any certificate: test servers use self-signed ones. */
+    public static SSLContext trustingTls() {
+        try {
+            SSLContext c = SSLContext.getInstance("TLS");
+            c.init(null, new TrustManager[] {new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    return new X509Certificate[0];
+                }
+            }}, null);
+            return c;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public static SmtpTranscript connect(String host, int port) {

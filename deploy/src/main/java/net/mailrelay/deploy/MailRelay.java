@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mail-relay", mixinStandardHelpOptions = true, version = "mail-relay 0.1.0",
         description = "A clustered SMTP relay: stateless SMTP edges, Kafka as the queue, Hazelcast for shared state.",
         subcommands = {MailRelay.Standalone.class, MailRelay.Edge.class, MailRelay.Worker.class, MailRelay.Bounce.class,
-                CommandLine.HelpCommand.class})
+                UsersCommand.class, CommandLine.HelpCommand.class})
 public final class MailRelay {
 
     public static void main(String[] args) {
@@ -48,8 +48,14 @@ public final class MailRelay {
         Path config;
         @Option(names = "--hostname", description = "Host name in greetings, Received: headers and DSNs.")
         String hostname;
-        @Option(names = "--smtp-port", description = "SMTP listener port (standalone default 2525).")
+        @Option(names = "--smtp-port", description = "MX listener port (standalone default 2525; 0 = off).")
         Integer smtpPort;
+        @Option(names = "--submission-port", description = "Submission listener port, STARTTLS + AUTH (standalone default 2587; 0 = off).")
+        Integer submissionPort;
+        @Option(names = "--smtps-port", description = "Submissions listener port, implicit TLS + AUTH (standalone default 2465; 0 = off).")
+        Integer smtpsPort;
+        @Option(names = "--users-file", paramLabel = "FILE", description = "AUTH users file (see the users command).")
+        Path usersFile;
         @Option(names = "--http-port", description = "Port for /metrics and /health (0 = off).")
         Integer httpPort;
         @Option(names = "--route", paramLabel = "DOMAIN=HOST:PORT",
@@ -72,6 +78,9 @@ public final class MailRelay {
             Map<String, String> m = new LinkedHashMap<>();
             put(m, Keys.HOSTNAME, hostname);
             put(m, Keys.SMTP_PORT, smtpPort);
+            put(m, Keys.SUBMISSION_PORT, submissionPort);
+            put(m, Keys.SMTPS_PORT, smtpsPort);
+            put(m, Keys.USERS_FILE, usersFile);
             put(m, Keys.HTTP_PORT, httpPort);
             if (!routes.isEmpty()) {
                 m.put(Keys.ROUTES.name(), String.join(",", routes));
@@ -143,9 +152,12 @@ public final class MailRelay {
 
         @Override
         Map<String, String> roleDefaults() {
-            return Map.of(Keys.SMTP_PORT.name(), "2525", Keys.HTTP_PORT.name(), "8025", Keys.PARTITIONS.name(), "6",
-                    Keys.REPLICATION.name(), "1", Keys.MIN_INSYNC.name(), "1", Keys.SMTP_BIND.name(), "127.0.0.1",
-                    Keys.HTTP_BIND.name(), "127.0.0.1");
+            return Map.ofEntries(Map.entry(Keys.SMTP_PORT.name(), "2525"), Map.entry(Keys.SUBMISSION_PORT.name(), "2587"),
+                    Map.entry(Keys.SMTPS_PORT.name(), "2465"), Map.entry(Keys.HTTP_PORT.name(), "8025"),
+                    Map.entry(Keys.PARTITIONS.name(), "6"), Map.entry(Keys.REPLICATION.name(), "1"),
+                    Map.entry(Keys.MIN_INSYNC.name(), "1"), Map.entry(Keys.SMTP_BIND.name(), "127.0.0.1"),
+                    Map.entry(Keys.SUBMISSION_BIND.name(), "127.0.0.1"), Map.entry(Keys.SMTPS_BIND.name(), "127.0.0.1"),
+                    Map.entry(Keys.HTTP_BIND.name(), "127.0.0.1"));
         }
 
         @Override

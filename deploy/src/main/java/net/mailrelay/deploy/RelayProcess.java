@@ -1,7 +1,10 @@
 package net.mailrelay.deploy;
 
 import com.hazelcast.core.HazelcastInstance;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
@@ -23,7 +26,13 @@ import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.Keys;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.deploy.ops.OpsServer;
+import net.mailrelay.deploy.config.ConfigException;
+import net.mailrelay.deploy.tls.SelfSignedCertificate;
 import net.mailrelay.edge.EdgeReceiver;
+import net.mailrelay.edge.auth.UsersFileException;
+import net.mailrelay.edge.cluster.HazelcastClientGuard;
+import net.mailrelay.edge.session.BareLineFeeds;
+import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
@@ -99,7 +108,13 @@ public final class RelayProcess implements AutoCloseable {
                     new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1))));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
-            edge = EdgeReceiver.start(edgeConfig(s, hostname, topics));
+            HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
+                    s.get(Keys.AUTH_MAX_FAILURES), s.get(Keys.AUTH_WINDOW), java.time.Clock.systemUTC());
+            try {
+                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard);
+            } catch (UsersFileException e) {
+                throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
+            }
             parts.push(edge);
         }
         if (s.get(Keys.HTTP_PORT) > 0) {
@@ -110,11 +125,47 @@ public final class RelayProcess implements AutoCloseable {
         LOG.info("mail-relay {} running as {}", role.name().toLowerCase(java.util.Locale.ROOT), hostname);
     }
 
-    private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics) {
-        return new EdgeReceiver.Config(hostname, new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT)),
-                bootstrapServers, topics, s.get(Keys.MAX_MESSAGE_SIZE), s.get(Keys.SMTP_MAX_RECIPIENTS),
-                s.get(Keys.SMTP_MAX_ERRORS), s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
-                java.util.Set.copyOf(s.get(Keys.RELAY_DOMAINS)));
+    private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics, Path dataDir) throws IOException {
+        List<EdgeReceiver.Listener> listeners = new ArrayList<>();
+        if (s.get(Keys.SMTP_PORT) > 0) {
+            listeners.add(new EdgeReceiver.Listener(listenerPolicy("smtp", s.get(Keys.SMTP_TLS), s.get(Keys.SMTP_AUTH), false),
+                    new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT))));
+        }
+        if (s.get(Keys.SUBMISSION_PORT) > 0) {
+            listeners.add(new EdgeReceiver.Listener(listenerPolicy("submission", s.get(Keys.SUBMISSION_TLS),
+                    s.get(Keys.SUBMISSION_AUTH), true), new InetSocketAddress(s.get(Keys.SUBMISSION_BIND), s.get(Keys.SUBMISSION_PORT))));
+        }
+        if (s.get(Keys.SMTPS_PORT) > 0) {
+            listeners.add(new EdgeReceiver.Listener(listenerPolicy("submissions", "implicit", s.get(Keys.SMTPS_AUTH), true),
+                    new InetSocketAddress(s.get(Keys.SMTPS_BIND), s.get(Keys.SMTPS_PORT))));
+        }
+        if (listeners.isEmpty()) {
+            throw new ConfigException(Keys.SMTP_PORT.name(), "0", "no SMTP listener: smtp.port, submission.port and smtps.port are all 0");
+        }
+        Path cert = s.get(Keys.TLS_CERT).orElse(null);
+        Path key = s.get(Keys.TLS_KEY).orElse(null);
+        boolean needsTls = listeners.stream().anyMatch(l -> l.policy().startTlsOffered() || l.policy().implicitTls());
+        if (needsTls && (cert == null || key == null)) {
+            if (dataDir == null) {
+                throw new ConfigException(Keys.TLS_CERT.name(), null,
+                        "a listener offers TLS (smtp.tls, submission.tls or smtps.port), so tls.cert-file and tls.key-file must be set");
+            }
+            cert = dataDir.resolve("tls").resolve("cert.pem");
+            key = dataDir.resolve("tls").resolve("key.pem");
+            SelfSignedCertificate.ensure(cert, key, hostname);
+        }
+        return new EdgeReceiver.Config(hostname, listeners, bootstrapServers, topics, s.get(Keys.MAX_MESSAGE_SIZE),
+                s.get(Keys.SMTP_MAX_RECIPIENTS), s.get(Keys.SMTP_MAX_ERRORS), s.get(Keys.MAX_RECEIVED),
+                s.get(Keys.BARE_LF).equals("reject") ? BareLineFeeds.REJECT : BareLineFeeds.NORMALIZE,
+                s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
+                java.util.Set.copyOf(s.get(Keys.RELAY_DOMAINS)), s.get(Keys.MAX_CONNECTIONS),
+                s.get(Keys.MAX_CONNECTIONS_PER_CLIENT), cert, key, s.get(Keys.USERS_FILE).orElse(null));
+    }
+
+    private static ListenerPolicy listenerPolicy(String name, String tls, String auth, boolean submission) {
+        boolean offered = !auth.equals("off");
+        return new ListenerPolicy(name, tls.equals("starttls"), tls.equals("implicit"), offered, auth.equals("required"),
+                submission);
     }
 
     private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) {

@@ -15,6 +15,7 @@ import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.Ports;
 import net.mailrelay.testing.SmtpTranscript;
 import org.apache.james.mime4j.dom.Entity;
 import org.apache.james.mime4j.dom.Message;
@@ -70,7 +71,8 @@ class RelayEndToEndTest {
                 "hostname", "relay.test", "http.port", "0", "hazelcast.port", "5801"));
         common.putAll(Map.of("queue.retry-tiers", "1s", "queue.min-backoff", "1s", "queue.max-backoff", "1s",
                 "dns.server", DNS.hostPort(), "delivery.mx-port", Integer.toString(ONE.port()),
-                "smtp.bind-address", "127.0.0.1", "smtp.port", "0"));
+                "smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free())));
+        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0"));
         bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
         worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(common));
         edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(common));

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.Ports;
 import net.mailrelay.testing.SmtpTranscript;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -41,13 +41,11 @@ class StandaloneJarIT {
     private final int controllerPort = freePort();
     private final int hazelcastPort = freePort();
     private final int downPort = freePort();
+    private final int submissionPort = freePort();
+    private final int smtpsPort = freePort();
 
     static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return Ports.free();
     }
 
     @AfterEach
@@ -64,6 +62,8 @@ class StandaloneJarIT {
                 "--data-dir", dir.resolve("data").toString(),
                 "--smtp-port", Integer.toString(smtpPort),
                 "--http-port", Integer.toString(httpPort),
+                "--submission-port", Integer.toString(submissionPort),
+                "--smtps-port", Integer.toString(smtpsPort),
                 "--hostname", "relay.test",
                 "--route", "routed.test=" + routed.hostPort(),
                 "--route", "down.test=127.0.0.1:" + downPort,

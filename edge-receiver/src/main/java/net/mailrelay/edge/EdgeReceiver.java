@@ -3,16 +3,28 @@ package net.mailrelay.edge;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.handler.ssl.SslContext;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import net.mailrelay.edge.auth.CredentialStore;
+import net.mailrelay.edge.auth.PasswordAuthenticator;
+import net.mailrelay.edge.listener.ListenerContext;
 import net.mailrelay.edge.listener.SmtpListener;
+import net.mailrelay.edge.listener.TlsContexts;
 import net.mailrelay.edge.policy.Cidr;
+import net.mailrelay.edge.policy.ConnectionLimits;
 import net.mailrelay.edge.policy.RelayPolicy;
 import net.mailrelay.edge.queue.KafkaPublisher;
+import net.mailrelay.edge.session.BareLineFeeds;
+import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.edge.session.SessionSettings;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
@@ -22,97 +34,139 @@ import org.slf4j.LoggerFactory;
 /**
  * edge-receiver: the relay's SMTP server (Postfix's smtpd).
  *
- * <p>What it does: accepts mail over SMTP from clients and other MTAs, checks relay permission, prepends
- * a Received: header, assigns a queue id and publishes the message to Kafka. It answers 250 to the end
- * of DATA only after Kafka has acknowledged the record (acks=all); if Kafka does not acknowledge within
+ * <p>What it does: accepts mail over SMTP on up to three listeners (MX on 25 with STARTTLS; submission
+ * on 587 with STARTTLS and AUTH required; submissions on 465 with implicit TLS and AUTH required),
+ * checks relay permission, prepends a Received: header (and on submission a missing Message-ID or
+ * Date), assigns a queue id and publishes the message to Kafka. It answers 250 to the end of the
+ * message only after Kafka has acknowledged the record (acks=all); if Kafka does not acknowledge within
  * the publish timeout it answers 451 4.3.0, so mail is either durable or still the client's.
  *
- * <p>Reads: SMTP connections. Writes: {@code mail.outbound}.
+ * <p>Reads: SMTP connections; the users file (AUTH). Writes: {@code mail.outbound}. Shares per-client
+ * counters (connection rate, AUTH failures) with the other edges through Hazelcast.
  *
- * <p>Security: it faces the internet. It relays only for trusted networks and to relay domains, never
- * openly; every input line is bounded; message content is bounded by the size limit; the event loop
- * never blocks on Kafka.
+ * <p>Security: it faces the internet. It relays only for trusted networks, authenticated clients and
+ * relay domains, never openly; AUTH is offered only inside TLS (1.2 and 1.3, AEAD ciphers); plaintext
+ * pipelined after STARTTLS is dropped; a bare LF never ends DATA (SMTP smuggling) and is refused by
+ * default; every line, message, recipient list, error count and connection count is bounded; the event
+ * loop never blocks on Kafka, Hazelcast or password hashing. Passwords are never logged.
  *
- * <p>RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 2034 and 3463 (enhanced status codes), 6152
- * (8BITMIME), 6531 (SMTPUTF8), 3461 (DSN parameters).
+ * <p>RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 2034 and 3463 (enhanced status codes), 3030
+ * (CHUNKING), 3207 (STARTTLS), 3461 (DSN parameters), 4954 and 4616 (AUTH, PLAIN), 6152 (8BITMIME), 6409
+ * (submission), 6531 (SMTPUTF8), 8314 (implicit TLS).
  *
- * <p>Configuration keys: {@code hostname}, {@code smtp.port}, {@code smtp.bind-address},
- * {@code message.max-size}, {@code smtp.max-recipients}, {@code smtp.max-errors},
- * {@code smtp.idle-timeout}, {@code edge.publish-timeout}, {@code trusted-networks},
- * {@code relay-domains}, {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix} (docs/configuration.md).
+ * <p>Configuration keys: {@code hostname}, {@code smtp.*}, {@code submission.*}, {@code smtps.*},
+ * {@code tls.cert-file}, {@code tls.key-file}, {@code auth.*}, {@code message.max-size},
+ * {@code edge.publish-timeout}, {@code trusted-networks}, {@code relay-domains},
+ * {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix} (docs/configuration.md, docs/edge.md).
  */
 public final class EdgeReceiver implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EdgeReceiver.class);
 
+    /** One listener: what it offers, and where. */
+    public record Listener(ListenerPolicy policy, InetSocketAddress address) {
+        public Listener {
+            Objects.requireNonNull(policy, "policy");
+            Objects.requireNonNull(address, "address");
+        }
+    }
+
     /** Everything the edge needs to start. */
     public record Config(
             String hostname,
-            InetSocketAddress smtpAddress,
+            List<Listener> listeners,
             String bootstrapServers,
             Topics topics,
             long maxMessageSize,
             int maxRecipients,
             int maxErrors,
+            int maxReceivedHeaders,
+            BareLineFeeds bareLineFeeds,
             Duration idleTimeout,
             Duration publishTimeout,
             List<Cidr> trustedNetworks,
-            Set<String> relayDomains) {
+            Set<String> relayDomains,
+            int maxConnections,
+            int maxConnectionsPerClient,
+            Path tlsCertificate,
+            Path tlsKey,
+            Path usersFile) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
-            Objects.requireNonNull(smtpAddress, "smtpAddress");
+            listeners = List.copyOf(listeners);
             Objects.requireNonNull(bootstrapServers, "bootstrapServers");
             Objects.requireNonNull(topics, "topics");
+            Objects.requireNonNull(bareLineFeeds, "bareLineFeeds");
             trustedNetworks = List.copyOf(trustedNetworks);
             relayDomains = Set.copyOf(relayDomains);
+            boolean needsTls = listeners.stream().anyMatch(l -> l.policy().startTlsOffered() || l.policy().implicitTls());
+            if (needsTls && (tlsCertificate == null || tlsKey == null)) {
+                throw new IllegalArgumentException("a listener offers TLS, so tls.cert-file and tls.key-file must be set");
+            }
         }
     }
 
     private final EventLoopGroup acceptors;
     private final EventLoopGroup workers;
     private final KafkaPublisher publisher;
-    private final SmtpListener listener;
+    private final PasswordAuthenticator authenticator;
+    private final List<SmtpListener> listeners = new ArrayList<>();
 
-    private EdgeReceiver(Config config, Clock clock) throws InterruptedException {
-        SessionSettings settings = new SessionSettings(config.hostname(), config.maxMessageSize(), config.maxRecipients(),
-                config.maxErrors(), new RelayPolicy(config.trustedNetworks(), config.relayDomains()));
+    private EdgeReceiver(Config config, ClientGuard guard, Clock clock) throws InterruptedException, IOException {
+        RelayPolicy relay = new RelayPolicy(config.trustedNetworks(), config.relayDomains());
+        SessionSettings base = new SessionSettings(config.hostname(), ListenerPolicy.forMx(false), config.maxMessageSize(),
+                config.maxRecipients(), config.maxErrors(), config.maxReceivedHeaders(), config.bareLineFeeds(), relay);
+        SslContext tls = config.tlsCertificate() == null ? null : TlsContexts.server(config.tlsCertificate(), config.tlsKey());
+        CredentialStore users = config.usersFile() == null ? CredentialStore.empty() : CredentialStore.load(config.usersFile());
+        ConnectionLimits limits = new ConnectionLimits(config.maxConnections(), config.maxConnectionsPerClient(), relay);
         publisher = new KafkaPublisher(config.bootstrapServers(), config.topics().outbound(), config.publishTimeout(),
                 RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname());
+        authenticator = new PasswordAuthenticator(users, guard, 2);
         acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         try {
-            listener = new SmtpListener(acceptors, workers, config.smtpAddress(), settings, config.idleTimeout(),
-                    publisher, clock);
+            for (Listener l : config.listeners()) {
+                ListenerContext context = new ListenerContext(base.forListener(l.policy()), config.idleTimeout(), publisher,
+                        authenticator, guard, limits, tls, clock);
+                SmtpListener listener = new SmtpListener(acceptors, workers, l.address(), context);
+                listeners.add(listener);
+                LOG.info("edge listening for SMTP ({}) on {}", listener.name(), listener.localAddress());
+            }
+            if (config.listeners().stream().anyMatch(l -> l.policy().authOffered()) && users.isEmpty()) {
+                LOG.warn("AUTH is offered but no users are configured (auth.users-file); nobody can authenticate");
+            }
         } catch (RuntimeException | InterruptedException e) {
-            shutdownLoops();
-            publisher.close();
+            close();
             throw e;
         }
-        LOG.info("edge listening for SMTP on {}", listener.localAddress());
     }
 
-    public static EdgeReceiver start(Config config) throws InterruptedException {
-        return start(config, Clock.systemUTC());
+    public static EdgeReceiver start(Config config, ClientGuard guard) throws InterruptedException, IOException {
+        return start(config, guard, Clock.systemUTC());
     }
 
-    public static EdgeReceiver start(Config config, Clock clock) throws InterruptedException {
-        return new EdgeReceiver(config, clock);
+    public static EdgeReceiver start(Config config, ClientGuard guard, Clock clock) throws InterruptedException, IOException {
+        return new EdgeReceiver(config, guard, clock);
     }
 
+    /** The bound address of the listener with this name ("smtp", "submission", "submissions"), or null. */
+    public InetSocketAddress address(String listenerName) {
+        return listeners.stream().filter(l -> l.name().equals(listenerName)).findFirst()
+                .map(SmtpListener::localAddress).orElse(null);
+    }
+
+    /** The first listener's address (the MX listener in the usual setup). */
     public InetSocketAddress smtpAddress() {
-        return listener.localAddress();
+        return listeners.get(0).localAddress();
     }
 
     @Override
     public void close() {
-        listener.close();
-        shutdownLoops();
+        listeners.forEach(SmtpListener::close);
+        acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        authenticator.close();
         publisher.close();
-    }
-
-    private void shutdownLoops() {
-        acceptors.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
-        workers.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }
 }

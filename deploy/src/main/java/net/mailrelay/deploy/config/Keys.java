@@ -41,17 +41,60 @@ public final class Keys {
     public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
             "Hazelcast cluster name; members with other names do not join.");
 
-    // Edge.
+    // Edge: listeners. Each listener has a port (0 turns it off), a bind address, a TLS mode and an AUTH policy.
     public static final Key<String> SMTP_BIND = new Key<>("smtp.bind-address", "0.0.0.0", s -> s,
-            "Address the SMTP listener binds to.");
+            "Address the MX listener binds to.");
     public static final Key<Integer> SMTP_PORT = new Key<>("smtp.port", "25", Parsers::port,
-            "SMTP (MX) listener port (standalone: 2525).");
+            "MX listener port (standalone: 2525); 0 turns it off.");
+    public static final Key<String> SMTP_TLS = new Key<>("smtp.tls", "starttls", s -> Parsers.oneOf(s, "starttls", "none"),
+            "MX listener TLS: starttls (offered, RFC 3207) or none.");
+    public static final Key<String> SMTP_AUTH = new Key<>("smtp.auth", "off", s -> Parsers.oneOf(s, "off", "offered", "required"),
+            "MX listener AUTH (only ever inside TLS): off, offered, or required before MAIL.");
+    public static final Key<String> SUBMISSION_BIND = new Key<>("submission.bind-address", "0.0.0.0", s -> s,
+            "Address the submission listener binds to.");
+    public static final Key<Integer> SUBMISSION_PORT = new Key<>("submission.port", "587", Parsers::port,
+            "Submission listener port, RFC 6409 (standalone: 2587); 0 turns it off.");
+    public static final Key<String> SUBMISSION_TLS = new Key<>("submission.tls", "starttls", s -> Parsers.oneOf(s, "starttls", "none"),
+            "Submission listener TLS: starttls or none (then AUTH cannot be used).");
+    public static final Key<String> SUBMISSION_AUTH = new Key<>("submission.auth", "required",
+            s -> Parsers.oneOf(s, "off", "offered", "required"), "Submission listener AUTH: off, offered or required.");
+    public static final Key<String> SMTPS_BIND = new Key<>("smtps.bind-address", "0.0.0.0", s -> s,
+            "Address the submissions (implicit TLS) listener binds to.");
+    public static final Key<Integer> SMTPS_PORT = new Key<>("smtps.port", "465", Parsers::port,
+            "Submissions listener port, implicit TLS per RFC 8314 (standalone: 2465); 0 turns it off.");
+    public static final Key<String> SMTPS_AUTH = new Key<>("smtps.auth", "required", s -> Parsers.oneOf(s, "off", "offered", "required"),
+            "Submissions listener AUTH: off, offered or required.");
+    public static final Key<java.util.Optional<Path>> TLS_CERT = new Key<>("tls.cert-file", "", Parsers::optionalPath,
+            "PEM certificate chain for the SMTP listeners (standalone generates a self-signed one when unset).");
+    public static final Key<java.util.Optional<Path>> TLS_KEY = new Key<>("tls.key-file", "", Parsers::optionalPath,
+            "PEM private key (unencrypted PKCS#8) for tls.cert-file.");
+    public static final Key<java.util.Optional<Path>> USERS_FILE = new Key<>("auth.users-file", "", Parsers::optionalPath,
+            "AUTH users file (bcrypt), managed with 'mail-relay.jar users'.");
+    public static final Key<Integer> AUTH_MAX_FAILURES = new Key<>("auth.max-failures", "10", Parsers::integer,
+            "Failed AUTH attempts per client address and window, across the cluster, before it gets 421; 0 = no limit.");
+    public static final Key<Duration> AUTH_WINDOW = new Key<>("auth.failure-window", "15m", Parsers::positiveDuration,
+            "The window auth.max-failures counts in.");
+
+    // Edge: limits.
+    public static final Key<Integer> MAX_CONNECTIONS = new Key<>("smtp.max-connections", "10000", Parsers::positive,
+            "Concurrent SMTP connections one edge accepts; more get 421 4.7.0.");
+    public static final Key<Integer> MAX_CONNECTIONS_PER_CLIENT = new Key<>("smtp.max-connections-per-client", "50",
+            Parsers::positive, "Concurrent connections from one client address, trusted networks exempt "
+                    + "(Postfix smtpd_client_connection_count_limit).");
+    public static final Key<Integer> CONNECTION_RATE = new Key<>("smtp.connection-rate-limit", "0", Parsers::integer,
+            "New connections per minute from one client address across all edges, trusted networks exempt; 0 = no limit "
+                    + "(Postfix smtpd_client_connection_rate_limit).");
     public static final Key<Duration> SMTP_IDLE = new Key<>("smtp.idle-timeout", "300s", Parsers::positiveDuration,
             "Idle time before the server says 421 and hangs up (Postfix smtpd_timeout).");
     public static final Key<Integer> SMTP_MAX_RECIPIENTS = new Key<>("smtp.max-recipients", "1000", Parsers::positive,
             "Recipients accepted per message, at least 100 (Postfix smtpd_recipient_limit).");
     public static final Key<Integer> SMTP_MAX_ERRORS = new Key<>("smtp.max-errors", "20", Parsers::positive,
             "Errors in a session before the server hangs up (Postfix smtpd_hard_error_limit).");
+    public static final Key<Integer> MAX_RECEIVED = new Key<>("smtp.max-received-headers", "50", Parsers::positive,
+            "Received: headers a message may carry before it is refused as a loop, 554 5.4.6 (Postfix hopcount_limit).");
+    public static final Key<String> BARE_LF = new Key<>("smtp.bare-lf", "reject", s -> Parsers.oneOf(s, "reject", "normalize"),
+            "Message lines ended by a bare LF: reject (550 5.5.2, then hang up) or normalize to CRLF. "
+                    + "Either way a bare LF never ends DATA.");
     public static final Key<Duration> PUBLISH_TIMEOUT = new Key<>("edge.publish-timeout", "30s", Parsers::positiveDuration,
             "How long the edge waits for Kafka to acknowledge a message before answering 451 4.3.0.");
     public static final Key<Long> MAX_MESSAGE_SIZE = new Key<>("message.max-size", "25MiB", Parsers::size,
@@ -115,8 +158,10 @@ public final class Keys {
             "Standalone: fsync each produce batch before acknowledging it (flush.messages=1), as Postfix fsyncs before 250.");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_IDLE,
-            SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
+            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SMTPS_BIND, SMTPS_PORT, SMTPS_AUTH, TLS_CERT,
+            TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
+            CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, MX_PORT, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,

@@ -81,6 +81,20 @@ final class Parsers {
         };
     }
 
+    /** One of the given words, compared without regard to case; returned in lower case. */
+    static String oneOf(String s, String... words) {
+        for (String w : words) {
+            if (w.equalsIgnoreCase(s)) {
+                return w;
+            }
+        }
+        throw new IllegalArgumentException("must be one of " + String.join(", ", words));
+    }
+
+    static java.util.Optional<java.nio.file.Path> optionalPath(String s) {
+        return s.isBlank() ? java.util.Optional.empty() : java.util.Optional.of(java.nio.file.Path.of(s));
+    }
+
     /** A comma-separated list; empty text is an empty list. */
     static List<String> list(String s) {
         return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();

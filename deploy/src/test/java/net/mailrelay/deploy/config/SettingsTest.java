@@ -78,4 +78,14 @@ class SettingsTest {
         }
         assertThat(Keys.SMTP_IDLE.environmentVariable()).isEqualTo("MAILRELAY_SMTP_IDLE_TIMEOUT");
     }
+
+    @Test
+    void everyDeclaredKeyIsListed() throws Exception {
+        for (var f : Keys.class.getFields()) {
+            if (f.getType() == Key.class) {
+                assertThat(Keys.ALL).as(f.getName()).contains((Key<?>) f.get(null));
+            }
+        }
+        assertThat(Keys.ALL.stream().map(Key::name).distinct().count()).isEqualTo(Keys.ALL.size());
+    }
 }

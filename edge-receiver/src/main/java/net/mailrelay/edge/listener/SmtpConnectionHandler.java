@@ -5,14 +5,16 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Clock;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
-import net.mailrelay.edge.Publisher;
+import javax.net.ssl.SSLSession;
+import net.mailrelay.edge.policy.ConnectionLimits;
+import net.mailrelay.edge.session.AuthOutcome;
 import net.mailrelay.edge.session.Replies;
-import net.mailrelay.edge.session.SessionSettings;
 import net.mailrelay.edge.session.SmtpSession;
 import net.mailrelay.edge.session.Step;
 import net.mailrelay.protocol.record.RecordCodec;
@@ -23,47 +25,104 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs one {@link SmtpSession} on a Netty channel: feeds it framed lines and content, and carries out
  * the steps it returns. Replies to pipelined commands are written as they are decided and flushed when
- * the read batch ends (RFC 2920). The event loop never waits for Kafka: while a message is being
- * published, reading stops, and the reply is written from the publisher's callback.
+ * the read batch ends (RFC 2920). The event loop never waits: while the cluster is asked about the
+ * client, a password is checked or a message is published, framing stops (and, but for a TLS
+ * handshake, so does reading), and the work's callback resumes the session on the event loop.
  */
 final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(SmtpConnectionHandler.class);
 
-    private final SessionSettings settings;
-    private final Publisher publisher;
-    private final Clock clock;
+    private final ListenerContext context;
     private final SmtpFrameDecoder decoder;
 
+    private InetAddress client;
+    private boolean admitted;
     private SmtpSession session;
-    private ByteBuf content;
-    private long contentSize;
-    private boolean publishing;
+    private MessageContent content;
+    private Reply afterDiscard;
+    private boolean waiting;
 
-    SmtpConnectionHandler(SessionSettings settings, Publisher publisher, Clock clock, SmtpFrameDecoder decoder) {
-        this.settings = settings;
-        this.publisher = publisher;
-        this.clock = clock;
+    SmtpConnectionHandler(ListenerContext context, SmtpFrameDecoder decoder) {
+        this.context = context;
         this.decoder = decoder;
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-        session = new SmtpSession(settings, remote.getAddress(), clock);
+        client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
+        ConnectionLimits.Admission admission = context.limits().admit(client);
+        if (admission != ConnectionLimits.Admission.ADMITTED) {
+            LOG.info("reject: connect from [{}]: {}", client.getHostAddress(), admission);
+            refuse(ctx, admission == ConnectionLimits.Admission.TOO_MANY ? Replies.TOO_MANY_CONNECTIONS
+                    : Replies.TOO_MANY_CONNECTIONS_FROM_CLIENT);
+            return;
+        }
+        admitted = true;
+        session = new SmtpSession(context.settings(), client, context.clock());
+        boolean implicitTls = context.settings().listener().implicitTls();
+        hold(ctx, implicitTls);
+        if (context.settings().relayPolicy().isTrusted(client)) {
+            admittedByRate(ctx, true);
+        } else {
+            context.guard().connectionAllowed(client).whenComplete((ok, error) ->
+                    // Soft state: if the cluster cannot say, the client is let in.
+                    ctx.executor().execute(() -> admittedByRate(ctx, error != null || Boolean.TRUE.equals(ok))));
+        }
+    }
+
+    private void admittedByRate(ChannelHandlerContext ctx, boolean allowed) {
+        if (!allowed) {
+            LOG.info("reject: connect from [{}]: connection rate limit exceeded", client.getHostAddress());
+            refuse(ctx, Replies.CONNECTION_RATE);
+            return;
+        }
+        SslHandler tls = ctx.pipeline().get(SslHandler.class);
+        if (tls == null) {
+            greet(ctx);
+            return;
+        }
+        // Implicit TLS (RFC 8314): the greeting is the first thing said inside the encrypted channel.
+        afterHandshake(ctx, tls, () -> greet(ctx));
+    }
+
+    private void afterHandshake(ChannelHandlerContext ctx, SslHandler tls, Runnable then) {
+        tls.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                session.tlsEstablished(describe(tls));
+                then.run();
+            } else {
+                LOG.info("TLS handshake with [{}] failed: {}", client.getHostAddress(), f.cause().getMessage());
+                ctx.close();
+            }
+        });
+    }
+
+    private void greet(ChannelHandlerContext ctx) {
         ctx.writeAndFlush(wire(session.greeting()));
+        resume(ctx);
+    }
+
+    private void refuse(ChannelHandlerContext ctx, Reply reply) {
+        ctx.writeAndFlush(wire(reply)).addListener(ChannelFutureListener.CLOSE);
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof ByteBuf chunk) {
-            append(chunk);
+            content.append(chunk);
         } else if (msg instanceof String line) {
             apply(ctx, session.command(line));
         } else if (msg == SmtpFrameDecoder.LINE_TOO_LONG) {
             apply(ctx, session.lineTooLong());
-        } else if (msg instanceof SmtpFrameDecoder.EndOfData) {
-            apply(ctx, session.endOfData(contentSize));
+        } else if (msg instanceof SmtpFrameDecoder.EndOfData end) {
+            Step step = session.endOfData(content.size(), content.facts(end.bareLineFeeds()));
+            if (!(step instanceof Step.Publish)) {
+                dropContent();
+            }
+            apply(ctx, step);
+        } else if (msg == SmtpFrameDecoder.CHUNK_END) {
+            chunkEnded(ctx);
         } else {
             throw new IllegalArgumentException("unexpected inbound message " + msg);
         }
@@ -81,51 +140,96 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(wire(r.reply())).addListener(ChannelFutureListener.CLOSE);
         } else if (step instanceof Step.ReceiveData r) {
             ctx.write(wire(r.reply()));
-            content = ctx.alloc().heapBuffer(8192);
-            contentSize = 0;
+            dropContent();
+            content = new MessageContent(ctx.alloc(), context.settings().maxMessageSize());
             decoder.startData();
+        } else if (step instanceof Step.ReceiveChunk c) {
+            if (c.first()) {
+                dropContent();
+                content = new MessageContent(ctx.alloc(), context.settings().maxMessageSize());
+            }
+            if (c.octets() == 0) {
+                chunkEnded(ctx);
+            } else {
+                decoder.startChunk(c.octets(), false);
+            }
+        } else if (step instanceof Step.DiscardChunk d) {
+            if (d.octets() == 0) {
+                ctx.write(wire(d.reply()));
+            } else {
+                afterDiscard = d.reply();
+                decoder.startChunk(d.octets(), true);
+            }
+        } else if (step instanceof Step.StartTls s) {
+            startTls(ctx, s.reply());
+        } else if (step instanceof Step.Authenticate a) {
+            authenticate(ctx, a);
         } else if (step instanceof Step.Publish p) {
             publish(ctx, p);
         }
     }
 
-    private void append(ByteBuf chunk) {
-        try {
-            contentSize += chunk.readableBytes();
-            // Past the limit the content is counted and dropped; the 552 comes at the end of data (RFC 1870).
-            if (content != null && contentSize <= settings.maxMessageSize()) {
-                content.writeBytes(chunk);
-            } else {
-                releaseContent();
-            }
-        } finally {
-            chunk.release();
+    private void chunkEnded(ChannelHandlerContext ctx) {
+        if (afterDiscard != null) {
+            ctx.write(wire(afterDiscard));
+            afterDiscard = null;
+            return;
         }
+        Step step = session.chunkEnded(content.size(), content.facts(0));
+        if (!(step instanceof Step.Publish) && session.queueId() == null) {
+            dropContent(); // the message was refused; a chunk that is not the last keeps its content
+        }
+        apply(ctx, step);
+    }
+
+    /**
+     * RFC 3207: the 220 is the last plaintext. Whatever the client sent after STARTTLS in the same
+     * packets is dropped (CVE-2011-0411), and TLS goes on before the reply so that the reply itself is
+     * sent in the clear but nothing after it is.
+     */
+    private void startTls(ChannelHandlerContext ctx, Reply reply) {
+        decoder.discardBuffered();
+        hold(ctx, true);
+        SslHandler tls = new SslHandler(context.tls().newEngine(ctx.alloc()), true);
+        ctx.pipeline().addFirst("tls", tls);
+        ctx.writeAndFlush(wire(reply));
+        afterHandshake(ctx, tls, () -> resume(ctx));
+    }
+
+    private void authenticate(ChannelHandlerContext ctx, Step.Authenticate a) {
+        hold(ctx, false);
+        ctx.flush();
+        context.authenticator().check(client, a.user(), a.password()).whenComplete((outcome, error) ->
+                ctx.executor().execute(() -> {
+                    apply(ctx, session.authenticated(error != null ? AuthOutcome.UNAVAILABLE : outcome));
+                    ctx.flush();
+                    resume(ctx);
+                }));
     }
 
     private void publish(ChannelHandlerContext ctx, Step.Publish p) {
-        byte[] head = RecordCodec.head(p.envelope());
-        byte[] trace = p.traceHeader();
-        int size = content.readableBytes();
-        byte[] value = new byte[head.length + trace.length + size];
-        System.arraycopy(head, 0, value, 0, head.length);
-        System.arraycopy(trace, 0, value, head.length, trace.length);
-        content.readBytes(value, head.length + trace.length, size);
-        releaseContent();
-        long messageSize = (long) trace.length + size;
-
-        publishing = true;
-        decoder.pause();
-        ctx.channel().config().setAutoRead(false);
+        long size = content.size() + p.traceHeader().length;
+        byte[] value = content.toRecordValue(RecordCodec.head(p.envelope()), p.traceHeader());
+        content = null;
+        hold(ctx, false);
         ctx.flush();
-        publisher.publish(p.envelope().queueId(), value).whenComplete((ok, error) ->
-                ctx.executor().execute(() -> published(ctx, messageSize, error)));
+        context.publisher().publish(p.envelope().queueId(), value).whenComplete((ok, error) ->
+                ctx.executor().execute(() -> {
+                    Reply reply = error == null ? session.published(size) : session.publishFailed(describe(error));
+                    ctx.writeAndFlush(wire(reply));
+                    resume(ctx);
+                }));
     }
 
-    private void published(ChannelHandlerContext ctx, long size, Throwable error) {
-        publishing = false;
-        Reply reply = error == null ? session.published(size) : session.publishFailed(describe(error));
-        ctx.writeAndFlush(wire(reply));
+    /** Stops framing; with {@code keepReading}, bytes still flow (a TLS handshake needs them). */
+    private void hold(ChannelHandlerContext ctx, boolean keepReading) {
+        waiting = true;
+        decoder.pause();
+        ctx.channel().config().setAutoRead(keepReading);
+    }
+
+    private void resume(ChannelHandlerContext ctx) {
+        waiting = false;
         if (!ctx.channel().isActive()) {
             return;
         }
@@ -139,33 +243,43 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && !publishing) {
-            LOG.info("timeout after {} from [{}]", session.state(), remoteAddress(ctx));
+        if (evt instanceof IdleStateEvent && !waiting && session != null) {
+            LOG.info("timeout after {} from [{}]", session.state(), client.getHostAddress());
             ctx.writeAndFlush(wire(Replies.IDLE_TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
         }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        LOG.info("connection from [{}] ended by error: {}{}", remoteAddress(ctx), cause.toString(),
-                session != null && session.queueId() != null ? " (" + session.queueId() + ")" : "");
+        LOG.info("connection from [{}] ended by error: {}{}", client == null ? "?" : client.getHostAddress(),
+                cause.toString(), session != null && session.queueId() != null ? " (" + session.queueId() + ")" : "");
         ctx.close();
     }
 
     @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-        releaseContent();
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (admitted) {
+            admitted = false;
+            context.limits().release(client);
+        }
+        ctx.fireChannelInactive();
     }
 
-    private void releaseContent() {
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        dropContent();
+    }
+
+    private void dropContent() {
         if (content != null) {
             content.release();
             content = null;
         }
     }
 
-    private static String remoteAddress(ChannelHandlerContext ctx) {
-        return ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : "?";
+    private static String describe(SslHandler tls) {
+        SSLSession s = tls.engine().getSession();
+        return s.getProtocol() + " " + s.getCipherSuite();
     }
 
     private static String describe(Throwable error) {

@@ -1,6 +1,7 @@
 package net.mailrelay.edge.listener;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ByteProcessor;
@@ -33,11 +34,24 @@ final class SmtpFrameDecoder extends ByteToMessageDecoder {
     record EndOfData(int bareLineFeeds) {
     }
 
+    /** The last octet of a BDAT chunk was read (RFC 3030). */
+    static final Object CHUNK_END = new Object() {
+        @Override
+        public String toString() {
+            return "CHUNK_END";
+        }
+    };
+
+    private static final byte[] CRLF = {'\r', '\n'};
+
     /** Content without a line end is passed on once this much has gathered, to bound memory. */
     private static final int MAX_PENDING_CONTENT = 64 * 1024;
 
     private final int maxCommandLine;
+    private final boolean normalizeBareLineFeeds;
     private boolean dataMode;
+    private long chunkRemaining = -1;
+    private boolean discardChunk;
     private boolean paused;
     private boolean discardingLongLine;
     // Data mode state.
@@ -45,8 +59,31 @@ final class SmtpFrameDecoder extends ByteToMessageDecoder {
     private boolean previousLineEndedWithCrLf;
     private int bareLineFeeds;
 
-    SmtpFrameDecoder(int maxCommandLine) {
+    /**
+     * @param normalizeBareLineFeeds pass a bare LF in message content on as CRLF; otherwise pass it on
+     *     as it is (and count it, so that policy can refuse the message)
+     */
+    SmtpFrameDecoder(int maxCommandLine, boolean normalizeBareLineFeeds) {
         this.maxCommandLine = maxCommandLine;
+        this.normalizeBareLineFeeds = normalizeBareLineFeeds;
+    }
+
+    /** Reads exactly {@code octets} (at least 1) raw octets, passed on or dropped, then {@link #CHUNK_END}. */
+    void startChunk(long octets, boolean discard) {
+        if (octets < 1) {
+            throw new IllegalArgumentException("a chunk to read has at least one octet");
+        }
+        chunkRemaining = octets;
+        discardChunk = discard;
+    }
+
+    /**
+     * Drops every byte received but not yet framed. After STARTTLS, anything the client sent before the
+     * handshake is plaintext that could have been injected by an attacker (CVE-2011-0411).
+     */
+    void discardBuffered() {
+        ByteBuf pending = internalBuffer();
+        pending.skipBytes(pending.readableBytes());
     }
 
     void startData() {
@@ -71,10 +108,26 @@ final class SmtpFrameDecoder extends ByteToMessageDecoder {
         if (paused) {
             return;
         }
-        if (dataMode) {
+        if (chunkRemaining > 0) {
+            decodeChunk(in, out);
+        } else if (dataMode) {
             decodeData(in, out);
         } else {
             decodeCommand(in, out);
+        }
+    }
+
+    private void decodeChunk(ByteBuf in, List<Object> out) {
+        int n = (int) Math.min(in.readableBytes(), chunkRemaining);
+        if (discardChunk) {
+            in.skipBytes(n);
+        } else {
+            out.add(in.readRetainedSlice(n));
+        }
+        chunkRemaining -= n;
+        if (chunkRemaining == 0) {
+            chunkRemaining = -1;
+            out.add(CHUNK_END);
         }
     }
 
@@ -147,6 +200,11 @@ final class SmtpFrameDecoder extends ByteToMessageDecoder {
             }
             if (!crlf) {
                 bareLineFeeds++;
+                if (normalizeBareLineFeeds) {
+                    emit(in, chunkStart, lf, out);
+                    out.add(Unpooled.wrappedBuffer(CRLF));
+                    chunkStart = lf + 1;
+                }
             }
             previousLineEndedWithCrLf = crlf;
             atLineStart = true;

@@ -62,6 +62,13 @@ final class EsmtpParameters {
                     }
                     ret = DsnReturn.valueOf(r);
                 }
+                case "AUTH" -> {
+                    // RFC 4954 section 5: the identity a trusted relay vouches for; we do not relay on its
+                    // strength, so it is checked for syntax and otherwise ignored.
+                    if (v.isEmpty() || !(v.equals("<>") || isXtext(v))) {
+                        return Mail.refused(Replies.unsupportedParameter("AUTH=" + v));
+                    }
+                }
                 case "ENVID" -> {
                     if (v.isEmpty() || v.length() > 100 || !isXtext(v)) {
                         return Mail.refused(Replies.BAD_ENVID);

@@ -34,6 +34,8 @@ public final class Replies {
     static final Reply NESTED_MAIL = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: nested MAIL command");
     static final Reply NEED_MAIL = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: need MAIL command");
     static final Reply NEED_RCPT = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: need RCPT command");
+    static final Reply TX_IN_PROGRESS = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: MAIL transaction in progress");
+    static final Reply BDAT_IN_PROGRESS = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: BDAT transfer in progress");
 
     // Plain commands.
     static final Reply OK = ok(StatusDetail.OTHER, "Ok");
@@ -75,6 +77,37 @@ public final class Replies {
         return of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.BAD_MAILBOX_SYNTAX, "Bad recipient address syntax: " + why);
     }
 
+    static final Reply BDAT_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: BDAT count [LAST]");
+    static final Reply STARTTLS_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: STARTTLS");
+    static final Reply AUTH_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: AUTH mechanism [initial-response]");
+
+    static Reply chunkReceived(long octets) {
+        return ok(StatusDetail.OTHER, "Ok: " + octets + " octets received");
+    }
+
+    // TLS (RFC 3207).
+    static final Reply START_TLS = new Reply(ReplyCode.SERVICE_READY, EnhancedStatus.success(StatusDetail.OTHER), "Ready to start TLS");
+    static final Reply TLS_ALREADY_ACTIVE = of(ReplyCode.TRANSACTION_FAILED, StatusDetail.INVALID_COMMAND, "Error: TLS already active");
+
+    // Authentication (RFC 4954).
+    static final Reply AUTH_NOT_ENABLED = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: authentication not enabled");
+    static final Reply ALREADY_AUTHENTICATED = of(ReplyCode.BAD_SEQUENCE, StatusDetail.INVALID_COMMAND, "Error: already authenticated");
+    static final Reply AUTH_MECHANISM = of(ReplyCode.PARAMETER_NOT_IMPLEMENTED, StatusDetail.INVALID_ARGUMENTS, "Unrecognized authentication type");
+    static final Reply AUTH_OK = new Reply(ReplyCode.AUTHENTICATION_SUCCEEDED, EnhancedStatus.success(new StatusDetail(7, 0)),
+            "Authentication successful");
+    public static final Reply AUTH_FAILED = of(ReplyCode.AUTHENTICATION_FAILED, new StatusDetail(7, 8), "Error: authentication failed");
+    static final Reply AUTH_ABORTED = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.SECURITY_OTHER, "Authentication aborted");
+    static final Reply AUTH_UNDECODABLE = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.SYNTAX_ERROR, "Cannot decode response");
+    static final Reply AUTH_REQUIRED = of(ReplyCode.AUTHENTICATION_REQUIRED, StatusDetail.SECURITY_OTHER, "Authentication required");
+    static final Reply AUTH_THROTTLED = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
+            "Error: too many authentication failures; try again later");
+    static final Reply AUTH_UNAVAILABLE = of(ReplyCode.TEMPORARY_AUTHENTICATION_FAILURE, StatusDetail.SECURITY_OTHER,
+            "Temporary authentication failure");
+
+    static Reply challenge(String base64) {
+        return new Reply(ReplyCode.SERVER_CHALLENGE, null, base64);
+    }
+
     // Policy and limits.
     static Reply relayDenied(String recipient) {
         return of(ReplyCode.TRANSACTION_FAILED, StatusDetail.DELIVERY_NOT_AUTHORIZED, "<" + recipient + ">: Relay access denied");
@@ -88,6 +121,15 @@ public final class Replies {
             "Message size exceeds fixed limit");
     static final Reply TOO_MANY_ERRORS = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
             "Error: too many errors");
+    static final Reply TOO_MANY_HOPS = of(ReplyCode.TRANSACTION_FAILED, StatusDetail.ROUTING_LOOP,
+            "Error: too many hops (mail forwarding loop)");
+    static final Reply BARE_LF = of(ReplyCode.MAILBOX_UNAVAILABLE, StatusDetail.SYNTAX_ERROR, "Error: bare <LF> received");
+    public static final Reply TOO_MANY_CONNECTIONS = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
+            "Error: too many connections");
+    public static final Reply TOO_MANY_CONNECTIONS_FROM_CLIENT = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
+            "Error: too many connections from your address");
+    public static final Reply CONNECTION_RATE = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
+            "Error: too many connections from your address in a short time; try again later");
     public static final Reply IDLE_TIMEOUT = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.BAD_CONNECTION,
             "Error: timeout exceeded");
 

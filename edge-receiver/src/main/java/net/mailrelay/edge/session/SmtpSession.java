@@ -1,7 +1,9 @@
 package net.mailrelay.edge.session;
 
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import net.mailrelay.protocol.envelope.Envelope;
@@ -16,15 +18,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One inbound SMTP conversation as a state machine (RFC 5321). It reads command lines and the end of
- * message content, and answers with the {@link Step} the network layer must take; it does no I/O. The
- * order of commands is decided by {@link Transitions}; the replies come from {@link Replies}.
+ * One inbound SMTP conversation as a state machine (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
+ * SMTPUTF8, DSN, CHUNKING, STARTTLS and AUTH). It reads command lines and the ends of message content
+ * and answers with the {@link Step} the network layer must take; it does no I/O. The order of commands
+ * is decided by {@link Transitions}; the replies come from {@link Replies}.
  */
 public final class SmtpSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
 
     private final SessionSettings settings;
+    private final ListenerPolicy listener;
     private final InetAddress client;
     private final String clientText;
     private final Clock clock;
@@ -33,6 +37,10 @@ public final class SmtpSession {
     private String heloName;
     private boolean esmtp;
     private int errors;
+    private String tls;
+    private String user;
+    private SaslExchange sasl;
+    private String pendingUser;
     private Transaction tx;
 
     /** The MAIL transaction under way (RFC 5321 section 3.3). */
@@ -41,6 +49,9 @@ public final class SmtpSession {
         final String reversePath;
         final EsmtpParameters.Mail params;
         final List<Recipient> recipients = new ArrayList<>();
+        long chunkOctets;
+        boolean lastChunk;
+        int chunks;
 
         Transaction(QueueId queueId, String reversePath, EsmtpParameters.Mail params) {
             this.queueId = queueId;
@@ -51,6 +62,7 @@ public final class SmtpSession {
 
     public SmtpSession(SessionSettings settings, InetAddress client, Clock clock) {
         this.settings = settings;
+        this.listener = settings.listener();
         this.client = client;
         this.clientText = client.getHostAddress();
         this.clock = clock;
@@ -70,7 +82,10 @@ public final class SmtpSession {
     }
 
     public Step command(String line) {
-        if (state == SessionState.CLOSED || state == SessionState.RECEIVING_DATA || state == SessionState.QUEUEING) {
+        if (state == SessionState.AUTHENTICATING) {
+            return sasl(sasl.respond(line));
+        }
+        if (!Transitions.readsCommands(state)) {
             throw new IllegalStateException("no command is read in state " + state);
         }
         CommandLine cmd = CommandLine.parse(line);
@@ -78,30 +93,38 @@ public final class SmtpSession {
             return error(Replies.LINE_TOO_LONG);
         }
         Reply refusal = Transitions.refusal(state, cmd.verb());
-        return refusal != null ? error(refusal) : run(cmd);
+        if (refusal != null) {
+            return cmd.verb() == Verb.BDAT ? discardChunk(cmd, refusal) : error(refusal);
+        }
+        return run(cmd);
+    }
+
+    /** A command line longer than the framing limit was read and dropped (RFC 5321 section 4.5.3.1.4). */
+    public Step lineTooLong() {
+        if (state == SessionState.AUTHENTICATING) {
+            state = SessionState.IDENTIFIED;
+            sasl = null;
+        }
+        return error(Replies.LINE_TOO_LONG);
     }
 
     /**
-     * RFC 5321 section 4.5.3.1.4: 512 octets with CRLF, lengthened by the extensions we offer: SIZE (26,
-     * RFC 1870), BODY (14, RFC 6152), SMTPUTF8 (10, RFC 6531) and RET/ENVID (113) on MAIL, and NOTIFY with
-     * ORCPT (500, RFC 3461) on RCPT.
+     * RFC 5321 section 4.5.3.1.4: 512 octets with CRLF, lengthened by the extensions offered: SIZE (26,
+     * RFC 1870), BODY (14, RFC 6152), SMTPUTF8 (10, RFC 6531), RET/ENVID (113) and AUTH= (500, RFC 4954)
+     * on MAIL; NOTIFY with ORCPT (500, RFC 3461) on RCPT; AUTH with an initial response (12288, RFC 4954).
      */
     private static int maxLineLength(Verb verb) {
         int base = 512 - 2;
         return switch (verb) {
-            case MAIL -> base + 26 + 14 + 10 + 113;
+            case MAIL -> base + 26 + 14 + 10 + 113 + 500;
             case RCPT -> base + 500;
+            case AUTH -> 12288;
             default -> base;
         };
     }
 
     private static int octets(String line) {
-        return line.length() < 128 ? line.length() : line.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-    }
-
-    /** A command line longer than the limit was read and dropped (RFC 5321 section 4.5.3.1.4). */
-    public Step lineTooLong() {
-        return error(Replies.LINE_TOO_LONG);
+        return line.length() < 128 ? line.length() : line.getBytes(StandardCharsets.UTF_8).length;
     }
 
     private Step run(CommandLine cmd) {
@@ -111,10 +134,8 @@ public final class SmtpSession {
             case MAIL -> mail(cmd);
             case RCPT -> rcpt(cmd);
             case DATA -> data(cmd);
-            case RSET -> noArguments(cmd, () -> {
-                reset();
-                return Replies.OK;
-            });
+            case BDAT -> bdat(cmd);
+            case RSET -> cmd.argument().isBlank() ? respond(reset(Replies.OK)) : error(Replies.NO_ARGUMENTS);
             case NOOP -> respond(Replies.OK);
             case QUIT -> {
                 state = SessionState.CLOSED;
@@ -122,7 +143,9 @@ public final class SmtpSession {
             }
             case VRFY -> respond(Replies.VRFY);
             case HELP -> respond(Replies.HELP);
-            case EXPN, STARTTLS, AUTH, BDAT -> error(Replies.NOT_IMPLEMENTED);
+            case STARTTLS -> startTls(cmd);
+            case AUTH -> auth(cmd);
+            case EXPN -> error(Replies.NOT_IMPLEMENTED);
             case UNKNOWN -> error(Replies.UNKNOWN_COMMAND);
         };
     }
@@ -133,23 +156,33 @@ public final class SmtpSession {
             return error(extended ? Replies.EHLO_SYNTAX : Replies.HELO_SYNTAX);
         }
         // RFC 5321 section 4.1.4: HELO/EHLO in the middle of a transaction resets it.
-        reset();
+        reset(null);
         heloName = name;
         esmtp = extended;
         state = SessionState.IDENTIFIED;
         if (!extended) {
             return respond(Replies.helo(settings.hostname()));
         }
-        return respond(Replies.ehlo(settings.hostname(), List.of(
-                "PIPELINING",
-                "SIZE " + settings.maxMessageSize(),
-                "ENHANCEDSTATUSCODES",
-                "8BITMIME",
-                "DSN",
-                "SMTPUTF8")));
+        List<String> ext = new ArrayList<>(List.of("PIPELINING", "SIZE " + settings.maxMessageSize(), "ENHANCEDSTATUSCODES",
+                "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"));
+        if (listener.startTlsOffered() && tls == null) {
+            ext.add("STARTTLS");
+        }
+        if (authAvailable() && user == null) {
+            ext.add("AUTH " + SaslExchange.MECHANISMS);
+        }
+        return respond(Replies.ehlo(settings.hostname(), ext));
+    }
+
+    /** AUTH only over TLS (RFC 4954 section 4: no plaintext passwords on an unprotected connection). */
+    private boolean authAvailable() {
+        return listener.authOffered() && tls != null;
     }
 
     private Step mail(CommandLine cmd) {
+        if (listener.authRequired() && user == null) {
+            return error(Replies.AUTH_REQUIRED);
+        }
         String arg = cmd.afterKeyword("FROM:");
         if (arg == null) {
             return error(Replies.MAIL_SYNTAX);
@@ -200,7 +233,7 @@ public final class SmtpSession {
             return respond(Replies.TOO_MANY_RECIPIENTS);
         }
         String address = path.mailbox().toString();
-        if (!settings.relayPolicy().permits(client, false, path.mailbox().domainKey())) {
+        if (!settings.relayPolicy().permits(client, user != null, path.mailbox().domainKey())) {
             LOG.info("{}: reject: RCPT from [{}]: {}; from=<{}> to=<{}> helo=<{}>", tx.queueId, clientText,
                     Replies.relayDenied(address), tx.reversePath, address, heloName);
             return error(Replies.relayDenied(address));
@@ -218,66 +251,192 @@ public final class SmtpSession {
         return new Step.ReceiveData(Replies.START_DATA);
     }
 
+    private Step bdat(CommandLine cmd) {
+        BdatArgument chunk = BdatArgument.parse(cmd.argument());
+        if (chunk == null) {
+            // Without a size the chunk cannot be skipped: the conversation is out of step (RFC 3030).
+            state = SessionState.CLOSED;
+            return new Step.RespondAndClose(Replies.BDAT_SYNTAX);
+        }
+        tx.chunkOctets = chunk.octets();
+        tx.lastChunk = chunk.last();
+        state = SessionState.RECEIVING_CHUNK;
+        return new Step.ReceiveChunk(chunk.octets(), tx.chunks++ == 0);
+    }
+
+    private Step discardChunk(CommandLine cmd, Reply refusal) {
+        BdatArgument chunk = BdatArgument.parse(cmd.argument());
+        if (chunk == null) {
+            state = SessionState.CLOSED;
+            return new Step.RespondAndClose(Replies.BDAT_SYNTAX);
+        }
+        Step counted = error(refusal);
+        return counted instanceof Step.Respond r ? new Step.DiscardChunk(chunk.octets(), r.reply()) : counted;
+    }
+
     /**
-     * The end-of-data line was read. {@code size} counts the content bytes received; when it passed the
-     * limit the content was dropped and the message is refused, but the session goes on (RFC 1870).
+     * A BDAT chunk was read; {@code totalSize} counts every chunk of the message so far. {@code facts}
+     * describes the message and is only looked at after the LAST chunk.
      */
-    public Step endOfData(long size) {
-        if (state != SessionState.RECEIVING_DATA) {
-            throw new IllegalStateException("end of data in state " + state);
+    public Step chunkEnded(long totalSize, MessageFacts facts) {
+        require(SessionState.RECEIVING_CHUNK);
+        if (!tx.lastChunk) {
+            state = SessionState.CHUNKING;
+            return respond(Replies.chunkReceived(tx.chunkOctets));
         }
+        return finishMessage(totalSize, facts);
+    }
+
+    /**
+     * The end-of-data line was read. When {@code size} passed the limit the content was dropped and the
+     * message is refused, but the session goes on (RFC 1870).
+     */
+    public Step endOfData(long size, MessageFacts facts) {
+        require(SessionState.RECEIVING_DATA);
+        return finishMessage(size, facts);
+    }
+
+    private Step finishMessage(long size, MessageFacts facts) {
+        Reply refusal = null;
         if (size > settings.maxMessageSize()) {
-            LOG.info("{}: reject: END-OF-MESSAGE from [{}]: {}; size={}", tx.queueId, clientText, Replies.MESSAGE_TOO_BIG, size);
-            reset();
-            state = SessionState.IDENTIFIED;
-            return error(Replies.MESSAGE_TOO_BIG);
+            refusal = Replies.MESSAGE_TOO_BIG;
+        } else if (facts.receivedHeaders() > settings.maxReceivedHeaders()) {
+            refusal = Replies.TOO_MANY_HOPS;
+        } else if (facts.bareLineFeeds() > 0 && settings.bareLineFeeds() == BareLineFeeds.REJECT) {
+            LOG.info("{}: reject: END-OF-MESSAGE from [{}]: {}", tx.queueId, clientText, Replies.BARE_LF);
+            state = SessionState.CLOSED;
+            return new Step.RespondAndClose(Replies.BARE_LF);
         }
-        java.time.Instant now = clock.instant();
+        if (refusal != null) {
+            LOG.info("{}: reject: END-OF-MESSAGE from [{}]: {}; size={}", tx.queueId, clientText, refusal, size);
+            state = SessionState.RCPT_GIVEN;
+            return error(reset(refusal));
+        }
+        Instant now = clock.instant();
         Envelope envelope = new Envelope(tx.queueId, tx.reversePath, tx.recipients, tx.params.body(),
-                tx.params.smtpUtf8(), tx.params.ret(), tx.params.envelopeId(), clientText, heloName, null,
+                tx.params.smtpUtf8(), tx.params.ret(), tx.params.envelopeId(), clientText, heloName, user,
                 now.toEpochMilli(), 0, 0, null);
-        byte[] trace = TraceHeader.received(heloName, clientText, settings.hostname(), esmtp, tx.params.smtpUtf8(),
-                false, false, tx.queueId.value(), tx.recipients.size() == 1 ? tx.recipients.get(0).address() : null, now);
+        byte[] trace = TraceHeader.forMessage(envelope, settings.hostname(), esmtp, tls != null,
+                listener.submission() ? facts : null, now);
         state = SessionState.QUEUEING;
         return new Step.Publish(envelope, trace);
     }
 
     /** Kafka acknowledged the record: now, and only now, the message is ours (250). */
     public Reply published(long size) {
-        requireQueueing();
-        LOG.info("{}: from=<{}>, size={}, nrcpt={}, client=[{}], helo=<{}>: queued", tx.queueId, tx.reversePath, size,
-                tx.recipients.size(), clientText, heloName);
+        require(SessionState.QUEUEING);
+        LOG.info("{}: from=<{}>, size={}, nrcpt={}, client=[{}], helo=<{}>{}{}: queued", tx.queueId, tx.reversePath, size,
+                tx.recipients.size(), clientText, heloName, tls == null ? "" : ", tls=" + tls,
+                user == null ? "" : ", sasl_username=" + user);
         Reply r = Replies.queued(tx.queueId.value());
-        reset();
-        state = SessionState.IDENTIFIED;
-        return r;
+        state = SessionState.RCPT_GIVEN;
+        return reset(r);
     }
 
     /** The record was not acknowledged in time: the client keeps the message and tries again later. */
     public Reply publishFailed(String reason) {
-        requireQueueing();
+        require(SessionState.QUEUEING);
         LOG.warn("{}: temporary failure: queue did not acknowledge ({}); from=<{}>, client=[{}]", tx.queueId, reason,
                 tx.reversePath, clientText);
-        reset();
-        state = SessionState.IDENTIFIED;
-        return Replies.QUEUE_UNAVAILABLE;
+        state = SessionState.RCPT_GIVEN;
+        return reset(Replies.QUEUE_UNAVAILABLE);
     }
 
-    private void requireQueueing() {
-        if (state != SessionState.QUEUEING) {
-            throw new IllegalStateException("no message is being queued in state " + state);
+    private Step startTls(CommandLine cmd) {
+        if (!listener.startTlsOffered()) {
+            return error(Replies.NOT_IMPLEMENTED);
+        }
+        if (tls != null) {
+            return error(Replies.TLS_ALREADY_ACTIVE);
+        }
+        if (!cmd.argument().isBlank()) {
+            return error(Replies.STARTTLS_SYNTAX);
+        }
+        state = SessionState.STARTING_TLS;
+        return new Step.StartTls(Replies.START_TLS);
+    }
+
+    /**
+     * The TLS handshake completed (after STARTTLS, or at connect on an implicit-TLS listener). RFC 3207
+     * section 4.2: everything learnt before it is forgotten; the client must say EHLO again.
+     */
+    public void tlsEstablished(String protocolAndCipher) {
+        if (state != SessionState.STARTING_TLS && state != SessionState.CONNECTED) {
+            throw new IllegalStateException("TLS established in state " + state);
+        }
+        tls = protocolAndCipher;
+        heloName = null;
+        esmtp = false;
+        tx = null;
+        state = SessionState.CONNECTED;
+    }
+
+    private Step auth(CommandLine cmd) {
+        if (!authAvailable()) {
+            return error(Replies.AUTH_NOT_ENABLED);
+        }
+        if (user != null) {
+            return error(Replies.ALREADY_AUTHENTICATED);
+        }
+        sasl = new SaslExchange();
+        return sasl(sasl.start(cmd.argument()));
+    }
+
+    private Step sasl(SaslExchange.Result result) {
+        if (result instanceof SaslExchange.Result.Challenge c) {
+            state = SessionState.AUTHENTICATING;
+            return respond(c.reply());
+        }
+        sasl = null;
+        if (result instanceof SaslExchange.Result.Credentials c) {
+            state = SessionState.VERIFYING_CREDENTIALS;
+            pendingUser = c.user();
+            return new Step.Authenticate(c.user(), c.password());
+        }
+        state = SessionState.IDENTIFIED;
+        return error(((SaslExchange.Result.Refused) result).reply());
+    }
+
+    /** The credentials check answered. Passwords are never logged; user names are. */
+    public Step authenticated(AuthOutcome outcome) {
+        require(SessionState.VERIFYING_CREDENTIALS);
+        state = SessionState.IDENTIFIED;
+        String who = pendingUser;
+        pendingUser = null;
+        switch (outcome) {
+            case ACCEPTED -> {
+                user = who;
+                LOG.info("client=[{}], sasl_username={}: authenticated", clientText, who);
+                return respond(Replies.AUTH_OK);
+            }
+            case THROTTLED -> {
+                LOG.warn("client=[{}]: too many authentication failures; disconnecting", clientText);
+                state = SessionState.CLOSED;
+                return new Step.RespondAndClose(Replies.AUTH_THROTTLED);
+            }
+            case UNAVAILABLE -> {
+                return respond(Replies.AUTH_UNAVAILABLE);
+            }
+            default -> {
+                LOG.warn("client=[{}]: authentication failed for sasl_username={}", clientText, who);
+                return error(Replies.AUTH_FAILED);
+            }
         }
     }
 
-    private void reset() {
+    private void require(SessionState expected) {
+        if (state != expected) {
+            throw new IllegalStateException("expected state " + expected + ", but in " + state);
+        }
+    }
+
+    /** Ends any transaction (RFC 5321 section 4.1.1.5) and returns the reply, for chaining. */
+    private Reply reset(Reply reply) {
         tx = null;
-        if (state == SessionState.MAIL_GIVEN || state == SessionState.RCPT_GIVEN) {
+        if (state == SessionState.MAIL_GIVEN || state == SessionState.RCPT_GIVEN || state == SessionState.CHUNKING) {
             state = SessionState.IDENTIFIED;
         }
-    }
-
-    private Step noArguments(CommandLine cmd, java.util.function.Supplier<Reply> action) {
-        return cmd.argument().isBlank() ? respond(action.get()) : error(Replies.NO_ARGUMENTS);
+        return reply;
     }
 
     private static Step respond(Reply r) {

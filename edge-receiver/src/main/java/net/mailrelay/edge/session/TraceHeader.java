@@ -4,7 +4,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
 import java.util.Locale;
+import net.mailrelay.protocol.envelope.Envelope;
 
 /**
  * The Received: trace header the edge prepends (RFC 5321 section 4.4), folded as Postfix folds it:
@@ -26,6 +28,23 @@ final class TraceHeader {
     private TraceHeader() {
     }
 
+    /**
+     * Everything the edge prepends to a message: its Received: field and, for a submission
+     * ({@code submitted} is then the message's header facts), a missing Message-ID or Date.
+     */
+    static byte[] forMessage(Envelope e, String hostname, boolean esmtp, boolean tls, MessageFacts submitted, Instant at) {
+        byte[] received = received(e.heloName(), e.clientAddress(), hostname, esmtp, e.smtpUtf8(), tls,
+                e.authenticatedAs() != null, e.queueId().value(),
+                e.recipients().size() == 1 ? e.recipients().get(0).address() : null, at);
+        if (submitted == null || submitted.hasMessageId() && submitted.hasDate()) {
+            return received;
+        }
+        byte[] added = missing(!submitted.hasMessageId(), !submitted.hasDate(), e.queueId().value(), hostname, at);
+        byte[] both = Arrays.copyOf(received, received.length + added.length);
+        System.arraycopy(added, 0, both, received.length, added.length);
+        return both;
+    }
+
     static byte[] received(String heloName, String clientAddress, String hostname, boolean esmtp, boolean utf8,
             boolean tls, boolean authenticated, String queueId, String singleRecipient, Instant at) {
         String protocol = (utf8 ? "UTF8SMTP" : esmtp ? "ESMTP" : "SMTP") + (tls ? "S" : "") + (authenticated ? "A" : "");
@@ -38,6 +57,21 @@ final class TraceHeader {
         }
         h.append("; ").append(DATE.format(at)).append("\r\n");
         return h.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Message-ID and Date for a submitted message that lacks them (RFC 6409 section 8.3, Postfix
+     * always_add_missing_headers on submission).
+     */
+    static byte[] missing(boolean messageId, boolean date, String queueId, String hostname, Instant at) {
+        StringBuilder h = new StringBuilder();
+        if (messageId) {
+            h.append("Message-ID: <").append(queueId).append('@').append(hostname).append(">\r\n");
+        }
+        if (date) {
+            h.append("Date: ").append(DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC).format(at)).append("\r\n");
+        }
+        return h.toString().getBytes(StandardCharsets.US_ASCII);
     }
 
     /** HELO names come from the client: keep them on one line and free of header syntax. */

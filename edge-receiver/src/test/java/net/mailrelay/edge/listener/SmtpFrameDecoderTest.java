@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 class SmtpFrameDecoderTest {
 
-    private final SmtpFrameDecoder decoder = new SmtpFrameDecoder(64);
+    private final SmtpFrameDecoder decoder = new SmtpFrameDecoder(64, false);
     private final EmbeddedChannel channel = new EmbeddedChannel(decoder);
 
     private List<Object> feed(String... parts) {
@@ -150,5 +150,51 @@ class SmtpFrameDecoderTest {
             assertThat(data(wire.substring(0, cut), wire.substring(cut))).as("seed %d case %d", seed, i)
                     .isEqualTo(message + "|END");
         }
+    }
+
+    @Test
+    void readsExactChunksWithoutLookingAtThem() {
+        decoder.startChunk(7, false);
+        List<Object> out = feed("ab\r\n.\r\nBDAT 1 LAST\r\n");
+        assertThat(out).hasSize(3);
+        ByteBuf chunk = (ByteBuf) out.get(0);
+        assertThat(chunk.toString(StandardCharsets.US_ASCII)).isEqualTo("ab\r\n.\r\n");
+        chunk.release();
+        assertThat(out.get(1)).isSameAs(SmtpFrameDecoder.CHUNK_END);
+        assertThat(out.get(2)).isEqualTo("BDAT 1 LAST");
+    }
+
+    @Test
+    void chunksMaySpanReadsAndBeDiscarded() {
+        decoder.startChunk(10, true);
+        assertThat(feed("01234")).isEmpty();
+        assertThat(feed("56789NOOP\r\n")).containsExactly(SmtpFrameDecoder.CHUNK_END, "NOOP");
+    }
+
+    @Test
+    void normalizesBareLineFeedsWhenAskedTo() {
+        SmtpFrameDecoder normalizing = new SmtpFrameDecoder(64, true);
+        EmbeddedChannel ch = new EmbeddedChannel(normalizing);
+        normalizing.startData();
+        ch.writeInbound(Unpooled.copiedBuffer("a\nb\r\n.x\ny\r\n.\r\n", StandardCharsets.US_ASCII));
+        StringBuilder content = new StringBuilder();
+        Object o;
+        while ((o = ch.readInbound()) != null) {
+            if (o instanceof ByteBuf b) {
+                content.append(b.toString(StandardCharsets.US_ASCII));
+                b.release();
+            } else {
+                content.append("|").append(o);
+            }
+        }
+        assertThat(content.toString()).isEqualTo("a\r\nb\r\nx\r\ny\r\n|EndOfData[bareLineFeeds=2]");
+    }
+
+    @Test
+    void dropsPlaintextBufferedAfterStartTls() {
+        decoder.pause();
+        feed("STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n");
+        decoder.discardBuffered();
+        assertThat(feed()).isEmpty();
     }
 }

@@ -22,8 +22,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class SmtpSessionTest {
 
     static final Clock CLOCK = Clock.fixed(Instant.parse("2026-11-28T17:51:02Z"), ZoneOffset.UTC);
-    static final SessionSettings SETTINGS = new SessionSettings("relay.test", 1000, 100, 20,
-            new RelayPolicy(List.of(Cidr.parse("127.0.0.0/8")), Set.of("relay-domain.test")));
+    static final SessionSettings SETTINGS = new SessionSettings("relay.test", ListenerPolicy.forMx(false), 1000, 100, 20, 50,
+            BareLineFeeds.REJECT, new RelayPolicy(List.of(Cidr.parse("127.0.0.0/8")), Set.of("relay-domain.test")));
+    static final MessageFacts PLAIN = new MessageFacts(0, true, true, 0);
 
     static SmtpSession session(String client) throws Exception {
         return new SmtpSession(SETTINGS, InetAddress.getByName(client), CLOCK);
@@ -38,6 +39,12 @@ class SmtpSessionTest {
         }
         if (step instanceof Step.ReceiveData r) {
             return r.reply().toString();
+        }
+        if (step instanceof Step.DiscardChunk d) {
+            return d.reply().toString();
+        }
+        if (step instanceof Step.StartTls t) {
+            return t.reply().toString();
         }
         return step.toString();
     }
@@ -150,7 +157,7 @@ class SmtpSessionTest {
         assertThat(reply(s.command("RCPT TO:<x@far.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x+40far.test")))
                 .startsWith("250 2.1.5");
         assertThat(reply(s.command("DATA"))).startsWith("354");
-        Step.Publish p = (Step.Publish) s.endOfData(10);
+        Step.Publish p = (Step.Publish) s.endOfData(10, PLAIN);
         assertThat(p.envelope().reversePath()).isEmpty();
         assertThat(p.envelope().body()).isEqualTo(BodyType.EIGHT_BIT_MIME);
         assertThat(p.envelope().dsnReturn()).isEqualTo(DsnReturn.HDRS);
@@ -165,7 +172,7 @@ class SmtpSessionTest {
         assertThat(reply(s.command("MAIL FROM:<jos\u00e9@b.test> SMTPUTF8"))).startsWith("250");
         assertThat(reply(s.command("RCPT TO:<\u7528\u6237@far.test>"))).startsWith("250");
         s.command("DATA");
-        Step.Publish p = (Step.Publish) s.endOfData(1);
+        Step.Publish p = (Step.Publish) s.endOfData(1, PLAIN);
         assertThat(p.envelope().smtpUtf8()).isTrue();
         assertThat(p.envelope().recipients().get(0).address()).isEqualTo("\u7528\u6237@far.test");
         assertThat(new String(p.traceHeader(), java.nio.charset.StandardCharsets.UTF_8)).contains("with UTF8SMTP id");
@@ -175,7 +182,7 @@ class SmtpSessionTest {
     void publishesOnlyAtEndOfDataAndRepliesAfterTheAcknowledgement() throws Exception {
         SmtpSession s = in(SessionState.RCPT_GIVEN);
         s.command("DATA");
-        Step step = s.endOfData(500);
+        Step step = s.endOfData(500, PLAIN);
         assertThat(step).isInstanceOf(Step.Publish.class);
         Step.Publish p = (Step.Publish) step;
         assertThat(s.state()).isEqualTo(SessionState.QUEUEING);
@@ -191,7 +198,7 @@ class SmtpSessionTest {
     void answers451WhenTheQueueFails() throws Exception {
         SmtpSession s = in(SessionState.RCPT_GIVEN);
         s.command("DATA");
-        s.endOfData(5);
+        s.endOfData(5, PLAIN);
         assertThat(s.publishFailed("timeout").toString()).startsWith("451 4.3.0");
         assertThat(reply(s.command("MAIL FROM:<a@b.test>"))).startsWith("250");
     }
@@ -200,7 +207,7 @@ class SmtpSessionTest {
     void refusesOversizedContentAndStaysUsable() throws Exception {
         SmtpSession s = in(SessionState.RCPT_GIVEN);
         s.command("DATA");
-        assertThat(reply(s.endOfData(1001))).isEqualTo("552 5.3.4 Message size exceeds fixed limit");
+        assertThat(reply(s.endOfData(1001, PLAIN))).isEqualTo("552 5.3.4 Message size exceeds fixed limit");
         assertThat(reply(s.command("MAIL FROM:<a@b.test>"))).startsWith("250");
     }
 

@@ -1,0 +1,43 @@
+package net.mailrelay.edge.session;
+
+import java.util.Objects;
+
+/**
+ * What a listener offers and demands (Postfix's master.cf overrides for smtp, submission and
+ * smtps).
+ *
+ * @param name for logs: "smtp", "submission", "submissions"
+ * @param startTlsOffered STARTTLS is advertised (RFC 3207)
+ * @param implicitTls the connection is TLS from its first byte (RFC 8314, port 465)
+ * @param authOffered AUTH is advertised once the connection is encrypted (RFC 4954; never in plaintext)
+ * @param authRequired MAIL is refused with 530 until the client has authenticated
+ * @param submission message submission (RFC 6409): Message-ID and Date are added when missing
+ */
+public record ListenerPolicy(String name, boolean startTlsOffered, boolean implicitTls, boolean authOffered,
+        boolean authRequired, boolean submission) {
+
+    public ListenerPolicy {
+        Objects.requireNonNull(name, "name");
+        if (startTlsOffered && implicitTls) {
+            throw new IllegalArgumentException(name + ": STARTTLS makes no sense on an implicit-TLS listener");
+        }
+        if (authRequired && !authOffered) {
+            throw new IllegalArgumentException(name + ": AUTH cannot be required where it is not offered");
+        }
+    }
+
+    /** Port 25: STARTTLS offered, no AUTH. */
+    public static ListenerPolicy forMx(boolean startTls) {
+        return new ListenerPolicy("smtp", startTls, false, false, false, false);
+    }
+
+    /** Port 587: STARTTLS, AUTH required before MAIL. */
+    public static ListenerPolicy forSubmission() {
+        return new ListenerPolicy("submission", true, false, true, true, true);
+    }
+
+    /** Port 465: implicit TLS, AUTH required before MAIL. */
+    public static ListenerPolicy forSubmissions() {
+        return new ListenerPolicy("submissions", false, true, true, true, true);
+    }
+}
