@@ -176,6 +176,30 @@ class EdgeSecurityTest {
     }
 
     @Test
+    void passwordsNeverReachTheLog() {
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("ROOT");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> log = new ch.qos.logback.core.read.ListAppender<>();
+        log.start();
+        root.addAppender(log);
+        try {
+            for (String password : List.of("correct horse", "Tr0ub4dor&3")) {
+                try (SmtpTranscript c = connect("submissions")) {
+                    c.send("EHLO client.test");
+                    c.expect("250 ");
+                    c.send("AUTH PLAIN " + plain("alice", password));
+                    c.expect(password.equals("correct horse") ? "235" : "535");
+                }
+            }
+        } finally {
+            root.detachAppender(log);
+            hazelcast.getMap(HazelcastClientGuard.MAP).clear();
+        }
+        assertThat(log.list).extracting(e -> e.getFormattedMessage())
+                .anyMatch(m -> m.contains("sasl_username=alice"))
+                .noneMatch(m -> m.contains("correct horse") || m.contains("Tr0ub4dor") || m.contains(plain("alice", "correct horse")));
+    }
+
+    @Test
     void repeatedAuthFailuresAreThrottledAcrossTheCluster() {
         for (int i = 0; i < 3; i++) {
             try (SmtpTranscript c = connect("submissions")) {

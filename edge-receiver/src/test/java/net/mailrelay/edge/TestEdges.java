@@ -14,7 +14,7 @@ import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.protocol.record.Topics;
 
 /** Builds edge configurations for tests: loopback listeners on port 0, small limits, a test certificate. */
-final class TestEdges {
+public final class TestEdges {
 
     private static SelfSignedCertificate certificate;
 
@@ -26,13 +26,13 @@ final class TestEdges {
     BareLineFeeds bareLineFeeds = BareLineFeeds.REJECT;
     Duration idle = Duration.ofMinutes(5);
     Duration publish = Duration.ofSeconds(30);
-    List<Cidr> trusted = List.of();
+    public List<Cidr> trusted = List.of();
     Set<String> relayDomains = Set.of("routed.test");
     int maxConnections = 1000;
     int maxConnectionsPerClient = 50;
     Path usersFile;
 
-    TestEdges(String bootstrap, Topics topics) {
+    public TestEdges(String bootstrap, Topics topics) {
         this.bootstrap = bootstrap;
         this.topics = topics;
     }
@@ -63,7 +63,7 @@ final class TestEdges {
                 maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile);
     }
 
-    EdgeReceiver start(ClientGuard guard) throws Exception {
+    public EdgeReceiver start(ClientGuard guard) throws Exception {
         return EdgeReceiver.start(config(), guard);
     }
 }
