@@ -33,6 +33,7 @@ public final class DnsResponder extends TestServer {
     private enum Failure { SERVFAIL, TIMEOUT }
 
     private static final long TTL = 60;
+    private volatile long ttl = TTL;
 
     private final Map<Name, List<Record>> zone = new ConcurrentHashMap<>();
     private final Map<Name, Failure> failures = new ConcurrentHashMap<>();
@@ -41,16 +42,28 @@ public final class DnsResponder extends TestServer {
     private Thread thread;
 
     public DnsResponder mx(String domain, int preference, String host) {
-        add(new MXRecord(name(domain), DClass.IN, TTL, preference, name(host)));
+        add(new MXRecord(name(domain), DClass.IN, ttl, preference, name(host)));
         return this;
+    }
+
+    /** The TTL of records added from now on (60 s unless set). */
+    public DnsResponder ttl(long seconds) {
+        this.ttl = seconds;
+        return this;
+    }
+
+    /** How many times this name and type were asked for. */
+    public long timesAsked(String name, String type) {
+        String q = (name.endsWith(".") ? name : name + ".") + " " + type;
+        return queries.stream().filter(q::equalsIgnoreCase).count();
     }
 
     /** An A record for an IPv4 address, or an AAAA record for an IPv6 one. */
     public DnsResponder address(String host, String ip) {
         try {
             InetAddress a = InetAddress.getByName(ip);
-            add(a.getAddress().length == 4 ? new ARecord(name(host), DClass.IN, TTL, a)
-                    : new AAAARecord(name(host), DClass.IN, TTL, a));
+            add(a.getAddress().length == 4 ? new ARecord(name(host), DClass.IN, ttl, a)
+                    : new AAAARecord(name(host), DClass.IN, ttl, a));
         } catch (IOException e) {
             throw new IllegalArgumentException(ip, e);
         }

@@ -2,16 +2,31 @@ package net.mailrelay.testing;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Date;
 import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
@@ -21,25 +36,90 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.IPAddress;
 
 /**
  * A remote MX for tests: a real SMTP server on a port of 127.0.0.1 that records every message it
- * accepts. Recipients decide their own fate, as KumoMTA's magic recipients do:
+ * accepts. A {@link Mode} makes a whole connection misbehave, as okhttp's {@code SocketPolicy} does;
+ * recipients decide their own fate, as KumoMTA's magic recipients do:
  * <ul>
  *   <li>{@code permfail...@} gets {@code 550 5.1.1} at RCPT;</li>
  *   <li>{@code tempfail...@} gets {@code 451 4.3.0} at RCPT, every time;</li>
  *   <li>{@code flaky...@} gets {@code 451 4.3.0} the first time it is offered, {@code 250} afterwards;</li>
+ *   <li>{@code disconnect-in-rcpt...@} gets no reply: the server closes the connection;</li>
  *   <li>anything else is accepted, unless {@link #replyToRecipient} scripted it otherwise.</li>
  * </ul>
+ * The EHLO extensions (PIPELINING, SIZE, STARTTLS, AUTH, 8BITMIME, SMTPUTF8) are switched by fluent setters.
+ * Mode and setters take effect for connections accepted afterwards; a connection keeps what it started with.
  */
 public final class FakeMx extends TestServer {
 
-    /** One accepted message: the envelope as the MX saw it and the data with dot-stuffing undone. */
-    public record Delivery(String heloName, String mailFrom, List<String> recipients, byte[] data) {
+    /** How the server treats a whole connection. */
+    public enum Mode {
+        NORMAL,
+        /** Accepts the TCP connection, then closes it without sending a byte. */
+        DROP_AT_CONNECT,
+        /** Greets with {@code 421 4.3.2} and closes (RFC 5321 section 3.8). */
+        GREET_421,
+        /** Greets with {@code 554 5.7.1}, then answers QUIT with 221 and anything else with 503 (RFC 5321 section 3.1). */
+        GREET_554,
+        /** A pre-ESMTP server: EHLO gets {@code 502 5.5.2}, HELO works. */
+        NO_EHLO,
+        /** Greets, then reads every command and never answers. */
+        STALL_AFTER_GREETING,
+        /** Behaves until the end of DATA, reads the whole message, then never answers the final dot. */
+        STALL_AFTER_DATA,
+        /** After 354, reads one line of content and closes the connection. */
+        DISCONNECT_DURING_DATA,
+        /** Offers STARTTLS, answers {@code 220 2.0.0 Ready}, then sends bytes that are not TLS and closes. */
+        BROKEN_TLS
+    }
+
+    /**
+     * One accepted message: the envelope as the MX saw it and the data with dot-stuffing undone.
+     *
+     * @param tls the TLS protocol the message came over ("TLSv1.3"), null over plaintext
+     * @param authUser the user the client authenticated as, null if it did not
+     */
+    public record Delivery(String heloName, String mailFrom, List<String> recipients, byte[] data, String tls,
+                           String authUser) {
+
+        public Delivery(String heloName, String mailFrom, List<String> recipients, byte[] data) {
+            this(heloName, mailFrom, recipients, data, null, null);
+        }
+
         public String text() {
             return new String(data, StandardCharsets.UTF_8);
         }
     }
+
+    private record Credentials(String user, String password) {
+    }
+
+    /** What a connection was accepted with; later setter calls do not change it. */
+    private record Settings(Mode mode, boolean pipelining, boolean eightBitMime, boolean smtpUtf8, long sizeLimit,
+                            boolean startTls, Credentials credentials) {
+    }
+
+    private record Identity(X509Certificate certificate, SSLContext context) {
+    }
+
+    /** One key and certificate per server name for the whole JVM: EC key generation is not free. */
+    private static final Map<String, Identity> IDENTITIES = new ConcurrentHashMap<>();
 
     private final String name;
     private final InetAddress bindAddress;
@@ -50,7 +130,17 @@ public final class FakeMx extends TestServer {
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger maxOpen = new AtomicInteger();
+    private final List<AtomicInteger> transactions = new CopyOnWriteArrayList<>();
+    private final AtomicInteger pipeliningViolations = new AtomicInteger();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private volatile Mode mode = Mode.NORMAL;
+    private volatile boolean pipelining = true;
+    private volatile boolean eightBitMime = true;
+    private volatile boolean smtpUtf8 = true;
+    private volatile long sizeLimit;
+    private volatile boolean startTls;
+    private volatile Credentials credentials;
+    private volatile String tlsProtocolSeen;
     private ServerSocket server;
     private ExecutorService threads;
 
@@ -72,6 +162,53 @@ public final class FakeMx extends TestServer {
     /** Replies to give at RCPT for this address, in order; the last one repeats. */
     public FakeMx replyToRecipient(String address, String... replies) {
         scripted.put(address.toLowerCase(Locale.ROOT), new ArrayDeque<>(List.of(replies)));
+        return this;
+    }
+
+    public FakeMx mode(Mode m) {
+        this.mode = m;
+        return this;
+    }
+
+    /** Whether EHLO offers PIPELINING (default true). Pipelined commands are answered in order either way. */
+    public FakeMx pipelining(boolean on) {
+        this.pipelining = on;
+        return this;
+    }
+
+    /** Whether EHLO offers 8BITMIME (default true); when off, MAIL with BODY=8BITMIME gets 555. */
+    public FakeMx eightBitMime(boolean on) {
+        this.eightBitMime = on;
+        return this;
+    }
+
+    /** Whether EHLO offers SMTPUTF8 (default true); when off, MAIL with SMTPUTF8 gets 555. */
+    public FakeMx smtpUtf8(boolean on) {
+        this.smtpUtf8 = on;
+        return this;
+    }
+
+    /** 0 (the default) offers no SIZE; otherwise EHLO offers {@code SIZE n} and bigger messages get 552 5.3.4. */
+    public FakeMx sizeLimit(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("size limit must be 0 or more, was " + bytes);
+        }
+        this.sizeLimit = bytes;
+        return this;
+    }
+
+    /** Whether EHLO offers STARTTLS (default false), with the certificate of {@link #certificate()}. */
+    public FakeMx startTls(boolean on) {
+        this.startTls = on;
+        return this;
+    }
+
+    /**
+     * Offers AUTH PLAIN LOGIN (after STARTTLS when {@link #startTls} is on) and requires it: MAIL before a
+     * successful AUTH gets {@code 530 5.7.0}.
+     */
+    public FakeMx auth(String user, String password) {
+        this.credentials = new Credentials(user, password);
         return this;
     }
 
@@ -105,6 +242,34 @@ public final class FakeMx extends TestServer {
         return maxOpen.get();
     }
 
+    /** How many messages each connection carried, in the order the connections were accepted. */
+    public List<Integer> transactionsPerConnection() {
+        return transactions.stream().map(AtomicInteger::get).toList();
+    }
+
+    /** Commands that arrived before the previous reply while PIPELINING was not offered (RFC 2920 section 3.1). */
+    public int pipeliningViolations() {
+        return pipeliningViolations.get();
+    }
+
+    /** The TLS protocol of the latest STARTTLS handshake, null if there was none. */
+    public String tlsProtocolSeen() {
+        return tlsProtocolSeen;
+    }
+
+    /** This server's certificate, for a client trust store that trusts exactly this server. */
+    public X509Certificate certificate() {
+        return certificateFor(name);
+    }
+
+    /**
+     * The self-signed certificate every FakeMx named {@code name} presents in this JVM. Its subject
+     * alternative names are {@code name}, localhost and 127.0.0.1.
+     */
+    public static X509Certificate certificateFor(String name) {
+        return identity(name).certificate();
+    }
+
     @Override
     protected void startServer() throws IOException {
         server = new ServerSocket();
@@ -125,13 +290,7 @@ public final class FakeMx extends TestServer {
         } catch (IOException ignored) {
             // closing anyway
         }
-        sockets.forEach(s -> {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
-        });
+        sockets.forEach(FakeMx::closeQuietly);
         threads.shutdownNow();
     }
 
@@ -142,12 +301,17 @@ public final class FakeMx extends TestServer {
                 connections.incrementAndGet();
                 maxOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
                 sockets.add(s);
+                AtomicInteger carried = new AtomicInteger();
+                transactions.add(carried);
+                Session session = new Session(s, new Settings(mode, pipelining, eightBitMime, smtpUtf8, sizeLimit,
+                        startTls, credentials), carried);
                 threads.execute(() -> {
-                    try (s) {
-                        converse(new BufferedInputStream(s.getInputStream()), s.getOutputStream());
+                    try {
+                        session.converse();
                     } catch (IOException e) {
-                        // the client went away
+                        // the client went away, or its TLS handshake failed
                     } finally {
+                        session.close();
                         open.decrementAndGet();
                         sockets.remove(s);
                     }
@@ -158,69 +322,7 @@ public final class FakeMx extends TestServer {
         }
     }
 
-    private void converse(InputStream in, OutputStream out) throws IOException {
-        reply(out, "220 " + name + " ESMTP fake");
-        String helo = null;
-        String from = null;
-        List<String> rcpts = new ArrayList<>();
-        while (true) {
-            byte[] raw = readLine(in);
-            if (raw == null) {
-                return;
-            }
-            String line = new String(raw, StandardCharsets.UTF_8).stripTrailing();
-            String verb = (line.length() >= 4 ? line.substring(0, 4) : line).toUpperCase(Locale.ROOT);
-            switch (verb) {
-                case "EHLO" -> {
-                    helo = line.substring(4).trim();
-                    reply(out, "250-" + name + "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES");
-                }
-                case "HELO" -> {
-                    helo = line.substring(4).trim();
-                    reply(out, "250 " + name);
-                }
-                case "MAIL" -> {
-                    from = between(line, '<', '>');
-                    rcpts.clear();
-                    reply(out, "250 2.1.0 Ok");
-                }
-                case "RCPT" -> {
-                    String rcpt = between(line, '<', '>');
-                    String answer = recipientReply(rcpt);
-                    if (answer.startsWith("2")) {
-                        rcpts.add(rcpt);
-                    }
-                    reply(out, answer);
-                }
-                case "DATA" -> {
-                    if (rcpts.isEmpty()) {
-                        reply(out, "554 5.5.1 Error: no valid recipients");
-                        continue;
-                    }
-                    reply(out, "354 End data with <CR><LF>.<CR><LF>");
-                    byte[] data = readData(in);
-                    if (data == null) {
-                        return;
-                    }
-                    deliveries.add(new Delivery(helo, from, List.copyOf(rcpts), data));
-                    rcpts.clear();
-                    reply(out, "250 2.0.0 Ok: queued");
-                }
-                case "RSET" -> {
-                    rcpts.clear();
-                    from = null;
-                    reply(out, "250 2.0.0 Ok");
-                }
-                case "NOOP" -> reply(out, "250 2.0.0 Ok");
-                case "QUIT" -> {
-                    reply(out, "221 2.0.0 Bye");
-                    return;
-                }
-                default -> reply(out, "502 5.5.2 Error: command not recognized");
-            }
-        }
-    }
-
+    /** A recipient's RCPT reply, or null to hang up without one. */
     private String recipientReply(String rcpt) {
         String key = rcpt.toLowerCase(Locale.ROOT);
         int offered = offers.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
@@ -229,6 +331,9 @@ public final class FakeMx extends TestServer {
             synchronized (script) {
                 return script.size() > 1 ? script.poll() : script.peek();
             }
+        }
+        if (key.startsWith("disconnect-in-rcpt")) {
+            return null;
         }
         if (key.startsWith("permfail")) {
             return "550 5.1.1 <" + rcpt + ">: Recipient address rejected: User unknown";
@@ -239,15 +344,429 @@ public final class FakeMx extends TestServer {
         return "250 2.1.5 Ok";
     }
 
+    /** One connection's conversation; runs on its own thread, so its state needs no locking. */
+    private final class Session {
+
+        private final Socket raw;
+        private final Settings settings;
+        private final AtomicInteger carried;
+        private final List<String> rcpts = new ArrayList<>();
+        private Socket socket;
+        private InputStream in;
+        private OutputStream out;
+        private String tls;
+        private String helo;
+        private String from;
+        private String user;
+
+        Session(Socket raw, Settings settings, AtomicInteger carried) {
+            this.raw = raw;
+            this.socket = raw;
+            this.settings = settings;
+            this.carried = carried;
+        }
+
+        void converse() throws IOException {
+            use(raw);
+            switch (settings.mode()) {
+                case DROP_AT_CONNECT -> {
+                    return;
+                }
+                case GREET_421 -> {
+                    reply("421 4.3.2 Service shutting down");
+                    return;
+                }
+                case GREET_554 -> {
+                    refuseService();
+                    return;
+                }
+                default -> reply("220 " + name + " ESMTP fake");
+            }
+            if (settings.mode() == Mode.STALL_AFTER_GREETING) {
+                drain();
+                return;
+            }
+            String line;
+            while ((line = nextCommand()) != null) {
+                if (!command(line)) {
+                    return;
+                }
+            }
+        }
+
+        /** Answers one command; false when the conversation is over. */
+        private boolean command(String line) throws IOException {
+            int space = line.indexOf(' ');
+            String verb = (space < 0 ? line : line.substring(0, space)).toUpperCase(Locale.ROOT);
+            String arg = space < 0 ? "" : line.substring(space + 1).trim();
+            switch (verb) {
+                case "EHLO" -> ehlo(arg);
+                case "HELO" -> {
+                    helo = arg;
+                    reply("250 " + name);
+                }
+                case "STARTTLS" -> {
+                    return startTls();
+                }
+                case "AUTH" -> auth(arg);
+                case "MAIL" -> mail(line);
+                case "RCPT" -> {
+                    return rcpt(line);
+                }
+                case "DATA" -> {
+                    return data();
+                }
+                case "RSET" -> {
+                    rcpts.clear();
+                    from = null;
+                    reply("250 2.0.0 Ok");
+                }
+                case "NOOP" -> reply("250 2.0.0 Ok");
+                case "QUIT" -> {
+                    reply("221 2.0.0 Bye");
+                    return false;
+                }
+                default -> reply("502 5.5.2 Error: command not recognized");
+            }
+            return true;
+        }
+
+        private void ehlo(String arg) throws IOException {
+            if (settings.mode() == Mode.NO_EHLO) {
+                reply("502 5.5.2 Error: command not recognized");
+                return;
+            }
+            helo = arg;
+            List<String> offered = new ArrayList<>(List.of(name));
+            if (settings.pipelining()) {
+                offered.add("PIPELINING");
+            }
+            if (settings.sizeLimit() > 0) {
+                offered.add("SIZE " + settings.sizeLimit());
+            }
+            if (offersStartTls()) {
+                offered.add("STARTTLS");
+            }
+            if (offersAuth()) {
+                offered.add("AUTH PLAIN LOGIN");
+            }
+            if (settings.eightBitMime()) {
+                offered.add("8BITMIME");
+            }
+            if (settings.smtpUtf8()) {
+                offered.add("SMTPUTF8");
+            }
+            offered.add("ENHANCEDSTATUSCODES");
+            StringBuilder text = new StringBuilder();
+            for (int i = 0; i < offered.size(); i++) {
+                boolean last = i == offered.size() - 1;
+                text.append("250").append(last ? ' ' : '-').append(offered.get(i)).append(last ? "" : "\r\n");
+            }
+            reply(text.toString());
+        }
+
+        private boolean offersStartTls() {
+            return tls == null && (settings.startTls() || settings.mode() == Mode.BROKEN_TLS);
+        }
+
+        private boolean offersAuth() {
+            return settings.credentials() != null && (tls != null || !settings.startTls());
+        }
+
+        private boolean startTls() throws IOException {
+            if (!offersStartTls()) {
+                reply(tls != null ? "554 5.5.1 Error: TLS already active" : "502 5.5.2 Error: command not recognized");
+                return true;
+            }
+            if (settings.mode() == Mode.BROKEN_TLS) {
+                reply("220 2.0.0 Ready");
+                breakHandshake();
+                return false;
+            }
+            reply("220 2.0.0 Ready to start TLS");
+            SSLSocket ssl = (SSLSocket) identity(name).context().getSocketFactory()
+                    .createSocket(raw, raw.getInetAddress().getHostAddress(), raw.getPort(), true);
+            ssl.setUseClientMode(false);
+            ssl.startHandshake();
+            // RFC 3207 section 4.2: forget what the client said before TLS, including any bytes it sent
+            // after STARTTLS (use() drops the old buffer), and expect a new EHLO.
+            use(ssl);
+            tls = ssl.getSession().getProtocol();
+            tlsProtocolSeen = tls;
+            helo = null;
+            from = null;
+            user = null;
+            rcpts.clear();
+            return true;
+        }
+
+        /** Reads the ClientHello first, so that closing afterwards does not reset the connection before the garbage. */
+        private void breakHandshake() throws IOException {
+            raw.setSoTimeout(2_000);
+            try {
+                in.read(new byte[16_384]);
+            } catch (SocketTimeoutException e) {
+                // no handshake came; send the garbage anyway
+            }
+            out.write("this is not a TLS handshake\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        }
+
+        private void auth(String arg) throws IOException {
+            if (!offersAuth()) {
+                reply(settings.credentials() != null
+                        ? "538 5.7.11 Encryption required for requested authentication mechanism"
+                        : "503 5.5.1 Error: authentication not enabled");
+                return;
+            }
+            if (user != null || from != null) {
+                reply("503 5.5.1 Error: " + (user != null ? "already authenticated" : "MAIL transaction in progress"));
+                return;
+            }
+            String[] words = arg.split("\\s+", 2);
+            String mechanism = words[0].toUpperCase(Locale.ROOT);
+            String initial = words.length > 1 ? words[1].trim() : null;
+            String[] login;
+            try {
+                if (mechanism.equals("PLAIN")) {
+                    // RFC 4616: authzid NUL authcid NUL passwd
+                    String[] f = decode(initial != null ? initial : challenge("")).split("\0", -1);
+                    login = f.length == 3 ? new String[] {f[1], f[2]} : new String[] {"", ""};
+                } else if (mechanism.equals("LOGIN")) {
+                    String u = decode(initial != null ? initial : challenge("VXNlcm5hbWU6"));
+                    login = new String[] {u, decode(challenge("UGFzc3dvcmQ6"))};
+                } else {
+                    reply("504 5.5.4 Unrecognized authentication type");
+                    return;
+                }
+            } catch (AuthAborted e) {
+                reply(e.getMessage());
+                return;
+            }
+            Credentials c = settings.credentials();
+            if (c.user().equals(login[0]) && c.password().equals(login[1])) {
+                user = login[0];
+                reply("235 2.7.0 Authentication successful");
+            } else {
+                reply("535 5.7.8 Error: authentication failed");
+            }
+        }
+
+        private String challenge(String base64) throws IOException {
+            reply("334 " + base64);
+            byte[] line = readLine(in);
+            if (line == null) {
+                throw new EOFException("client left during AUTH");
+            }
+            String response = new String(line, StandardCharsets.US_ASCII).trim();
+            if (response.equals("*")) {
+                throw new AuthAborted("501 5.7.0 Authentication aborted"); // RFC 4954 section 4
+            }
+            return response;
+        }
+
+        private void mail(String line) throws IOException {
+            if (settings.credentials() != null && user == null) {
+                reply("530 5.7.0 Authentication required");
+                return;
+            }
+            String refusal = parameterRefusal(line.substring(line.indexOf('>') + 1));
+            if (refusal != null) {
+                reply(refusal);
+                return;
+            }
+            from = between(line, '<', '>');
+            rcpts.clear();
+            reply("250 2.1.0 Ok");
+        }
+
+        /**
+         * Parameters of an extension that was switched off get 555 (RFC 5321 section 4.1.1.11). SIZE without a
+         * limit is let through: the server always took it before SIZE could be switched on.
+         */
+        private String parameterRefusal(String parameters) {
+            for (String p : parameters.trim().split("\\s+")) {
+                String upper = p.toUpperCase(Locale.ROOT);
+                if (upper.startsWith("SIZE=") && settings.sizeLimit() > 0) {
+                    try {
+                        if (Long.parseLong(upper.substring(5)) > settings.sizeLimit()) {
+                            return "552 5.3.4 Message size exceeds fixed limit"; // RFC 1870 section 6.1
+                        }
+                    } catch (NumberFormatException e) {
+                        return "501 5.5.4 Bad SIZE parameter: " + p;
+                    }
+                } else if (upper.equals("BODY=8BITMIME") && !settings.eightBitMime()
+                        || upper.equals("SMTPUTF8") && !settings.smtpUtf8()) {
+                    return "555 5.5.4 Unsupported option: " + p;
+                }
+            }
+            return null;
+        }
+
+        private boolean rcpt(String line) throws IOException {
+            if (from == null) {
+                reply("503 5.5.1 Error: need MAIL command");
+                return true;
+            }
+            String rcpt = between(line, '<', '>');
+            String answer = recipientReply(rcpt);
+            if (answer == null) {
+                return false;
+            }
+            if (answer.startsWith("2")) {
+                rcpts.add(rcpt);
+            }
+            reply(answer);
+            return true;
+        }
+
+        private boolean data() throws IOException {
+            if (rcpts.isEmpty()) {
+                reply("554 5.5.1 Error: no valid recipients");
+                return true;
+            }
+            reply("354 End data with <CR><LF>.<CR><LF>");
+            if (settings.mode() == Mode.DISCONNECT_DURING_DATA) {
+                readLine(in);
+                return false;
+            }
+            byte[] data = readData(in);
+            if (data == null) {
+                return false;
+            }
+            if (settings.mode() == Mode.STALL_AFTER_DATA) {
+                drain();
+                return false;
+            }
+            Delivery delivery = new Delivery(helo, from, List.copyOf(rcpts), data, tls, user);
+            rcpts.clear();
+            from = null;
+            if (settings.sizeLimit() > 0 && data.length > settings.sizeLimit()) {
+                reply("552 5.3.4 Error: message file too big");
+                return true;
+            }
+            deliveries.add(delivery);
+            carried.incrementAndGet();
+            reply("250 2.0.0 Ok: queued");
+            return true;
+        }
+
+        private void refuseService() throws IOException {
+            reply("554 5.7.1 " + name + " No SMTP service here");
+            String line;
+            while ((line = nextCommand()) != null) {
+                if (line.toUpperCase(Locale.ROOT).startsWith("QUIT")) {
+                    reply("221 2.0.0 Bye");
+                    return;
+                }
+                reply("503 5.5.1 Error: no SMTP service here");
+            }
+        }
+
+        /** Reads and ignores everything until the client leaves. */
+        private void drain() throws IOException {
+            while (readLine(in) != null) {
+                // never answered
+            }
+        }
+
+        private String nextCommand() throws IOException {
+            byte[] line = readLine(in);
+            if (line == null) {
+                return null;
+            }
+            // Without PIPELINING a client must wait for each reply, so nothing may be buffered yet.
+            if (!settings.pipelining() && in.available() > 0) {
+                pipeliningViolations.incrementAndGet();
+            }
+            return new String(line, StandardCharsets.UTF_8).stripTrailing();
+        }
+
+        private void use(Socket s) throws IOException {
+            socket = s;
+            in = new BufferedInputStream(s.getInputStream());
+            out = s.getOutputStream();
+        }
+
+        /** Each reply is written and flushed before the next command is read, so pipelined replies keep their order. */
+        private void reply(String text) throws IOException {
+            out.write((text + "\r\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+
+        void close() {
+            closeQuietly(socket);
+            closeQuietly(raw);
+        }
+    }
+
+    private static final class AuthAborted extends RuntimeException {
+        AuthAborted(String reply) {
+            super(reply, null, false, false);
+        }
+    }
+
+    private static String decode(String base64) {
+        if (base64.equals("=")) {
+            return ""; // RFC 4954 section 4: an empty initial response
+        }
+        try {
+            return new String(Base64.getDecoder().decode(base64), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new AuthAborted("501 5.5.2 Cannot decode response");
+        }
+    }
+
+    private static Identity identity(String name) {
+        return IDENTITIES.computeIfAbsent(name.toLowerCase(Locale.ROOT), FakeMx::selfSigned);
+    }
+
+    /** EC P-256, as deploy's SelfSignedCertificate: Bouncy Castle builds the certificate, the JDK signs and serves it. */
+    private static Identity selfSigned(String name) {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"), new SecureRandom());
+            KeyPair keys = generator.generateKeyPair();
+            X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, name).build();
+            Instant now = Instant.now();
+            JcaX509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject,
+                    new BigInteger(127, new SecureRandom()).add(BigInteger.ONE), Date.from(now.minus(Duration.ofDays(1))),
+                    Date.from(now.plus(Duration.ofDays(365))), subject, keys.getPublic());
+            List<GeneralName> names = new ArrayList<>();
+            names.add(new GeneralName(IPAddress.isValid(name) ? GeneralName.iPAddress : GeneralName.dNSName, name));
+            names.add(new GeneralName(GeneralName.dNSName, "localhost"));
+            names.add(new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
+            builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+                    .addExtension(Extension.subjectAlternativeName, false,
+                            new GeneralNames(names.toArray(GeneralName[]::new)));
+            X509Certificate certificate = new JcaX509CertificateConverter()
+                    .getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(keys.getPrivate())));
+            char[] password = "fake-mx".toCharArray();
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            store.setKeyEntry(name, keys.getPrivate(), password, new Certificate[] {certificate});
+            KeyManagerFactory keyManagers = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            keyManagers.init(store, password);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(keyManagers.getKeyManagers(), null, null);
+            return new Identity(certificate, context);
+        } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
+            throw new IllegalStateException("cannot make a certificate for " + name, e);
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+
     private static String between(String line, char open, char close) {
         int a = line.indexOf(open);
         int b = line.indexOf(close, a + 1);
         return a < 0 || b < 0 ? "" : line.substring(a + 1, b);
-    }
-
-    private static void reply(OutputStream out, String text) throws IOException {
-        out.write((text + "\r\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
     }
 
     /** Reads up to and including LF; null at end of stream. */

@@ -1,5 +1,6 @@
 package net.mailrelay.delivery;
 
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
@@ -9,8 +10,11 @@ import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.queue.DeliveryLoop;
 import net.mailrelay.delivery.route.MxResolver;
+import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.schedule.RetrySchedule;
+import javax.net.ssl.SSLException;
+import net.mailrelay.delivery.smtp.ClientTls;
 import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.protocol.record.Topics;
@@ -36,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <p>RFCs: 5321 (SMTP, MX routing), 7505 (null MX), 1870 (SIZE), 6152 (8BITMIME), 6531 (SMTPUTF8),
  * 3463 (enhanced status codes).
  *
- * <p>Configuration keys: {@code hostname}, {@code route}, {@code dns.server}, {@code dns.timeout}, {@code delivery.mx-port},
+ * <p>Configuration keys: {@code hostname}, {@code route}, {@code dns.server}, {@code dns.timeout}, {@code dns.cache-size}, {@code delivery.mx-port}, {@code delivery.tls},
+ * {@code route.tls}, {@code route.auth-file}, {@code delivery.tls-trust-file}, {@code delivery.reuse.*},
  * {@code queue.retry-tiers}, {@code queue.min-backoff}, {@code queue.max-backoff},
  * {@code queue.max-lifetime}, {@code delivery.max-in-flight}, {@code delivery.max-recipients},
  * {@code delivery.timeout.*}, {@code message.max-size}, {@code kafka.bootstrap-servers},
@@ -53,8 +58,12 @@ public final class DeliveryWorker implements AutoCloseable {
             String bootstrapServers,
             Topics topics,
             TransportTable transports,
+            RoutePolicies policies,
+            Path trustedCertificates,
+            SmtpClient.Reuse reuse,
             String dnsServer,
             Duration dnsTimeout,
+            int dnsCacheSize,
             int mxPort,
             RetrySchedule schedule,
             int maxInFlight,
@@ -68,6 +77,8 @@ public final class DeliveryWorker implements AutoCloseable {
             Objects.requireNonNull(bootstrapServers, "bootstrapServers");
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(transports, "transports");
+            Objects.requireNonNull(policies, "policies");
+            Objects.requireNonNull(reuse, "reuse");
             Objects.requireNonNull(schedule, "schedule");
             Objects.requireNonNull(timeouts, "timeouts");
             if (maxInFlight < 1) {
@@ -82,14 +93,14 @@ public final class DeliveryWorker implements AutoCloseable {
     private final SmtpClient client;
     private final DeliveryLoop loop;
 
-    private DeliveryWorker(Config c, RecipientLedger ledger, Clock clock) {
-        client = new SmtpClient(c.timeouts());
-        MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), 5, c.mxPort());
+    private DeliveryWorker(Config c, RecipientLedger ledger, Clock clock) throws SSLException {
+        client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse());
+        MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort());
         // The whole session may not outlast the sum of its stage timeouts; this bounds a stuck delivery thread.
         Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
                 .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
-        MessageDelivery delivery = new MessageDelivery(c.transports(), resolver, client, ledger, c.hostname(),
-                c.maxRecipientsPerTransaction(), sessionLimit);
+        MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, ledger, c.hostname(),
+                c.maxRecipientsPerTransaction(), sessionLimit, clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
                 () -> ThreadLocalRandom.current().nextLong());
         loop = new DeliveryLoop(c.bootstrapServers(), GROUP_ID, c.topics(), c.schedule().tiers(), delivery, records,
@@ -98,7 +109,7 @@ public final class DeliveryWorker implements AutoCloseable {
                 c.schedule().tiers(), c.transports());
     }
 
-    public static DeliveryWorker start(Config config, RecipientLedger ledger) {
+    public static DeliveryWorker start(Config config, RecipientLedger ledger) throws SSLException {
         return new DeliveryWorker(config, ledger, Clock.systemUTC());
     }
 

@@ -11,7 +11,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.protocol.dsn.BounceRequest;
@@ -53,7 +55,7 @@ class DeliveryWorkerTest {
     static TopicReader bounces;
 
     @BeforeAll
-    static void start(KafkaBroker kafka) {
+    static void start(KafkaBroker kafka) throws Exception {
         topics = kafka.freshTopics(TIERS);
         Config hz = new Config().setClusterName("test-" + UUID.randomUUID());
         hz.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
@@ -62,7 +64,8 @@ class DeliveryWorkerTest {
         hazelcast = Hazelcast.newHazelcastInstance(hz);
         RetrySchedule fast = new RetrySchedule(TIERS, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1));
         worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
-                TransportTable.parse(List.of("routed.test=" + MX.hostPort())), null, Duration.ofSeconds(1), 25, fast,
+                TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT, null,
+                SmtpClient.Reuse.DEFAULT, null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5)),
                 new HazelcastLedger(hazelcast, Duration.ofHours(1)));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),

@@ -17,6 +17,10 @@ import java.util.function.BooleanSupplier;
 import net.mailrelay.bounce.BounceService;
 import net.mailrelay.delivery.DeliveryWorker;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.route.NextHop;
+import net.mailrelay.delivery.route.RoutePolicies;
+import net.mailrelay.delivery.smtp.Credentials;
+import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.deploy.broker.EmbeddedBroker;
@@ -168,14 +172,26 @@ public final class RelayProcess implements AutoCloseable {
                 submission);
     }
 
-    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) {
+    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) throws IOException {
         RetrySchedule schedule = new RetrySchedule(s.get(Keys.RETRY_TIERS), s.get(Keys.MIN_BACKOFF), s.get(Keys.MAX_BACKOFF),
                 s.get(Keys.MAX_LIFETIME));
         Timeouts timeouts = new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
                 s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
-        return new DeliveryWorker.Config(hostname, bootstrapServers, topics, s.get(Keys.ROUTES),
-                s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.MX_PORT),
-                schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
+        Map<NextHop, Credentials> credentials = Map.of();
+        if (s.get(Keys.ROUTE_AUTH_FILE).isPresent()) {
+            try {
+                credentials = RoutePolicies.readCredentials(s.get(Keys.ROUTE_AUTH_FILE).get());
+            } catch (IOException | IllegalArgumentException e) {
+                throw new ConfigException(Keys.ROUTE_AUTH_FILE.name(), null, e.getMessage());
+            }
+        }
+        RoutePolicies policies = new RoutePolicies(s.get(Keys.DELIVERY_TLS), s.get(Keys.ROUTE_TLS), credentials);
+        SmtpClient.Reuse reuse = new SmtpClient.Reuse(s.get(Keys.REUSE_MAX_TRANSACTIONS), s.get(Keys.REUSE_MAX_IDLE),
+                s.get(Keys.REUSE_MAX_AGE));
+        return new DeliveryWorker.Config(hostname, bootstrapServers, topics, s.get(Keys.ROUTES), policies,
+                s.get(Keys.TLS_TRUST_FILE).orElse(null), reuse,
+                s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
+                s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
                 s.get(Keys.SHUTDOWN_GRACE));
     }
 

@@ -16,6 +16,7 @@ import net.mailrelay.protocol.envelope.QueueId;
  * @param reply the reply that decided the outcome, or a local explanation
  * @param status the enhanced status, e.g. 2.0.0
  * @param durationMillis how long the attempt took
+ * @param tls the TLS protocol and cipher of the connection, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", or null
  */
 public record DeliveryEvent(
         QueueId queueId,
@@ -27,7 +28,8 @@ public record DeliveryEvent(
         String remoteAddress,
         String reply,
         String status,
-        long durationMillis) {
+        long durationMillis,
+        String tls) {
 
     public enum Outcome {
         DELIVERED, DEFERRED, FAILED, EXPIRED

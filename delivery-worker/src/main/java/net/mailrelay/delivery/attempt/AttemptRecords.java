@@ -67,16 +67,14 @@ public final class AttemptRecords {
             if (v instanceof Verdict.Deferred d && expired) {
                 outcome = DeliveryEvent.Outcome.EXPIRED;
                 status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
-                failed.add(report(recipients.get(v.recipient()), status, d.host(), diagnostic(d.reply(), v.explanation()),
-                        nowMillis));
+                failed.add(report(recipients.get(v.recipient()), status, d.remote(), v.explanation(), nowMillis));
             } else if (v instanceof Verdict.Deferred d) {
                 outcome = DeliveryEvent.Outcome.DEFERRED;
                 deferred.add(recipients.get(v.recipient()));
-                lastDeferral = d.reply() != null ? d.reply() : v.explanation();
+                lastDeferral = d.remote() != null && d.remote().reply() != null ? d.remote().reply() : v.explanation();
             } else if (v instanceof Verdict.Failed f) {
                 outcome = DeliveryEvent.Outcome.FAILED;
-                failed.add(report(recipients.get(v.recipient()), status, f.host(), diagnostic(f.reply(), v.explanation()),
-                        nowMillis));
+                failed.add(report(recipients.get(v.recipient()), status, f.remote(), v.explanation(), nowMillis));
             } else {
                 outcome = DeliveryEvent.Outcome.DELIVERED;
             }
@@ -101,33 +99,22 @@ public final class AttemptRecords {
         return writes;
     }
 
-    private static RecipientReport report(Recipient r, EnhancedStatus status, String host, String diagnostic, long at) {
-        return new RecipientReport(r, Action.FAILED, status.toString(), host, diagnostic, at);
-    }
-
     /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */
-    private static String diagnostic(String reply, String explanation) {
-        return reply != null ? "smtp; " + reply : explanation;
+    private static RecipientReport report(Recipient r, EnhancedStatus status, Verdict.Remote remote, String explanation,
+            long at) {
+        String diagnostic = remote != null && remote.reply() != null ? "smtp; " + remote.reply() : explanation;
+        return new RecipientReport(r, Action.FAILED, status.toString(), remote == null ? null : remote.host(), diagnostic, at);
     }
 
     private Write event(QueueId id, Verdict v, DeliveryEvent.Outcome outcome, EnhancedStatus status, int attempt,
             long started, long now) {
-        String host = null;
-        String address = null;
-        String reply = v.explanation();
-        if (v instanceof Verdict.Delivered d) {
-            host = d.host();
-            address = d.address();
-            reply = d.reply();
-        } else if (v instanceof Verdict.Deferred d) {
-            host = d.host();
-            address = d.address();
-        } else if (v instanceof Verdict.Failed f) {
-            host = f.host();
-            address = f.address();
-        }
+        Verdict.Remote remote = v instanceof Verdict.Delivered d ? d.remote()
+                : v instanceof Verdict.Deferred d ? d.remote() : v instanceof Verdict.Failed f ? f.remote() : null;
+        String host = remote == null ? null : remote.host();
+        String address = remote == null ? null : remote.address();
+        String reply = remote != null && remote.reply() != null && v instanceof Verdict.Delivered ? remote.reply() : v.explanation();
         DeliveryEvent e = new DeliveryEvent(id, v.recipient(), outcome, attempt, now, host, address, reply,
-                status.toString(), now - started);
+                status.toString(), now - started, remote == null ? null : remote.tls());
         return new Write(topics.events(), id, RecordCodec.encode(e), null);
     }
 }

@@ -2,9 +2,11 @@ package net.mailrelay.delivery.attempt;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import net.mailrelay.delivery.smtp.RemoteReply;
 import net.mailrelay.delivery.smtp.SessionReport;
 import net.mailrelay.delivery.smtp.Stage;
+import net.mailrelay.delivery.smtp.TlsPolicy;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
 import net.mailrelay.protocol.smtp.StatusClass;
 import net.mailrelay.protocol.smtp.StatusDetail;
@@ -12,7 +14,7 @@ import net.mailrelay.protocol.smtp.StatusDetail;
 /**
  * Every "retry, next MX, or bounce" decision, in one place (Postfix's smtp_trouble.c), one method per
  * place a session can go wrong. I/O failures map to fixed statuses: no connection or no answer is
- * 4.4.1, a lost connection or a timeout during the conversation is 4.4.2.
+ * 4.4.1, a lost connection or a timeout during the conversation is 4.4.2, a failed TLS handshake 4.7.5.
  */
 final class DeliveryTrouble {
 
@@ -20,17 +22,22 @@ final class DeliveryTrouble {
     }
 
     /** The verdict for each recipient offered in this session. */
-    static List<Verdict> judge(SessionReport report, List<String> recipients, boolean moreServers) {
+    static List<Verdict> judge(SessionReport report, List<String> recipients, boolean moreServers, TlsPolicy tls) {
         if (report.endedAt() == Stage.CONNECT) {
             return notConnected(report, recipients, moreServers);
         }
+        if (report.endedAt() == Stage.TLS_HANDSHAKE) {
+            return tlsFailed(report, recipients, moreServers, tls);
+        }
         if (report.localRefusal() != null) {
-            return refusedLocally(report, recipients);
+            return refusedLocally(report, recipients, moreServers);
         }
         if (report.endingReply() != null) {
             return switch (report.endedAt()) {
                 case GREETING -> greetingRefused(report, recipients, moreServers);
                 case EHLO, HELO -> heloRefused(report, recipients, moreServers);
+                case AUTH -> authRefused(report, recipients, moreServers);
+                case RSET -> connectionLost(report, recipients, moreServers);
                 case MAIL -> senderRefused(report, recipients);
                 case DATA -> perRecipient(report, recipients, report.endingReply(), Stage.DATA);
                 default -> throw new IllegalStateException("session ended by a reply at " + report.endedAt());
@@ -46,7 +53,20 @@ final class DeliveryTrouble {
     private static List<Verdict> notConnected(SessionReport r, List<String> recipients, boolean moreServers) {
         EnhancedStatus s = EnhancedStatus.transientFailure(StatusDetail.NO_ANSWER);
         return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, s, r.ioProblem())
-                : new Verdict.Deferred(rcpt, s, r.host(), r.address(), null, r.ioProblem()));
+                : new Verdict.Deferred(rcpt, s, remote(r, null), r.ioProblem()));
+    }
+
+    /**
+     * The TLS handshake failed (4.7.5). With opportunistic TLS the same server is tried again in
+     * plaintext; where TLS is mandatory, another server, or later.
+     */
+    private static List<Verdict> tlsFailed(SessionReport r, List<String> recipients, boolean moreServers, TlsPolicy tls) {
+        EnhancedStatus s = EnhancedStatus.transientFailure(new StatusDetail(7, 5));
+        if (!tls.mandatory()) {
+            return all(recipients, rcpt -> new Verdict.TryWithoutTls(rcpt, s, r.ioProblem()));
+        }
+        return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, s, r.ioProblem())
+                : new Verdict.Deferred(rcpt, s, remote(r, null), r.ioProblem()));
     }
 
     /**
@@ -58,7 +78,7 @@ final class DeliveryTrouble {
         EnhancedStatus s = asTransient(reply.status());
         String why = said(r, reply, Stage.GREETING);
         return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, s, why)
-                : new Verdict.Deferred(rcpt, s, r.host(), r.address(), reply.toString(), why));
+                : new Verdict.Deferred(rcpt, s, remote(r, reply), why));
     }
 
     /** EHLO and HELO both refused: 5xx is the server's final word, 4xx may pass with another server. */
@@ -66,10 +86,22 @@ final class DeliveryTrouble {
         RemoteReply reply = r.endingReply();
         String why = said(r, reply, r.endedAt());
         if (reply.isPermanent()) {
-            return all(recipients, rcpt -> new Verdict.Failed(rcpt, reply.status(), r.host(), r.address(), reply.toString(), why));
+            return all(recipients, rcpt -> new Verdict.Failed(rcpt, reply.status(), remote(r, reply), why));
         }
         return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, reply.status(), why)
-                : new Verdict.Deferred(rcpt, reply.status(), r.host(), r.address(), reply.toString(), why));
+                : new Verdict.Deferred(rcpt, reply.status(), remote(r, reply), why));
+    }
+
+    /**
+     * The smarthost refused our credentials: a configuration problem at our end, so the mail waits
+     * rather than bounces (Postfix smtp_sasl_auth_soft_bounce = yes).
+     */
+    private static List<Verdict> authRefused(SessionReport r, List<String> recipients, boolean moreServers) {
+        RemoteReply reply = r.endingReply();
+        EnhancedStatus s = asTransient(reply.status());
+        String why = "SASL authentication failed; " + said(r, reply, Stage.AUTH);
+        return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, s, why)
+                : new Verdict.Deferred(rcpt, s, remote(r, reply), why));
     }
 
     /** MAIL FROM refused: the same answer holds for every recipient of this message. */
@@ -88,14 +120,14 @@ final class DeliveryTrouble {
             RemoteReply rcptReply = r.recipientReplies().get(rcpt);
             if (rcptReply == null) {
                 EnhancedStatus s = EnhancedStatus.transientFailure(StatusDetail.BAD_CONNECTION);
-                return new Verdict.Deferred(rcpt, s, r.host(), r.address(), null, "recipient not offered to " + peer(r));
+                return new Verdict.Deferred(rcpt, s, remote(r, null), "recipient not offered to " + peer(r));
             }
             if (!rcptReply.isPositive()) {
                 return decided(r, rcpt, rcptReply, Stage.RCPT);
             }
             if (messageReply == null) {
                 EnhancedStatus s = EnhancedStatus.transientFailure(StatusDetail.BAD_CONNECTION);
-                return new Verdict.Deferred(rcpt, s, r.host(), r.address(), null, "no reply from " + peer(r) + " to the message");
+                return new Verdict.Deferred(rcpt, s, remote(r, null), "no reply from " + peer(r) + " to the message");
             }
             return decided(r, rcpt, messageReply, messageStage);
         });
@@ -109,33 +141,46 @@ final class DeliveryTrouble {
     private static List<Verdict> connectionLost(SessionReport r, List<String> recipients, boolean moreServers) {
         EnhancedStatus s = EnhancedStatus.transientFailure(StatusDetail.BAD_CONNECTION);
         boolean messageMayHaveArrived = r.endedAt() == Stage.DOT;
+        String why = r.ioProblem() != null ? r.ioProblem() : said(r, r.endingReply(), r.endedAt());
         return all(recipients, rcpt -> {
             RemoteReply rcptReply = r.recipientReplies().get(rcpt);
             if (rcptReply != null && !rcptReply.isPositive()) {
                 return decided(r, rcpt, rcptReply, Stage.RCPT);
             }
             if (moreServers && !messageMayHaveArrived) {
-                return new Verdict.TryNext(rcpt, s, r.ioProblem());
+                return new Verdict.TryNext(rcpt, s, why);
             }
-            return new Verdict.Deferred(rcpt, s, r.host(), r.address(), null, r.ioProblem());
+            return new Verdict.Deferred(rcpt, s, remote(r, null), why);
         });
     }
 
-    /** This client would not send (size, 8-bit or UTF-8 the server cannot take): permanent. */
-    private static List<Verdict> refusedLocally(SessionReport r, List<String> recipients) {
+    /**
+     * This client would not go on: size, 8-bit or UTF-8 the server cannot take (permanent, for this
+     * message), or TLS required but not to be had, or no TLS to protect a password (temporary: another
+     * server, or later).
+     */
+    private static List<Verdict> refusedLocally(SessionReport r, List<String> recipients, boolean moreServers) {
         SessionReport.LocalRefusal refusal = r.localRefusal();
-        return all(recipients, rcpt -> new Verdict.Failed(rcpt, refusal.status(), r.host(), r.address(), null, refusal.text()));
+        if (refusal.status().isPermanent()) {
+            return all(recipients, rcpt -> new Verdict.Failed(rcpt, refusal.status(), remote(r, null), refusal.text()));
+        }
+        return all(recipients, rcpt -> moreServers ? new Verdict.TryNext(rcpt, refusal.status(), refusal.text())
+                : new Verdict.Deferred(rcpt, refusal.status(), remote(r, null), refusal.text()));
     }
 
     private static Verdict decided(SessionReport r, String rcpt, RemoteReply reply, Stage stage) {
         String why = said(r, reply, stage);
         if (reply.isPositive()) {
-            return new Verdict.Delivered(rcpt, reply.status(), r.host(), r.address(), reply.toString(), why);
+            return new Verdict.Delivered(rcpt, reply.status(), remote(r, reply), why);
         }
         if (reply.isTransient()) {
-            return new Verdict.Deferred(rcpt, reply.status(), r.host(), r.address(), reply.toString(), why);
+            return new Verdict.Deferred(rcpt, reply.status(), remote(r, reply), why);
         }
-        return new Verdict.Failed(rcpt, reply.status(), r.host(), r.address(), reply.toString(), why);
+        return new Verdict.Failed(rcpt, reply.status(), remote(r, reply), why);
+    }
+
+    private static Verdict.Remote remote(SessionReport r, RemoteReply reply) {
+        return new Verdict.Remote(r.host(), r.address(), reply == null ? null : reply.toString(), r.tls());
     }
 
     private static EnhancedStatus asTransient(EnhancedStatus s) {
@@ -151,7 +196,7 @@ final class DeliveryTrouble {
         return r.host() + "[" + ip + "]";
     }
 
-    private static List<Verdict> all(List<String> recipients, java.util.function.Function<String, Verdict> f) {
+    private static List<Verdict> all(List<String> recipients, Function<String, Verdict> f) {
         List<Verdict> out = new ArrayList<>(recipients.size());
         recipients.forEach(r -> out.add(f.apply(r)));
         return out;

@@ -1,9 +1,11 @@
 package net.mailrelay.delivery.attempt;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -11,11 +13,16 @@ import java.util.concurrent.TimeoutException;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.Resolution;
+import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.Target;
 import net.mailrelay.delivery.route.TransportTable;
-import net.mailrelay.delivery.smtp.OutboundSession;
+import net.mailrelay.delivery.smtp.ClientSession;
+import net.mailrelay.delivery.smtp.ConnectionSpec;
 import net.mailrelay.delivery.smtp.SessionReport;
 import net.mailrelay.delivery.smtp.SmtpClient;
+import net.mailrelay.delivery.smtp.Stage;
+import net.mailrelay.delivery.smtp.TlsPolicy;
+import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Recipient;
 import org.slf4j.Logger;
@@ -29,24 +36,30 @@ import org.slf4j.LoggerFactory;
 public final class MessageDelivery {
 
     private static final Logger LOG = LoggerFactory.getLogger(MessageDelivery.class);
+    /** How long a host whose TLS handshake failed gets plaintext under opportunistic TLS. */
+    private static final Duration TLS_FALLBACK_MEMORY = Duration.ofHours(1);
 
     private final TransportTable transports;
+    private final RoutePolicies policies;
     private final MxResolver resolver;
     private final SmtpClient client;
     private final RecipientLedger ledger;
     private final String heloName;
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
+    private final TlsFallbacks fallbacks;
 
-    public MessageDelivery(TransportTable transports, MxResolver resolver, SmtpClient client, RecipientLedger ledger,
-            String heloName, int maxRecipientsPerTransaction, Duration sessionLimit) {
+    public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
+            RecipientLedger ledger, String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
         this.transports = transports;
+        this.policies = policies;
         this.resolver = resolver;
         this.client = client;
         this.ledger = ledger;
         this.heloName = heloName;
         this.maxRecipientsPerTransaction = maxRecipientsPerTransaction;
         this.sessionLimit = sessionLimit;
+        this.fallbacks = new TlsFallbacks(TLS_FALLBACK_MEMORY, clock);
     }
 
     /** Delivers to every recipient of the envelope; returns one final verdict per recipient. */
@@ -61,11 +74,14 @@ public final class MessageDelivery {
             }
             byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
         }
+        // Declared 8BITMIME but 7-bit in fact: it can go to any server without conversion.
+        BodyType body = env.body() == BodyType.EIGHT_BIT_MIME && !eightBit(message, offset, length) ? BodyType.SEVEN_BIT : env.body();
         for (Map.Entry<String, List<String>> group : byDomain.entrySet()) {
             List<String> rcpts = group.getValue();
             for (int i = 0; i < rcpts.size(); i += maxRecipientsPerTransaction) {
                 List<String> batch = rcpts.subList(i, Math.min(rcpts.size(), i + maxRecipientsPerTransaction));
-                verdicts.addAll(deliverToDomain(env, group.getKey(), batch, message, offset, length));
+                ClientSession.Transaction tx = new ClientSession.Transaction(env.reversePath(), batch, body, env.smtpUtf8(), length);
+                verdicts.addAll(deliverToDomain(env, group.getKey(), tx, message, offset, length));
             }
         }
         double delay = (System.currentTimeMillis() - env.arrivedAtMillis()) / 1000.0;
@@ -80,43 +96,38 @@ public final class MessageDelivery {
 
     /** One line per recipient and attempt, as Postfix's smtp agent logs it. */
     private static void log(Envelope env, Verdict v, double delay) {
-        String relay = "none";
-        String status = "deferred";
-        if (v instanceof Verdict.Delivered d) {
-            relay = d.host() + "[" + d.address() + "]";
-            status = "sent";
-        } else if (v instanceof Verdict.Deferred d && d.host() != null) {
-            relay = d.host() + "[" + d.address() + "]";
-        } else if (v instanceof Verdict.Failed f) {
-            relay = f.host() == null ? "none" : f.host() + "[" + f.address() + "]";
-            status = "bounced";
-        }
-        LOG.info("{}: to=<{}>, relay={}, delay={}, attempt={}, dsn={}, status={} ({})", env.queueId(), v.recipient(), relay,
-                String.format(java.util.Locale.ROOT, "%.2f", delay), env.attempts() + 1, v.status(), status, v.explanation());
+        Verdict.Remote remote = v instanceof Verdict.Delivered d ? d.remote()
+                : v instanceof Verdict.Deferred d ? d.remote() : v instanceof Verdict.Failed f ? f.remote() : null;
+        String relay = remote == null || remote.host() == null ? "none" : remote.host() + "[" + remote.address() + "]";
+        String status = v instanceof Verdict.Delivered ? "sent" : v instanceof Verdict.Failed ? "bounced" : "deferred";
+        LOG.info("{}: to=<{}>, relay={}, delay={}, attempt={}, dsn={}{}, status={} ({})", env.queueId(), v.recipient(), relay,
+                String.format(Locale.ROOT, "%.2f", delay), env.attempts() + 1, v.status(),
+                remote != null && remote.tls() != null ? ", tls=" + remote.tls() : "", status, v.explanation());
     }
 
-    private List<Verdict> deliverToDomain(Envelope env, String domain, List<String> rcpts, byte[] message, int offset,
-            int length) throws InterruptedException {
-        Resolution route = route(domain);
+    private List<Verdict> deliverToDomain(Envelope env, String domain, ClientSession.Transaction tx, byte[] message,
+            int offset, int length) throws InterruptedException {
+        NextHop hop = transports.lookup(domain).orElse(null);
+        Resolution route = hop == null ? resolver.resolve(domain)
+                : hop.mxLookup() ? resolver.resolve(hop.host()) : resolver.resolveHost(hop.host(), hop.port());
         if (route instanceof Resolution.Failure f) {
-            return rcpts.stream().<Verdict>map(r -> f.status().isPermanent()
-                    ? new Verdict.Failed(r, f.status(), null, null, null, f.text())
-                    : new Verdict.Deferred(r, f.status(), null, null, null, f.text())).toList();
+            return tx.recipients().stream().<Verdict>map(r -> f.status().isPermanent()
+                    ? new Verdict.Failed(r, f.status(), null, f.text())
+                    : new Verdict.Deferred(r, f.status(), null, f.text())).toList();
         }
         List<Target> targets = ((Resolution.Targets) route).targets();
-        OutboundSession.Transaction base = new OutboundSession.Transaction(heloName, env.reversePath(), rcpts,
-                env.body(), env.smtpUtf8(), length);
+        TlsPolicy policy = policies.tls(domain);
         List<Verdict> decided = new ArrayList<>();
-        List<String> pending = rcpts;
+        List<String> pending = tx.recipients();
         for (int t = 0; t < targets.size() && !pending.isEmpty(); t++) {
             Target target = targets.get(t);
-            OutboundSession.Transaction tx = new OutboundSession.Transaction(base.heloName(), base.reversePath(), pending,
-                    base.body(), base.smtpUtf8(), base.messageSize());
-            SessionReport report = session(target, tx, message, offset, length);
+            TlsPolicy effective = policy == TlsPolicy.OPPORTUNISTIC && fallbacks.plaintextOnly(target.host()) ? TlsPolicy.NONE : policy;
+            ConnectionSpec spec = new ConnectionSpec(heloName, effective, policies.credentials(hop));
             List<String> next = new ArrayList<>();
-            for (Verdict v : DeliveryTrouble.judge(report, pending, t < targets.size() - 1)) {
+            for (Verdict v : attempt(target, spec, tx, pending, t < targets.size() - 1, message, offset, length)) {
                 if (v instanceof Verdict.TryNext) {
-                    LOG.info("{}: to=<{}>, relay={}, trying next server: {}", env.queueId(), v.recipient(), target.host(), v.explanation());
+                    LOG.info("{}: to=<{}>, relay={}, trying next server: {}", env.queueId(), v.recipient(), target.host(),
+                            v.explanation());
                     next.add(v.recipient());
                 } else {
                     decided.add(v);
@@ -127,24 +138,44 @@ public final class MessageDelivery {
         return decided;
     }
 
-    private Resolution route(String domain) {
-        NextHop hop = transports.lookup(domain).orElse(null);
-        if (hop == null) {
-            return resolver.resolve(domain);
+    /** One server; a failed opportunistic TLS handshake is followed at once by a plaintext try. */
+    private List<Verdict> attempt(Target target, ConnectionSpec spec, ClientSession.Transaction tx, List<String> rcpts,
+            boolean moreServers, byte[] message, int offset, int length) throws InterruptedException {
+        ClientSession.Transaction these = new ClientSession.Transaction(tx.reversePath(), rcpts, tx.body(), tx.smtpUtf8(),
+                tx.messageSize());
+        SessionReport report = session(target, spec, these, message, offset, length);
+        List<Verdict> verdicts = DeliveryTrouble.judge(report, rcpts, moreServers, spec.tls());
+        if (verdicts.stream().anyMatch(v -> v instanceof Verdict.TryWithoutTls)) {
+            LOG.warn("TLS handshake with {} failed ({}); trying again without TLS, and using plaintext with it for {}",
+                    target.host(), report.ioProblem(), TLS_FALLBACK_MEMORY);
+            fallbacks.remember(target.host());
+            ConnectionSpec plain = spec.withTls(TlsPolicy.NONE);
+            report = session(target, plain, these, message, offset, length);
+            verdicts = DeliveryTrouble.judge(report, rcpts, moreServers, plain.tls());
         }
-        return hop.mxLookup() ? resolver.resolve(hop.host()) : resolver.resolveHost(hop.host(), hop.port());
+        return verdicts;
     }
 
-    private SessionReport session(Target target, OutboundSession.Transaction tx, byte[] message, int offset, int length)
-            throws InterruptedException {
+    private SessionReport session(Target target, ConnectionSpec spec, ClientSession.Transaction tx, byte[] message,
+            int offset, int length) throws InterruptedException {
         try {
-            return client.deliver(target.host(), target.address(), tx, message, offset, length)
+            return client.deliver(target.host(), target.address(), spec, tx, message, offset, length)
                     .get(sessionLimit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            // The client enforces per-stage timeouts, so this is a backstop; treat it as a lost connection.
+            // The client enforces per-stage timeouts, so this is a backstop; treat it as a lost connection
+            // after the message may have been sent.
             String addr = target.address().getAddress().getHostAddress() + ":" + target.address().getPort();
-            return new SessionReport(target.host(), addr, net.mailrelay.delivery.smtp.Stage.DOT, null,
+            return new SessionReport(target.host(), addr, Stage.DOT, null,
                     "no result from session with " + target.host() + " within " + sessionLimit, null, Map.of(), null, null);
         }
+    }
+
+    private static boolean eightBit(byte[] m, int offset, int length) {
+        for (int i = offset; i < offset + length; i++) {
+            if (m[i] < 0) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -6,9 +6,9 @@ import net.mailrelay.protocol.smtp.EnhancedStatus;
 /**
  * What became of one recipient in one attempt.
  *
- * <p>{@code reply} is the remote server's reply as sent (for Diagnostic-Code), or null when no server
- * answered; {@code explanation} is the Postfix-style account for logs ("host mx[192.0.2.1] said: 550
- * 5.1.1 ... (in reply to RCPT TO command)").
+ * <p>{@code remote} says which server decided and what it said, or is null when no server answered;
+ * {@code explanation} is the Postfix-style account for logs ("host mx[192.0.2.1] said: 550 5.1.1 ...
+ * (in reply to RCPT TO command)").
  */
 public sealed interface Verdict {
 
@@ -18,12 +18,14 @@ public sealed interface Verdict {
 
     String explanation();
 
-    record Delivered(String recipient, EnhancedStatus status, String host, String address, String reply,
-            String explanation) implements Verdict {
+    /** The server that answered: its name, address, reply (as sent; null if it said nothing) and TLS. */
+    record Remote(String host, String address, String reply, String tls) {
     }
 
-    record Deferred(String recipient, EnhancedStatus status, String host, String address, String reply,
-            String explanation) implements Verdict {
+    record Delivered(String recipient, EnhancedStatus status, Remote remote, String explanation) implements Verdict {
+    }
+
+    record Deferred(String recipient, EnhancedStatus status, Remote remote, String explanation) implements Verdict {
         public Deferred {
             Objects.requireNonNull(status, "status");
             if (status.isPermanent() || status.statusClass().digit() == 2) {
@@ -32,8 +34,7 @@ public sealed interface Verdict {
         }
     }
 
-    record Failed(String recipient, EnhancedStatus status, String host, String address, String reply,
-            String explanation) implements Verdict {
+    record Failed(String recipient, EnhancedStatus status, Remote remote, String explanation) implements Verdict {
         public Failed {
             Objects.requireNonNull(status, "status");
             if (!status.isPermanent()) {
@@ -44,5 +45,12 @@ public sealed interface Verdict {
 
     /** Not decided by this server: try the next one (never the final word on a recipient). */
     record TryNext(String recipient, EnhancedStatus status, String explanation) implements Verdict {
+    }
+
+    /**
+     * The TLS handshake failed where the policy allows plaintext: try the same server again without TLS
+     * (never the final word either).
+     */
+    record TryWithoutTls(String recipient, EnhancedStatus status, String explanation) implements Verdict {
     }
 }

@@ -1,6 +1,5 @@
 package net.mailrelay.delivery.route;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -9,6 +8,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
 import net.mailrelay.protocol.smtp.StatusDetail;
@@ -17,34 +18,43 @@ import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.ExtendedResolver;
 import org.xbill.DNS.MXRecord;
-import org.xbill.DNS.Message;
+import org.xbill.DNS.Cache;
 import org.xbill.DNS.Name;
-import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Resolver;
-import org.xbill.DNS.Section;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
+import org.xbill.DNS.lookup.LookupSession;
+import org.xbill.DNS.lookup.NoSuchDomainException;
+import org.xbill.DNS.lookup.NoSuchRRSetException;
+import org.xbill.DNS.lookup.ServerFailedException;
 
 /**
  * Finds the servers for a recipient domain (RFC 5321 section 5.1): MX records sorted by preference with
  * equal preferences shuffled; no MX means the domain's own A/AAAA records (implicit MX); a null MX
  * (RFC 7505) or a domain that does not exist fails permanently; a DNS server failure or timeout fails
  * temporarily. At most {@code maxAddresses} addresses are returned (Postfix smtp_mx_address_limit).
+ * Answers are cached for their TTL in a bounded cache, so a busy destination costs one lookup per TTL.
  */
 public final class MxResolver {
 
-    private final Resolver resolver;
+    private final LookupSession lookups;
+    private final Duration timeout;
     private final int maxAddresses;
     private final int mxPort;
 
     /**
+     * @param cacheSize answers kept (dnsjava's cache, which honours each record's TTL); 0 keeps none
      * @param mxPort the port of servers found by MX lookup: 25, except where tests run their servers on
      *     other ports
      */
-    public MxResolver(Resolver resolver, int maxAddresses, int mxPort) {
-        this.resolver = resolver;
+    public MxResolver(Resolver resolver, int cacheSize, int maxAddresses, int mxPort) {
+        Cache cache = new Cache(DClass.IN);
+        cache.setMaxEntries(Math.max(cacheSize, 0));
+        // No search path and no hosts file: mail routing asks the DNS about fully qualified names only.
+        this.lookups = LookupSession.builder().resolver(resolver).cache(cache).clearSearchPath().build();
+        this.timeout = resolver.getTimeout();
         this.maxAddresses = maxAddresses;
         this.mxPort = mxPort;
     }
@@ -145,31 +155,41 @@ public final class MxResolver {
 
     private Answer query(String name, int type) {
         String what = "name=" + name + " type=" + Type.string(type);
-        Message response;
+        Name n;
         try {
-            Name n = Name.fromString(name.endsWith(".") ? name : name + ".");
-            response = resolver.send(Message.newQuery(Record.newRecord(n, type, DClass.IN)));
+            n = Name.fromString(name.endsWith(".") ? name : name + ".");
         } catch (TextParseException e) {
             return new Answer(List.of(), new Resolution.Failure(
                     EnhancedStatus.permanentFailure(StatusDetail.BAD_DESTINATION_SYSTEM), "Bad domain name: " + what));
-        } catch (IOException e) {
-            return new Answer(List.of(), new Resolution.Failure(
-                    EnhancedStatus.transientFailure(StatusDetail.ROUTING_SERVER_FAILURE),
-                    "Host or domain name not found. Name service error for " + what + ": timed out"));
         }
-        int rcode = response.getRcode();
-        if (rcode == Rcode.NXDOMAIN) {
-            return new Answer(List.of(), new Resolution.Failure(
-                    EnhancedStatus.permanentFailure(StatusDetail.BAD_DESTINATION_SYSTEM),
-                    "Host or domain name not found. Name service error for " + what + ": Host not found"));
+        try {
+            return new Answer(lookups.lookupAsync(n, type).toCompletableFuture().get(timeout.toMillis() * 3, TimeUnit.MILLISECONDS)
+                    .getRecords(), null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Answer(List.of(), temporary(what + ": interrupted"));
+        } catch (java.util.concurrent.TimeoutException e) {
+            return new Answer(List.of(), temporary(what + ": timed out"));
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof NoSuchDomainException) {
+                return new Answer(List.of(), new Resolution.Failure(
+                        EnhancedStatus.permanentFailure(StatusDetail.BAD_DESTINATION_SYSTEM),
+                        "Host or domain name not found. Name service error for " + what + ": Host not found"));
+            }
+            if (cause instanceof NoSuchRRSetException) {
+                return new Answer(List.of(), null); // the name exists without records of this type
+            }
+            String why = cause instanceof ServerFailedException ? "SERVFAIL, try again"
+                    : cause instanceof java.io.IOException || cause instanceof java.util.concurrent.TimeoutException
+                            ? "timed out" : String.valueOf(cause.getMessage());
+            return new Answer(List.of(), temporary(what + ": " + why));
         }
-        if (rcode != Rcode.NOERROR) {
-            return new Answer(List.of(), new Resolution.Failure(
-                    EnhancedStatus.transientFailure(StatusDetail.ROUTING_SERVER_FAILURE),
-                    "Host or domain name not found. Name service error for " + what + ": " + Rcode.string(rcode)
-                            + ", try again"));
-        }
-        return new Answer(response.getSection(Section.ANSWER), null);
+    }
+
+    private static Resolution.Failure temporary(String what) {
+        return new Resolution.Failure(EnhancedStatus.transientFailure(StatusDetail.ROUTING_SERVER_FAILURE),
+                "Host or domain name not found. Name service error for " + what);
     }
 
     private static InetAddress literal(String host) {

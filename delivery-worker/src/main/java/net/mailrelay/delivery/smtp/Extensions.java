@@ -8,10 +8,11 @@ import java.util.Locale;
  *
  * @param sizeLimit the SIZE limit (RFC 1870): -1 when SIZE was not offered, 0 when offered without a limit
  */
-record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, long sizeLimit) {
+record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, long sizeLimit, boolean startTls,
+        boolean authPlain) {
 
     /** After HELO, or before EHLO was answered: nothing offered. */
-    static final Extensions NONE = new Extensions(false, false, false, -1);
+    static final Extensions NONE = new Extensions(false, false, false, -1, false, false);
 
     /** Parses the lines after the first (the first line is the server's name). */
     static Extensions parse(List<String> lines) {
@@ -19,6 +20,8 @@ record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, lo
         boolean eightBit = false;
         boolean utf8 = false;
         long size = -1;
+        boolean startTls = false;
+        boolean plain = false;
         for (int i = 1; i < lines.size(); i++) {
             String[] words = lines.get(i).trim().split("\\s+");
             switch (words[0].toUpperCase(Locale.ROOT)) {
@@ -26,12 +29,18 @@ record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, lo
                 case "8BITMIME" -> eightBit = true;
                 case "SMTPUTF8" -> utf8 = true;
                 case "SIZE" -> size = words.length > 1 ? parseLimit(words[1]) : 0;
+                case "STARTTLS" -> startTls = true;
+                case "AUTH" -> {
+                    for (int w = 1; w < words.length; w++) {
+                        plain |= words[w].equalsIgnoreCase("PLAIN");
+                    }
+                }
                 default -> {
                     // not used by this client
                 }
             }
         }
-        return new Extensions(pipelining, eightBit, utf8, size);
+        return new Extensions(pipelining, eightBit, utf8, size, startTls, plain);
     }
 
     private static long parseLimit(String s) {

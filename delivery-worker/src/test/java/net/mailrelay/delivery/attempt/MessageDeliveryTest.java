@@ -10,6 +10,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.delivery.route.RoutePolicies;
+import net.mailrelay.delivery.smtp.ClientTls;
 import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.protocol.envelope.BodyType;
@@ -50,7 +52,7 @@ class MessageDeliveryTest {
                 .mx("two.test", 20, "mx2.two.test").address("mx2.two.test", "127.0.0.3")
                 .mx("one.test", 10, "mx2.two.test");
         client = new SmtpClient(new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5),
-                Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5)));
+                Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5)), tls(), SmtpClient.Reuse.DEFAULT);
         RecipientLedger memory = new RecipientLedger() {
             @Override
             public boolean isDelivered(QueueId q, String r) {
@@ -62,9 +64,17 @@ class MessageDeliveryTest {
                 ledger.add(q + r);
             }
         };
-        delivery = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())),
-                new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 5, MX.port()),
-                client, memory, "relay.test", 50, Duration.ofMinutes(1));
+        delivery = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT,
+                new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
+                client, memory, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
+    }
+
+    static ClientTls tls() {
+        try {
+            return new ClientTls(null);
+        } catch (javax.net.ssl.SSLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @AfterAll
@@ -86,7 +96,7 @@ class MessageDeliveryTest {
         List<Verdict> verdicts = delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
         assertThat(verdicts).singleElement().isInstanceOf(Verdict.Delivered.class);
         Verdict.Delivered d = (Verdict.Delivered) verdicts.get(0);
-        assertThat(d.host()).isEqualTo("mx2.two.test");
+        assertThat(d.remote().host()).isEqualTo("mx2.two.test");
         assertThat(MX.deliveriesTo("someone@two.test")).singleElement()
                 .satisfies(m -> assertThat(m.data()).isEqualTo(MESSAGE));
     }

@@ -31,7 +31,7 @@ class MxResolverTest {
         DNS.servfail("broken.test");
         DNS.silent("slow.test");
         DNS.mx("dangling.test", 10, "nowhere.dangling.test");
-        resolver = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 5, 2525);
+        resolver = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 0, 5, 2525);
     }
 
     static List<String> targets(Resolution r) {
@@ -94,5 +94,22 @@ class MxResolverTest {
         assertThat(t.lookup("viamx.test")).contains(new NextHop("mail.example", 25, true));
         assertThat(t.lookup("anything.test")).contains(new NextHop("smarthost.test", 587, false));
         assertThat(TransportTable.EMPTY.lookup("x.test")).isEmpty();
+    }
+
+    @Test
+    void cachesAnswersForTheirTtl() {
+        DNS.ttl(60).mx("cached.test", 10, "mx.cached.test").address("mx.cached.test", "127.0.0.7");
+        DNS.ttl(1).mx("brief.test", 10, "mx.brief.test").address("mx.brief.test", "127.0.0.8").ttl(60);
+        MxResolver caching = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 1000, 5, 25);
+        for (int i = 0; i < 5; i++) {
+            assertThat(targets(caching.resolve("cached.test"))).containsExactly("mx.cached.test/127.0.0.7:25");
+        }
+        assertThat(DNS.timesAsked("cached.test", "MX")).isEqualTo(1);
+        assertThat(DNS.timesAsked("mx.cached.test", "A")).isEqualTo(1);
+        caching.resolve("brief.test");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+            caching.resolve("brief.test");
+            return DNS.timesAsked("brief.test", "MX") >= 2;
+        });
     }
 }

@@ -3,6 +3,9 @@ package net.mailrelay.deploy.config;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.route.RoutePolicies;
+import net.mailrelay.delivery.smtp.TlsPolicy;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.edge.policy.Cidr;
 
@@ -112,8 +115,27 @@ public final class Keys {
             "DNS server host:port for MX lookups; default: the system resolver.");
     public static final Key<Duration> DNS_TIMEOUT = new Key<>("dns.timeout", "10s", Parsers::positiveDuration,
             "Time to wait for a DNS answer before the lookup counts as a temporary failure (4.4.3).");
+    public static final Key<Integer> DNS_CACHE = new Key<>("dns.cache-size", "10000", Parsers::integer,
+            "DNS answers kept in the worker's cache, each for its TTL; 0 keeps none.");
     public static final Key<Integer> MX_PORT = new Key<>("delivery.mx-port", "25", Parsers::port,
             "TCP port of servers found by MX lookup.");
+    public static final Key<TlsPolicy> DELIVERY_TLS = new Key<>("delivery.tls", "opportunistic", TlsPolicy::parse,
+            "Outbound TLS: none, opportunistic (STARTTLS when offered; plaintext again after a failed handshake), "
+                    + "required (no delivery without TLS), verify (TLS with a trusted certificate naming the MX host).");
+    public static final Key<Map<String, TlsPolicy>> ROUTE_TLS = new Key<>("route.tls", "",
+            s -> RoutePolicies.parseTls(Parsers.list(s)), "Outbound TLS policy per recipient domain, DOMAIN=POLICY[,...].");
+    public static final Key<java.util.Optional<Path>> ROUTE_AUTH_FILE = new Key<>("route.auth-file", "", Parsers::optionalPath,
+            "Smarthost credentials: lines of NEXTHOP USER PASSWORD, the next hop as in a route ([smtp.example]:587); "
+                    + "sent only over TLS.");
+    public static final Key<java.util.Optional<Path>> TLS_TRUST_FILE = new Key<>("delivery.tls-trust-file", "",
+            Parsers::optionalPath, "PEM CA certificates trusted by the verify policy; default: the JDK's trust store.");
+    public static final Key<Integer> REUSE_MAX_TRANSACTIONS = new Key<>("delivery.reuse.max-transactions", "100",
+            Parsers::positive, "Messages one outbound connection carries before it is closed.");
+    public static final Key<Duration> REUSE_MAX_IDLE = new Key<>("delivery.reuse.max-idle", "5s", Parsers::duration,
+            "How long an idle outbound connection is kept for the next message (0 = no reuse; "
+                    + "Postfix smtp_connection_cache_time_limit).");
+    public static final Key<Duration> REUSE_MAX_AGE = new Key<>("delivery.reuse.max-age", "300s", Parsers::positiveDuration,
+            "Age after which an outbound connection is not reused (Postfix smtp_connection_reuse_time_limit).");
     public static final Key<Integer> MAX_IN_FLIGHT = new Key<>("delivery.max-in-flight", "100", Parsers::positive,
             "Messages a worker delivers at once (Postfix default_process_limit).");
     public static final Key<Integer> MAX_RCPT_PER_TX = new Key<>("delivery.max-recipients", "50", Parsers::positive,
@@ -162,7 +184,8 @@ public final class Keys {
             SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SMTPS_BIND, SMTPS_PORT, SMTPS_AUTH, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
-            ROUTES, DNS_SERVER, DNS_TIMEOUT, MX_PORT, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
+            ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,
+            REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
             FLUSH_EACH_MESSAGE);
