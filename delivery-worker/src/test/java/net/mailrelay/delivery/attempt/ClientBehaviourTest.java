@@ -197,6 +197,29 @@ class ClientBehaviourTest {
     }
 
     @Test
+    void refusesUtf8AddressesToAServerWithoutSmtpUtf8() throws Exception {
+        mx.smtpUtf8(false);
+        Envelope env = new Envelope(QueueId.next(System.currentTimeMillis()), "s\u00e9nder@origin.test",
+                List.of(Recipient.of("a@fake.test")), BodyType.SEVEN_BIT, true, null, null, "127.0.0.1", "client.test", null,
+                System.currentTimeMillis(), 0, 0, null);
+        Verdict v = one(delivery(TlsPolicy.NONE).deliver(env, MESSAGE, 0, MESSAGE.length));
+        assertThat(v).isInstanceOf(Verdict.Failed.class);
+        assertThat(v.status()).hasToString("5.6.7");
+    }
+
+    @Test
+    void splitsLargeRecipientListsIntoTransactionsOfFifty() throws Exception {
+        String[] rcpts = new String[120];
+        for (int i = 0; i < rcpts.length; i++) {
+            rcpts[i] = "r" + i + "@fake.test";
+        }
+        List<Verdict> v = delivery(TlsPolicy.NONE).deliver(envelope(BodyType.SEVEN_BIT, rcpts), MESSAGE, 0, MESSAGE.length);
+        assertThat(v).hasSize(120).allMatch(x -> x instanceof Verdict.Delivered);
+        assertThat(mx.deliveries()).extracting(x -> x.recipients().size()).containsExactly(50, 50, 20);
+        assertThat(mx.connectionCount()).isEqualTo(1);
+    }
+
+    @Test
     void fallsBackToHelo() throws Exception {
         mx.mode(FakeMx.Mode.NO_EHLO);
         assertThat(one(delivery(TlsPolicy.OPPORTUNISTIC).deliver(envelope(BodyType.SEVEN_BIT, "a@fake.test"), MESSAGE, 0,

@@ -102,6 +102,18 @@ class MessageDeliveryTest {
     }
 
     @Test
+    void deliversOverIpv6() throws Exception {
+        try (FakeMx six = new FakeMx("mx.six.test", loopback("::1"), MX.port())) {
+            six.start();
+            DNS.mx("six.test", 10, "mx.six.test").address("mx.six.test", "::1");
+            List<Verdict> verdicts = delivery.deliver(envelope("someone@six.test"), MESSAGE, 0, MESSAGE.length);
+            assertThat(verdicts).singleElement().isInstanceOf(Verdict.Delivered.class);
+            assertThat(((Verdict.Delivered) verdicts.get(0)).remote().address()).isEqualTo("0:0:0:0:0:0:0:1:" + MX.port());
+            assertThat(six.deliveriesTo("someone@six.test")).hasSize(1);
+        }
+    }
+
+    @Test
     void decidesEachRecipientByItsOwnReply() throws Exception {
         Envelope env = envelope("ok@routed.test", "permfail@routed.test", "tempfail@routed.test", "ok2@one.test");
         List<Verdict> verdicts = delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
