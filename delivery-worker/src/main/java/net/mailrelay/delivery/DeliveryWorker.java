@@ -6,15 +6,18 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import net.mailrelay.delivery.attempt.AttemptRecords;
+import net.mailrelay.delivery.attempt.DestinationGuard;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.queue.DeliveryLoop;
+import net.mailrelay.delivery.queue.RetryRequests;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import javax.net.ssl.SSLException;
 import net.mailrelay.delivery.smtp.ClientTls;
+import net.mailrelay.delivery.smtp.ConnectionGate;
 import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.protocol.record.Topics;
@@ -61,6 +64,7 @@ public final class DeliveryWorker implements AutoCloseable {
             RoutePolicies policies,
             Path trustedCertificates,
             SmtpClient.Reuse reuse,
+            Duration slotWait,
             String dnsServer,
             Duration dnsTimeout,
             int dnsCacheSize,
@@ -90,27 +94,39 @@ public final class DeliveryWorker implements AutoCloseable {
         }
     }
 
+    /** The cluster's shared state as the worker uses it; {@link #NONE} for a worker on its own. */
+    public record Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests) {
+        public Cluster {
+            Objects.requireNonNull(ledger, "ledger");
+            Objects.requireNonNull(gate, "gate");
+            Objects.requireNonNull(guard, "guard");
+            Objects.requireNonNull(retryRequests, "retryRequests");
+        }
+    }
+
     private final SmtpClient client;
     private final DeliveryLoop loop;
 
-    private DeliveryWorker(Config c, RecipientLedger ledger, Clock clock) throws SSLException {
-        client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse());
+    private DeliveryWorker(Config c, Cluster cluster, Clock clock) throws SSLException {
+        client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse(), cluster.gate(),
+                c.slotWait());
         MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort());
         // The whole session may not outlast the sum of its stage timeouts; this bounds a stuck delivery thread.
         Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
                 .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
-        MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, ledger, c.hostname(),
-                c.maxRecipientsPerTransaction(), sessionLimit, clock);
+        MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, cluster.ledger(),
+                cluster.guard(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
                 () -> ThreadLocalRandom.current().nextLong());
         loop = new DeliveryLoop(c.bootstrapServers(), GROUP_ID, c.topics(), c.schedule().tiers(), delivery, records,
-                c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock).start();
+                c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock,
+                cluster.retryRequests()).start();
         LOG.info("worker consuming {} and {} retry tiers {}; routes {}", c.topics().outbound(), c.schedule().tiers().size(),
                 c.schedule().tiers(), c.transports());
     }
 
-    public static DeliveryWorker start(Config config, RecipientLedger ledger) throws SSLException {
-        return new DeliveryWorker(config, ledger, Clock.systemUTC());
+    public static DeliveryWorker start(Config config, Cluster cluster) throws SSLException {
+        return new DeliveryWorker(config, cluster, Clock.systemUTC());
     }
 
     @Override

@@ -10,7 +10,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import net.mailrelay.delivery.attempt.DestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.queue.RetryRequests;
+import net.mailrelay.delivery.smtp.ConnectionGate;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.smtp.SmtpClient;
@@ -65,9 +68,10 @@ class DeliveryWorkerTest {
         RetrySchedule fast = new RetrySchedule(TIERS, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1));
         worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
                 TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT, null,
-                SmtpClient.Reuse.DEFAULT, null, Duration.ofSeconds(1), 100, 25, fast,
+                SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2), null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5)),
-                new HazelcastLedger(hazelcast, Duration.ofHours(1)));
+                new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, Duration.ofHours(1), Duration.ofMinutes(5)),
+                        ConnectionGate.NONE, DestinationGuard.NONE, RetryRequests.NONE));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         events = new TopicReader(kafka, topics.events());

@@ -16,7 +16,10 @@ import java.util.Map;
 import java.util.function.BooleanSupplier;
 import net.mailrelay.bounce.BounceService;
 import net.mailrelay.delivery.DeliveryWorker;
+import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
+import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.smtp.Credentials;
@@ -98,8 +101,11 @@ public final class RelayProcess implements AutoCloseable {
 
         HazelcastInstance hazelcast = null;
         if (role != Role.BOUNCE) {
+            HazelcastMember.Discovery discovery = s.get(Keys.HAZELCAST_DISCOVERY).equals("kubernetes")
+                    ? new HazelcastMember.Discovery.Kubernetes(s.get(Keys.HAZELCAST_K8S_SERVICE), s.get(Keys.HAZELCAST_K8S_NAMESPACE))
+                    : new HazelcastMember.Discovery.TcpIp(s.get(Keys.HAZELCAST_MEMBERS));
             hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : null,
-                    s.get(Keys.HAZELCAST_PORT), s.get(Keys.HAZELCAST_MEMBERS));
+                    s.get(Keys.HAZELCAST_PORT), discovery);
             HazelcastInstance hz = hazelcast;
             parts.push(hz::shutdown);
             readiness.put("hazelcast", () -> hz.getLifecycleService().isRunning());
@@ -108,8 +114,16 @@ public final class RelayProcess implements AutoCloseable {
             parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes)));
         }
         if (role == Role.STANDALONE || role == Role.WORKER) {
-            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes),
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1))));
+            HazelcastConnectionGate gate = new HazelcastConnectionGate(hazelcast, s.get(Keys.DESTINATION_CONCURRENCY),
+                    s.get(Keys.ROUTE_CONCURRENCY), Duration.ofSeconds(60));
+            parts.push(gate);
+            HazelcastRetryRequests retries = new HazelcastRetryRequests(hazelcast, java.time.Clock.systemUTC());
+            parts.push(retries);
+            DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30)), gate,
+                    new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
+                            s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries);
+            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
@@ -189,7 +203,7 @@ public final class RelayProcess implements AutoCloseable {
         SmtpClient.Reuse reuse = new SmtpClient.Reuse(s.get(Keys.REUSE_MAX_TRANSACTIONS), s.get(Keys.REUSE_MAX_IDLE),
                 s.get(Keys.REUSE_MAX_AGE));
         return new DeliveryWorker.Config(hostname, bootstrapServers, topics, s.get(Keys.ROUTES), policies,
-                s.get(Keys.TLS_TRUST_FILE).orElse(null), reuse,
+                s.get(Keys.TLS_TRUST_FILE).orElse(null), reuse, s.get(Keys.SLOT_WAIT),
                 s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
                 s.get(Keys.SHUTDOWN_GRACE));

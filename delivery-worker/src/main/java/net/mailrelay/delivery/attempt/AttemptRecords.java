@@ -1,5 +1,6 @@
 package net.mailrelay.delivery.attempt;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -53,11 +54,12 @@ public final class AttemptRecords {
                 .collect(Collectors.toMap(Recipient::address, Function.identity(), (a, b) -> a));
         List<Write> writes = new ArrayList<>();
         List<Recipient> deferred = new ArrayList<>();
+        List<Recipient> postponed = new ArrayList<>();
         List<RecipientReport> failed = new ArrayList<>();
         String lastDeferral = null;
         boolean expired = false;
         RetrySchedule.Decision decision = null;
-        if (verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred)) {
+        if (verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred || v instanceof Verdict.Postponed)) {
             decision = schedule.next(attempt, env.arrivedAtMillis(), nowMillis, random);
             expired = decision instanceof RetrySchedule.Decision.Expired;
         }
@@ -72,6 +74,13 @@ public final class AttemptRecords {
                 outcome = DeliveryEvent.Outcome.DEFERRED;
                 deferred.add(recipients.get(v.recipient()));
                 lastDeferral = d.remote() != null && d.remote().reply() != null ? d.remote().reply() : v.explanation();
+            } else if (v instanceof Verdict.Postponed && expired) {
+                outcome = DeliveryEvent.Outcome.EXPIRED;
+                status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
+                failed.add(report(recipients.get(v.recipient()), status, null, v.explanation(), nowMillis));
+            } else if (v instanceof Verdict.Postponed) {
+                outcome = DeliveryEvent.Outcome.DEFERRED;
+                postponed.add(recipients.get(v.recipient()));
             } else if (v instanceof Verdict.Failed f) {
                 outcome = DeliveryEvent.Outcome.FAILED;
                 failed.add(report(recipients.get(v.recipient()), status, f.remote(), v.explanation(), nowMillis));
@@ -81,10 +90,19 @@ public final class AttemptRecords {
             writes.add(event(env.queueId(), v, outcome, status, attempt, startedMillis, nowMillis));
         }
         if (!deferred.isEmpty()) {
+            // Postponed recipients ride along: they wait as long as the deferred ones.
+            deferred.addAll(postponed);
             RetrySchedule.Decision.Retry retry = (RetrySchedule.Decision.Retry) decision;
             Envelope again = env.forRetry(deferred, attempt, retry.notBeforeMillis(), lastDeferral);
             writes.add(new Write(topics.retryTier(retry.tier()), env.queueId(),
                     RecordCodec.encode(again, value, messageOffset, messageLength), retry.notBeforeMillis()));
+        } else if (!postponed.isEmpty()) {
+            // Not an attempt: back on the shortest tier, the attempt count unchanged.
+            Duration tier = schedule.tiers().get(0);
+            long notBefore = nowMillis + tier.toMillis();
+            Envelope again = env.forRetry(postponed, env.attempts(), notBefore, env.lastDiagnostic());
+            writes.add(new Write(topics.retryTier(tier), env.queueId(),
+                    RecordCodec.encode(again, value, messageOffset, messageLength), notBefore));
         }
         if (!failed.isEmpty()) {
             if (env.hasNullReversePath()) {

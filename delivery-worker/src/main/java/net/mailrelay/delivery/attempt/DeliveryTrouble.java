@@ -23,6 +23,9 @@ final class DeliveryTrouble {
 
     /** The verdict for each recipient offered in this session. */
     static List<Verdict> judge(SessionReport report, List<String> recipients, boolean moreServers, TlsPolicy tls) {
+        if (report.endedAt() == Stage.WAIT) {
+            return atLimit(report, recipients);
+        }
         if (report.endedAt() == Stage.CONNECT) {
             return notConnected(report, recipients, moreServers);
         }
@@ -47,6 +50,28 @@ final class DeliveryTrouble {
             return connectionLost(report, recipients, moreServers);
         }
         return perRecipient(report, recipients, report.finalReply(), Stage.DOT);
+    }
+
+    /**
+     * The destination has as many connections as the cluster allows: not an attempt at all. The mail
+     * waits on the shortest retry tier (4.4.5, "mail system congestion").
+     */
+    private static List<Verdict> atLimit(SessionReport r, List<String> recipients) {
+        EnhancedStatus s = EnhancedStatus.transientFailure(new StatusDetail(4, 5));
+        return all(recipients, rcpt -> new Verdict.Postponed(rcpt, s, r.ioProblem()));
+    }
+
+    /**
+     * Whether the session says the destination itself is unwell (no connection, greeting refused,
+     * conversation lost or timed out before the transaction), as opposed to trouble with this message.
+     */
+    static boolean destinationUnwell(SessionReport r) {
+        return switch (r.endedAt()) {
+            case CONNECT, GREETING -> true;
+            case EHLO, HELO, STARTTLS, TLS_HANDSHAKE, AUTH -> r.ioProblem() != null
+                    || r.endingReply() != null && r.endingReply().isTransient();
+            default -> false;
+        };
     }
 
     /** Connection refused or timed out: another server may do better (4.4.1). */

@@ -25,6 +25,8 @@ import net.mailrelay.delivery.smtp.TlsPolicy;
 import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.smtp.EnhancedStatus;
+import net.mailrelay.protocol.smtp.StatusDetail;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +46,7 @@ public final class MessageDelivery {
     private final MxResolver resolver;
     private final SmtpClient client;
     private final RecipientLedger ledger;
+    private final DestinationGuard guard;
     private final String heloName;
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
@@ -51,6 +54,14 @@ public final class MessageDelivery {
 
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
             RecipientLedger ledger, String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
+        this(transports, policies, resolver, client, ledger, DestinationGuard.NONE, heloName, maxRecipientsPerTransaction,
+                sessionLimit, clock);
+    }
+
+    public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
+            RecipientLedger ledger, DestinationGuard guard, String heloName, int maxRecipientsPerTransaction,
+            Duration sessionLimit, Clock clock) {
+        this.guard = guard;
         this.transports = transports;
         this.policies = policies;
         this.resolver = resolver;
@@ -66,14 +77,31 @@ public final class MessageDelivery {
     public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length) throws InterruptedException {
         Map<String, List<String>> byDomain = new LinkedHashMap<>();
         List<Verdict> verdicts = new ArrayList<>();
+        List<String> claimed = new ArrayList<>();
         for (Recipient r : env.recipients()) {
             if (ledger.isDelivered(env.queueId(), r.address())) {
                 // Already delivered before a crash or rebalance brought this record back.
                 LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
                 continue;
             }
+            if (!ledger.claim(env.queueId(), r.address())) {
+                verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
+                        "another worker is delivering this recipient right now"));
+                continue;
+            }
+            claimed.add(r.address());
             byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
         }
+        try {
+            deliverClaimed(env, byDomain, verdicts, message, offset, length);
+        } finally {
+            claimed.forEach(r -> ledger.release(env.queueId(), r));
+        }
+        return verdicts;
+    }
+
+    private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, List<Verdict> verdicts, byte[] message,
+            int offset, int length) throws InterruptedException {
         // Declared 8BITMIME but 7-bit in fact: it can go to any server without conversion.
         BodyType body = env.body() == BodyType.EIGHT_BIT_MIME && !eightBit(message, offset, length) ? BodyType.SEVEN_BIT : env.body();
         for (Map.Entry<String, List<String>> group : byDomain.entrySet()) {
@@ -91,7 +119,6 @@ public final class MessageDelivery {
             }
             log(env, v, delay);
         }
-        return verdicts;
     }
 
     /** One line per recipient and attempt, as Postfix's smtp agent logs it. */
@@ -99,7 +126,8 @@ public final class MessageDelivery {
         Verdict.Remote remote = v instanceof Verdict.Delivered d ? d.remote()
                 : v instanceof Verdict.Deferred d ? d.remote() : v instanceof Verdict.Failed f ? f.remote() : null;
         String relay = remote == null || remote.host() == null ? "none" : remote.host() + "[" + remote.address() + "]";
-        String status = v instanceof Verdict.Delivered ? "sent" : v instanceof Verdict.Failed ? "bounced" : "deferred";
+        String status = v instanceof Verdict.Delivered ? "sent" : v instanceof Verdict.Failed ? "bounced"
+                : v instanceof Verdict.Postponed ? "postponed" : "deferred";
         LOG.info("{}: to=<{}>, relay={}, delay={}, attempt={}, dsn={}{}, status={} ({})", env.queueId(), v.recipient(), relay,
                 String.format(Locale.ROOT, "%.2f", delay), env.attempts() + 1, v.status(),
                 remote != null && remote.tls() != null ? ", tls=" + remote.tls() : "", status, v.explanation());
@@ -116,15 +144,31 @@ public final class MessageDelivery {
                     : new Verdict.Deferred(r, f.status(), null, f.text())).toList();
         }
         List<Target> targets = ((Resolution.Targets) route).targets();
+        // Limits and backoff apply to the next hop: the recipient domain, or the route's server.
+        String destination = hop == null || hop.mxLookup() ? domain : hop.toString();
+        String suspended = guard.suspended(destination);
+        if (suspended != null) {
+            // Postfix's dead destination: no connection is tried until the backoff ends.
+            return tx.recipients().stream().<Verdict>map(r -> new Verdict.Deferred(r,
+                    EnhancedStatus.transientFailure(StatusDetail.NO_ANSWER), null,
+                    "delivery temporarily suspended: " + suspended)).toList();
+        }
+        if (!guard.withinRate(destination)) {
+            return tx.recipients().stream().<Verdict>map(r -> new Verdict.Postponed(r,
+                    EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
+                    "destination " + destination + " is over its message rate")).toList();
+        }
         TlsPolicy policy = policies.tls(domain);
         List<Verdict> decided = new ArrayList<>();
         List<String> pending = tx.recipients();
+        Health health = new Health();
         for (int t = 0; t < targets.size() && !pending.isEmpty(); t++) {
             Target target = targets.get(t);
             TlsPolicy effective = policy == TlsPolicy.OPPORTUNISTIC && fallbacks.plaintextOnly(target.host()) ? TlsPolicy.NONE : policy;
             ConnectionSpec spec = new ConnectionSpec(heloName, effective, policies.credentials(hop));
             List<String> next = new ArrayList<>();
-            for (Verdict v : attempt(target, spec, tx, pending, t < targets.size() - 1, message, offset, length)) {
+            for (Verdict v : attempt(destination, target, spec, tx, pending, t < targets.size() - 1, message, offset, length,
+                    health)) {
                 if (v instanceof Verdict.TryNext) {
                     LOG.info("{}: to=<{}>, relay={}, trying next server: {}", env.queueId(), v.recipient(), target.host(),
                             v.explanation());
@@ -135,31 +179,54 @@ public final class MessageDelivery {
             }
             pending = next;
         }
+        if (health.reachedTransaction) {
+            guard.succeeded(destination);
+        } else if (health.lastProblem != null) {
+            guard.failed(destination, health.lastProblem);
+        }
         return decided;
     }
 
+    /** What the sessions with one destination said about its health. */
+    private static final class Health {
+        boolean reachedTransaction;
+        String lastProblem;
+
+        void saw(SessionReport r) {
+            if (DeliveryTrouble.destinationUnwell(r)) {
+                lastProblem = r.ioProblem() != null ? r.ioProblem()
+                        : r.endingReply() != null ? "host " + r.host() + " said: " + r.endingReply() : r.endedAt().phrase();
+            } else if (r.endedAt() != Stage.WAIT) {
+                reachedTransaction = true;
+            }
+        }
+    }
+
     /** One server; a failed opportunistic TLS handshake is followed at once by a plaintext try. */
-    private List<Verdict> attempt(Target target, ConnectionSpec spec, ClientSession.Transaction tx, List<String> rcpts,
-            boolean moreServers, byte[] message, int offset, int length) throws InterruptedException {
+    private List<Verdict> attempt(String destination, Target target, ConnectionSpec spec, ClientSession.Transaction tx,
+            List<String> rcpts, boolean moreServers, byte[] message, int offset, int length, Health health)
+            throws InterruptedException {
         ClientSession.Transaction these = new ClientSession.Transaction(tx.reversePath(), rcpts, tx.body(), tx.smtpUtf8(),
                 tx.messageSize());
-        SessionReport report = session(target, spec, these, message, offset, length);
+        SessionReport report = session(destination, target, spec, these, message, offset, length);
+        health.saw(report);
         List<Verdict> verdicts = DeliveryTrouble.judge(report, rcpts, moreServers, spec.tls());
         if (verdicts.stream().anyMatch(v -> v instanceof Verdict.TryWithoutTls)) {
             LOG.warn("TLS handshake with {} failed ({}); trying again without TLS, and using plaintext with it for {}",
                     target.host(), report.ioProblem(), TLS_FALLBACK_MEMORY);
             fallbacks.remember(target.host());
             ConnectionSpec plain = spec.withTls(TlsPolicy.NONE);
-            report = session(target, plain, these, message, offset, length);
+            report = session(destination, target, plain, these, message, offset, length);
+            health.saw(report);
             verdicts = DeliveryTrouble.judge(report, rcpts, moreServers, plain.tls());
         }
         return verdicts;
     }
 
-    private SessionReport session(Target target, ConnectionSpec spec, ClientSession.Transaction tx, byte[] message,
-            int offset, int length) throws InterruptedException {
+    private SessionReport session(String destination, Target target, ConnectionSpec spec, ClientSession.Transaction tx,
+            byte[] message, int offset, int length) throws InterruptedException {
         try {
-            return client.deliver(target.host(), target.address(), spec, tx, message, offset, length)
+            return client.deliver(destination, target.host(), target.address(), spec, tx, message, offset, length)
                     .get(sessionLimit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
             // The client enforces per-stage timeouts, so this is a backstop; treat it as a lost connection

@@ -12,4 +12,13 @@ public interface RecipientLedger {
     boolean isDelivered(QueueId queueId, String recipient);
 
     void markDelivered(QueueId queueId, String recipient);
+
+    /**
+     * Claims the recipient for a delivery about to start, with a lease that expires if this worker
+     * dies; false when another worker holds the claim (it is delivering this recipient right now).
+     */
+    boolean claim(QueueId queueId, String recipient);
+
+    /** Gives the claim up once the attempt is over. */
+    void release(QueueId queueId, String recipient);
 }

@@ -48,6 +48,14 @@ public sealed interface Verdict {
     }
 
     /**
+     * Not attempted now for a reason that says nothing about the message: the destination is at its
+     * cluster-wide connection or message-rate limit, or another worker is delivering this recipient
+     * right now. It goes back on the shortest retry tier and the attempt is not counted (status 4.4.5).
+     */
+    record Postponed(String recipient, EnhancedStatus status, String explanation) implements Verdict {
+    }
+
+    /**
      * The TLS handshake failed where the policy allows plaintext: try the same server again without TLS
      * (never the final word either).
      */

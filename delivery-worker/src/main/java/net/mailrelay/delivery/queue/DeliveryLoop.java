@@ -20,6 +20,7 @@ import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.Verdict;
 import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.Topics;
@@ -69,13 +70,20 @@ public final class DeliveryLoop implements AutoCloseable {
     private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
     private final OffsetTracker tracker = new OffsetTracker();
     private final Map<TopicPartition, Long> pausedUntil = new HashMap<>();
+    private final RetryRequests retryRequests;
+    private final Map<String, Long> requestsSeen = new HashMap<>();
+    /** Tier partitions being flushed: records before this offset are looked at now, due or not. */
+    private final Map<TopicPartition, Long> flushUntil = new HashMap<>();
+    private final Set<String> flushing = new HashSet<>();
     private final Set<TopicPartition> paused = new HashSet<>();
     private final Thread pollThread;
     private volatile boolean running = true;
 
     public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
             MessageDelivery delivery, AttemptRecords records, int maxInFlight, int maxRecordBytes,
-            Duration shutdownGrace, String clientId, Clock clock) {
+            Duration shutdownGrace, String clientId, Clock clock, RetryRequests retryRequests) {
+        this.retryRequests = retryRequests;
+        this.requestsSeen.putAll(retryRequests.current());
         this.delivery = delivery;
         this.records = records;
         this.topics = topics;
@@ -116,6 +124,7 @@ public final class DeliveryLoop implements AutoCloseable {
             while (running) {
                 long now = clock.millis();
                 drainCompletions();
+                noticeRetryRequests();
                 applyPauses(now);
                 ConsumerRecords<String, byte[]> batch = consumer.poll(POLL);
                 for (TopicPartition tp : batch.partitions()) {
@@ -138,7 +147,16 @@ public final class DeliveryLoop implements AutoCloseable {
         boolean tier = topics.isRetryTier(tp.topic());
         for (ConsumerRecord<String, byte[]> record : batch) {
             long notBefore = tier ? notBefore(record) : 0;
-            if (notBefore > now) {
+            Long flushEnd = flushUntil.get(tp);
+            boolean flushed = flushEnd != null && record.offset() < flushEnd;
+            if (flushed && record.offset() + 1 >= flushEnd) {
+                flushUntil.remove(tp);
+            }
+            if (notBefore > now && flushed && !wanted(record)) {
+                requeue(tp, record, notBefore);
+                continue;
+            }
+            if (notBefore > now && !flushed) {
                 // The head of this tier partition is not due: read it again once it is.
                 consumer.seek(tp, record.offset());
                 pausedUntil.put(tp, notBefore);
@@ -147,6 +165,58 @@ public final class DeliveryLoop implements AutoCloseable {
             long epoch = tracker.started(tp, record.offset());
             deliveryThreads.execute(() -> completions.add(new Completion(tp, record.offset(), epoch, process(record))));
         }
+    }
+
+    /**
+     * A new retry-now request: every tier partition of this worker is read through to its current end,
+     * and the records for the destination are delivered now.
+     */
+    private void noticeRetryRequests() {
+        boolean fresh = false;
+        for (Map.Entry<String, Long> r : retryRequests.current().entrySet()) {
+            Long seen = requestsSeen.get(r.getKey());
+            if (seen == null || seen < r.getValue()) {
+                requestsSeen.put(r.getKey(), r.getValue());
+                flushing.add(r.getKey());
+                fresh = true;
+                LOG.info("retrying deferred mail for {} now, as requested", r.getKey());
+            }
+        }
+        if (!fresh) {
+            if (flushUntil.isEmpty()) {
+                flushing.clear();
+            }
+            return;
+        }
+        List<TopicPartition> tiers = consumer.assignment().stream().filter(tp -> topics.isRetryTier(tp.topic())).toList();
+        if (tiers.isEmpty()) {
+            return;
+        }
+        consumer.endOffsets(tiers, Duration.ofSeconds(5)).forEach((tp, end) -> {
+            if (end > consumer.position(tp, Duration.ofSeconds(5))) {
+                flushUntil.merge(tp, end, Math::max);
+                pausedUntil.remove(tp);
+            }
+        });
+    }
+
+    private boolean wanted(ConsumerRecord<String, byte[]> record) {
+        if (flushing.contains("*")) {
+            return true;
+        }
+        try {
+            Envelope env = RecordCodec.decode(record.value(), Envelope.class).metadata();
+            return env.recipients().stream().anyMatch(r -> flushing.contains(r.domain()));
+        } catch (RecordCodec.MalformedRecordException e) {
+            return true; // let the delivery path log and skip it
+        }
+    }
+
+    /** Puts a not-yet-due record back at the end of its tier, unchanged, while a flush reads past it. */
+    private void requeue(TopicPartition tp, ConsumerRecord<String, byte[]> record, long notBefore) {
+        long epoch = tracker.started(tp, record.offset());
+        writer.send(tp.topic(), QueueId.of(record.key()), record.value(), notBefore)
+                .whenComplete((ok, e) -> completions.add(new Completion(tp, record.offset(), epoch, e == null)));
     }
 
     /** Runs on a delivery thread; true when the record's outcome is durable. */
@@ -257,6 +327,7 @@ public final class DeliveryLoop implements AutoCloseable {
                 tracker.forget(tp);
                 pausedUntil.remove(tp);
                 paused.remove(tp);
+                flushUntil.remove(tp);
             });
         }
 

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Delivers transactions to remote servers with Netty and its SMTP client codec, reusing set-up
@@ -35,58 +36,93 @@ public final class SmtpClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final Timeouts timeouts;
     private final ClientTls tls;
+    private final ConnectionGate gate;
+    private final Duration slotWait;
     private final ConnectionPool pool;
     private final ScheduledFuture<?> reaper;
 
     public SmtpClient(Timeouts timeouts, ClientTls tls, Reuse reuse) {
+        this(timeouts, tls, reuse, ConnectionGate.NONE, Duration.ZERO);
+    }
+
+    /**
+     * @param gate cluster-wide connection slots per destination
+     * @param slotWait how long a delivery waits for a slot, or for a pooled connection to come free
+     */
+    public SmtpClient(Timeouts timeouts, ClientTls tls, Reuse reuse, ConnectionGate gate, Duration slotWait) {
         this.group = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         this.timeouts = timeouts;
         this.tls = tls;
+        this.gate = gate;
+        this.slotWait = slotWait;
         this.pool = new ConnectionPool(reuse.maxTransactions(), reuse.maxIdle(), reuse.maxAge());
         this.reaper = group.scheduleAtFixedRate(pool::reap, 1, 1, TimeUnit.SECONDS);
     }
 
     /**
      * Runs one transaction with the server at {@code address} (known as {@code host}), on an idle
-     * connection set up the same way if there is one, else on a new one.
+     * connection set up the same way if there is one, else on a new one if the {@code destination}
+     * (the domain or next hop whose limit applies) has a free connection slot. Blocks the calling
+     * delivery thread for at most the slot wait; never call it from an event loop.
      */
-    public CompletableFuture<SessionReport> deliver(String host, InetSocketAddress address, ConnectionSpec spec,
-            ClientSession.Transaction tx, byte[] message, int offset, int length) {
+    public CompletableFuture<SessionReport> deliver(String destination, String host, InetSocketAddress address,
+            ConnectionSpec spec, ClientSession.Transaction tx, byte[] message, int offset, int length) {
         ConnectionPool.Key key = new ConnectionPool.Key(host, address, spec);
         SmtpConnection idle = pool.take(key);
-        CompletableFuture<SmtpConnection> connection;
-        CompletableFuture<SessionReport> failedSetup = new CompletableFuture<>();
-        if (idle != null) {
-            connection = CompletableFuture.completedFuture(idle);
-        } else {
-            connection = open(host, address, spec, failedSetup);
-        }
-        CompletableFuture<SessionReport> first = connection.thenCompose(c -> c == null ? failedSetup
-                : c.send(tx, DotStuffing.stuff(message, offset, length)).whenComplete((report, e) -> pool.give(key, c)));
+        ConnectionGate.Lease lease = null;
         if (idle == null) {
-            return first;
+            long deadline = System.nanoTime() + slotWait.toNanos();
+            while ((lease = gate.tryAcquire(destination)) == null && (idle = pool.take(key)) == null
+                    && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(SLOT_POLL.toNanos());
+            }
         }
+        if (idle == null && lease == null) {
+            return CompletableFuture.completedFuture(atLimit(destination, host, address));
+        }
+        if (idle == null) {
+            return send(key, open(host, address, spec, lease), tx, message, offset, length);
+        }
+        CompletableFuture<SessionReport> first = send(key, CompletableFuture.completedFuture(new Opened(idle, null)), tx,
+                message, offset, length);
         // A cached connection can die while idle; that says nothing about the server, so a failure
         // before MAIL (at RSET) is retried once on a fresh connection, as Postfix does.
-        return first.thenCompose(report -> report.endedAt() != Stage.RSET ? CompletableFuture.completedFuture(report)
-                : deliverFresh(key, host, address, spec, tx, message, offset, length));
+        return first.thenCompose(report -> {
+            if (report.endedAt() != Stage.RSET) {
+                return CompletableFuture.completedFuture(report);
+            }
+            ConnectionGate.Lease fresh = gate.tryAcquire(destination);
+            return fresh == null ? CompletableFuture.completedFuture(atLimit(destination, host, address))
+                    : send(key, open(host, address, spec, fresh), tx, message, offset, length);
+        });
     }
 
-    private CompletableFuture<SessionReport> deliverFresh(ConnectionPool.Key key, String host, InetSocketAddress address,
-            ConnectionSpec spec, ClientSession.Transaction tx, byte[] message, int offset, int length) {
-        CompletableFuture<SessionReport> failedSetup = new CompletableFuture<>();
-        return open(host, address, spec, failedSetup).thenCompose(c -> c == null ? failedSetup
-                : c.send(tx, DotStuffing.stuff(message, offset, length)).whenComplete((report, e) -> pool.give(key, c)));
+    private static final Duration SLOT_POLL = Duration.ofMillis(50);
+
+    /** A connection ready for a transaction, or the report of why none could be set up. */
+    private record Opened(SmtpConnection connection, SessionReport failure) {
     }
 
-    /** Completes with a set-up connection, or with null after completing {@code failed} with the reason. */
-    private CompletableFuture<SmtpConnection> open(String host, InetSocketAddress address, ConnectionSpec spec,
-            CompletableFuture<SessionReport> failed) {
+    private CompletableFuture<SessionReport> send(ConnectionPool.Key key, CompletableFuture<Opened> opened,
+            ClientSession.Transaction tx, byte[] message, int offset, int length) {
+        return opened.thenCompose(o -> o.connection() == null ? CompletableFuture.completedFuture(o.failure())
+                : o.connection().send(tx, DotStuffing.stuff(message, offset, length))
+                        .whenComplete((report, e) -> pool.give(key, o.connection())));
+    }
+
+    private static SessionReport atLimit(String destination, String host, InetSocketAddress address) {
+        return new SessionReport(host, address.getAddress().getHostAddress() + ":" + address.getPort(), Stage.WAIT, null,
+                "destination " + destination + " is at its connection limit", null, java.util.Map.of(), null, null);
+    }
+
+    /** Opens and sets up a connection that holds {@code lease} until it closes. */
+    private CompletableFuture<Opened> open(String host, InetSocketAddress address, ConnectionSpec spec,
+            ConnectionGate.Lease lease) {
         String peer = host + "[" + address.getAddress().getHostAddress() + "]:" + address.getPort();
         String addressText = address.getAddress().getHostAddress() + ":" + address.getPort();
         SmtpConnection c = new SmtpConnection(new ClientSession(spec, host, addressText), spec, tls, timeouts, host, peer,
                 address.getPort());
-        CompletableFuture<SmtpConnection> ready = new CompletableFuture<>();
+        CompletableFuture<Opened> ready = new CompletableFuture<>();
         Bootstrap b = new Bootstrap()
                 .group(group)
                 .channel(NioSocketChannel.class)
@@ -102,21 +138,14 @@ public final class SmtpClient implements AutoCloseable {
                     }
                 });
         ChannelFuture connect = b.connect(address);
+        connect.channel().closeFuture().addListener(f -> lease.release());
         connect.addListener(f -> {
             if (!f.isSuccess()) {
                 String why = f.cause() == null ? "failed" : f.cause().getMessage();
-                failed.complete(SessionReport.notConnected(host, addressText, "connect to " + peer + ": " + why));
-                ready.complete(null);
+                ready.complete(new Opened(null, SessionReport.notConnected(host, addressText, "connect to " + peer + ": " + why)));
             }
         });
-        c.setup.thenAccept(problem -> {
-            if (problem == null) {
-                ready.complete(c);
-            } else {
-                failed.complete(problem);
-                ready.complete(null);
-            }
-        });
+        c.setup.thenAccept(problem -> ready.complete(problem == null ? new Opened(c, null) : new Opened(null, problem)));
         return ready;
     }
 

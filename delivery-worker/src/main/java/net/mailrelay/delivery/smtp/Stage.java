@@ -2,6 +2,8 @@ package net.mailrelay.delivery.smtp;
 
 /** The steps of an outbound SMTP conversation, in order; a report names the one where it ended. */
 public enum Stage {
+    /** Waiting for a free connection slot: the destination is at its cluster-wide limit. */
+    WAIT("waiting for a connection slot"),
     CONNECT("connecting"),
     GREETING("receiving the initial server greeting"),
     EHLO("in reply to EHLO command"),

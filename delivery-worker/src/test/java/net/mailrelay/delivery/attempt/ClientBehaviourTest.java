@@ -269,5 +269,15 @@ class ClientBehaviourTest {
         public void markDelivered(QueueId q, String r) {
             delivered.add(q + " " + r);
         }
+
+        @Override
+        public boolean claim(QueueId q, String r) {
+            return true;
+        }
+
+        @Override
+        public void release(QueueId q, String r) {
+            // nothing held
+        }
     }
 }

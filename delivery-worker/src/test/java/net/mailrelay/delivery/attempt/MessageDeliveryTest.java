@@ -6,8 +6,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.route.RoutePolicies;
@@ -35,7 +33,6 @@ class MessageDeliveryTest {
 
     static SmtpClient client;
     static MessageDelivery delivery;
-    static final Set<String> ledger = ConcurrentHashMap.newKeySet();
 
     static InetAddress loopback(String ip) {
         try {
@@ -53,17 +50,7 @@ class MessageDeliveryTest {
                 .mx("one.test", 10, "mx2.two.test");
         client = new SmtpClient(new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5),
                 Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5)), tls(), SmtpClient.Reuse.DEFAULT);
-        RecipientLedger memory = new RecipientLedger() {
-            @Override
-            public boolean isDelivered(QueueId q, String r) {
-                return ledger.contains(q + r);
-            }
-
-            @Override
-            public void markDelivered(QueueId q, String r) {
-                ledger.add(q + r);
-            }
-        };
+        RecipientLedger memory = new ClientBehaviourTest.MemoryLedger();
         delivery = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT,
                 new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
                 client, memory, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());

@@ -8,23 +8,37 @@ import java.util.List;
 
 /**
  * The Hazelcast member every relay process embeds, for shared soft state (the delivered-recipients
- * ledger now; limits and backoff later). Discovery is the TCP-IP member list (each member named, no
- * port ranges); multicast is off, and so is phoning home: the relay must not call out on its own.
+ * ledger, delivery claims, connection slots, destination health and rates, per-client counters of the
+ * edge). Discovery is a TCP-IP member list (each member named, no port ranges) or, in a cluster,
+ * Kubernetes; multicast is off, and so is phoning home: the relay must not call out on its own.
  */
 public final class HazelcastMember {
 
     private HazelcastMember() {
     }
 
-    /**
-     * @param members the other members, host:port; empty for a member on its own (standalone)
-     */
-    public static HazelcastInstance start(String clusterName, String bindAddress, int port, List<String> members) {
+    /** How members find each other. */
+    public sealed interface Discovery {
+        /** A fixed list of members, host:port each; empty for a member on its own (standalone). */
+        record TcpIp(List<String> members) implements Discovery {
+        }
+
+        /** The pods behind a Kubernetes service, found through the Kubernetes API (Hazelcast's built-in plugin). */
+        record Kubernetes(String serviceName, String namespace) implements Discovery {
+        }
+    }
+
+    public static HazelcastInstance start(String clusterName, String bindAddress, int port, Discovery discovery) {
+        return Hazelcast.newHazelcastInstance(config(clusterName, bindAddress, port, discovery));
+    }
+
+    static Config config(String clusterName, String bindAddress, int port, Discovery discovery) {
+        List<String> members = discovery instanceof Discovery.TcpIp t ? t.members() : List.of();
         Config c = new Config().setClusterName(clusterName);
         c.setProperty("hazelcast.logging.type", "slf4j");
         c.setProperty("hazelcast.phone.home.enabled", "false");
         c.setProperty("hazelcast.shutdownhook.enabled", "false");
-        c.getNetworkConfig().setPort(port).setPortAutoIncrement(members.isEmpty());
+        c.getNetworkConfig().setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());
         if (bindAddress != null) {
             c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(bindAddress);
         }
@@ -32,6 +46,12 @@ public final class HazelcastMember {
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
         join.getTcpIpConfig().setEnabled(!members.isEmpty()).setMembers(members);
-        return Hazelcast.newHazelcastInstance(c);
+        if (discovery instanceof Discovery.Kubernetes k) {
+            var kubernetes = join.getKubernetesConfig().setEnabled(true).setProperty("service-name", k.serviceName());
+            if (!k.namespace().isBlank()) {
+                kubernetes.setProperty("namespace", k.namespace());
+            }
+        }
+        return c;
     }
 }

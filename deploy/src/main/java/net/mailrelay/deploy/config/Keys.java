@@ -39,6 +39,13 @@ public final class Keys {
             "min.insync.replicas of each topic created at start (standalone: 1).");
     public static final Key<List<String>> HAZELCAST_MEMBERS = new Key<>("hazelcast.members", "", Parsers::list,
             "Hazelcast members to join, host:port[,host:port] (TCP-IP discovery; each member listed, no ranges).");
+    public static final Key<String> HAZELCAST_DISCOVERY = new Key<>("hazelcast.discovery", "tcp-ip",
+            s -> Parsers.oneOf(s, "tcp-ip", "kubernetes"),
+            "How Hazelcast members find each other: tcp-ip (the hazelcast.members list) or kubernetes (the pods of a service).");
+    public static final Key<String> HAZELCAST_K8S_SERVICE = new Key<>("hazelcast.kubernetes.service-name", "mail-relay-hazelcast",
+            s -> s, "With kubernetes discovery: the (headless) service whose pods are the members.");
+    public static final Key<String> HAZELCAST_K8S_NAMESPACE = new Key<>("hazelcast.kubernetes.namespace", "", s -> s,
+            "With kubernetes discovery: the namespace; default the pod's own.");
     public static final Key<Integer> HAZELCAST_PORT = new Key<>("hazelcast.port", "5701", Parsers::port,
             "Port of this process's Hazelcast member.");
     public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
@@ -129,6 +136,19 @@ public final class Keys {
                     + "sent only over TLS.");
     public static final Key<java.util.Optional<Path>> TLS_TRUST_FILE = new Key<>("delivery.tls-trust-file", "",
             Parsers::optionalPath, "PEM CA certificates trusted by the verify policy; default: the JDK's trust store.");
+    public static final Key<Integer> DESTINATION_CONCURRENCY = new Key<>("delivery.destination-concurrency", "20",
+            Parsers::positive, "Connections to one destination from the whole cluster "
+                    + "(Postfix default_destination_concurrency_limit, but cluster-wide).");
+    public static final Key<Map<String, Integer>> ROUTE_CONCURRENCY = new Key<>("route.concurrency", "",
+            s -> Parsers.perDomain(s, true), "Per-destination connection limits, DOMAIN=N[,...] (e.g. orange.fr=2).");
+    public static final Key<Map<String, Integer>> ROUTE_RATE = new Key<>("route.rate", "", s -> Parsers.perDomain(s, true),
+            "Per-destination message rates per minute across the cluster, DOMAIN=N[,...] (e.g. gmail.com=600).");
+    public static final Key<Duration> SLOT_WAIT = new Key<>("delivery.slot-wait", "2s", Parsers::duration,
+            "How long a delivery waits for a connection slot before it is postponed to the shortest retry tier.");
+    public static final Key<Integer> BACKOFF_FAILURES = new Key<>("delivery.backoff.failures", "3", Parsers::integer,
+            "Connection-level failures in a row after which a destination is suspended cluster-wide; 0 = never.");
+    public static final Key<Duration> BACKOFF_TIME = new Key<>("delivery.backoff.time", "5m", Parsers::positiveDuration,
+            "How long a suspended destination's mail is deferred without connecting.");
     public static final Key<Integer> REUSE_MAX_TRANSACTIONS = new Key<>("delivery.reuse.max-transactions", "100",
             Parsers::positive, "Messages one outbound connection carries before it is closed.");
     public static final Key<Duration> REUSE_MAX_IDLE = new Key<>("delivery.reuse.max-idle", "5s", Parsers::duration,
@@ -180,12 +200,13 @@ public final class Keys {
             "Standalone: fsync each produce batch before acknowledging it (flush.messages=1), as Postfix fsyncs before 250.");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SMTPS_BIND, SMTPS_PORT, SMTPS_AUTH, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,
-            REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
+            REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, DESTINATION_CONCURRENCY, ROUTE_CONCURRENCY, ROUTE_RATE,
+            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
             FLUSH_EACH_MESSAGE);

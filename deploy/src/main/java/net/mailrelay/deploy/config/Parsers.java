@@ -95,6 +95,20 @@ final class Parsers {
         return s.isBlank() ? java.util.Optional.empty() : java.util.Optional.of(java.nio.file.Path.of(s));
     }
 
+    /** {@code DOMAIN=N[,...]} with positive numbers. */
+    static java.util.Map<String, Integer> perDomain(String s, boolean positive) {
+        java.util.Map<String, Integer> m = new java.util.HashMap<>();
+        for (String e : list(s)) {
+            int eq = e.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("entries must be DOMAIN=N, not '" + e + "'");
+            }
+            int n = positive ? positive(e.substring(eq + 1).trim()) : integer(e.substring(eq + 1).trim());
+            m.put(e.substring(0, eq).trim(), n);
+        }
+        return m;
+    }
+
     /** A comma-separated list; empty text is an empty list. */
     static List<String> list(String s) {
         return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();

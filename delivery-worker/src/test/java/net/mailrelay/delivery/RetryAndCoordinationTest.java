@@ -1,0 +1,155 @@
+package net.mailrelay.delivery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.cluster.TestMembers;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.testing.DnsResponder;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.Ports;
+import net.mailrelay.testing.TopicReader;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Retries through the tier topics on a real broker, and the cluster's shared limits with several
+ * workers joined in a real Hazelcast cluster.
+ */
+@ExtendWith(KafkaFixture.class)
+class RetryAndCoordinationTest {
+
+    @RegisterExtension
+    static final FakeMx MX = new FakeMx("mx.limited.test");
+    @RegisterExtension
+    static final DnsResponder DNS = new DnsResponder();
+    static KafkaBroker kafka;
+    static List<HazelcastInstance> members;
+
+    @BeforeAll
+    static void start(KafkaBroker broker) {
+        kafka = broker;
+        members = TestMembers.cluster(3);
+        DNS.mx("limited.test", 10, "mx.limited.test").address("mx.limited.test", "127.0.0.1");
+    }
+
+    @AfterAll
+    static void stop() {
+        members.forEach(HazelcastInstance::shutdown);
+    }
+
+    static RetrySchedule schedule(List<Duration> tiers, Duration min, Duration max, Duration lifetime) {
+        return new RetrySchedule(tiers, min, max, lifetime);
+    }
+
+    @Test
+    void retriesFollowTheScheduleUntilTheServerTakesTheMessage() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(4));
+        MX.replyToRecipient("slow@routed.test", "451 4.3.0 busy", "451 4.3.0 busy", "451 4.3.0 busy", "250 2.1.5 Ok");
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
+                schedule(tiers, Duration.ofSeconds(1), Duration.ofSeconds(4), Duration.ofHours(1)),
+                List.of("routed.test=" + MX.hostPort()), null, 25, Map.of())) {
+            QueueId id = w.enqueue("slow@routed.test");
+            Awaitility.await().atMost(Duration.ofSeconds(40))
+                    .until(() -> w.events(id).stream().anyMatch(e -> e.outcome() == DeliveryEvent.Outcome.DELIVERED));
+            List<DeliveryEvent> log = w.events(id);
+            assertThat(log).extracting(e -> e.outcome() + "#" + e.attempt())
+                    .containsExactly("DEFERRED#1", "DEFERRED#2", "DEFERRED#3", "DELIVERED#4");
+            // Backoff 1 s, 2 s, 4 s, each with up to 10% jitter either way.
+            long[] expected = {1000, 2000, 4000};
+            for (int i = 0; i < 3; i++) {
+                long gap = log.get(i + 1).atMillis() - log.get(i).atMillis();
+                assertThat(gap).as("gap before attempt %d", i + 2).isBetween(expected[i] * 9 / 10, expected[i] * 3);
+            }
+            assertThat(MX.deliveriesTo("slow@routed.test")).hasSize(1);
+        }
+    }
+
+    @Test
+    void mailOlderThanItsLifetimeIsReturnedOnceWithExpiredStatus() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(1));
+        int dead = Ports.free();
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
+                schedule(tiers, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(4)),
+                List.of("nowhere.test=127.0.0.1:" + dead), null, 25, Map.of());
+                TopicReader bounces = new TopicReader(kafka, w.topics.bounce())) {
+            QueueId id = w.enqueue("someone@nowhere.test");
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> bounces.poll().stream().anyMatch(r -> r.key().equals(id.value())));
+            Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(6))
+                    .until(() -> bounces.poll().stream().filter(r -> r.key().equals(id.value())).count() == 1);
+            BounceRequest b = RecordCodec.decode(bounces.poll().stream().filter(r -> r.key().equals(id.value())).findFirst()
+                    .orElseThrow().value(), BounceRequest.class).metadata();
+            assertThat(b.reports()).singleElement().satisfies(r -> {
+                assertThat(r.status()).isEqualTo("4.4.7");
+                assertThat(r.diagnostic()).contains("connect to");
+            });
+            assertThat(w.events(id)).last().extracting(DeliveryEvent::outcome).isEqualTo(DeliveryEvent.Outcome.EXPIRED);
+        }
+    }
+
+    @Test
+    void operatorsCanRetryADestinationNow() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofMinutes(10));
+        MX.replyToRecipient("later@routed.test", "451 4.3.0 busy", "250 2.1.5 Ok");
+        MX.replyToRecipient("other@elsewhere.test", "451 4.3.0 busy", "250 2.1.5 Ok");
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(1),
+                schedule(tiers, Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofDays(1)),
+                List.of("routed.test=" + MX.hostPort(), "elsewhere.test=" + MX.hostPort()), null, 25, Map.of())) {
+            QueueId other = w.enqueue("other@elsewhere.test");
+            QueueId id = w.enqueue("later@routed.test");
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> w.events(id).size() == 1 && w.events(other).size() == 1);
+            // Both now wait ten minutes on the tier; ask for routed.test only.
+            w.retries.request("routed.test");
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> MX.deliveriesTo("later@routed.test").size() == 1);
+            Awaitility.await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4))
+                    .until(() -> MX.deliveriesTo("other@elsewhere.test").isEmpty());
+            assertThat(w.events(id)).extracting(e -> e.outcome() + "#" + e.attempt()).containsExactly("DEFERRED#1", "DELIVERED#2");
+        }
+    }
+
+    @Test
+    void aPerDestinationLimitHoldsAcrossWorkers() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(1));
+        var topics = kafka.freshTopics(tiers);
+        List<WorkerFixture> workers = new ArrayList<>();
+        try {
+            for (HazelcastInstance m : members) {
+                workers.add(new WorkerFixture(kafka, topics, m,
+                        schedule(tiers, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1)),
+                        List.of(), DNS.hostPort(), MX.port(), Map.of("limited.test", 2)));
+            }
+            int before = MX.connectionCount();
+            List<String> rcpts = new ArrayList<>();
+            for (int i = 0; i < 90; i++) {
+                rcpts.add("m" + i + "@limited.test");
+                workers.get(0).enqueue("m" + i + "@limited.test");
+            }
+            Awaitility.await().atMost(Duration.ofSeconds(90))
+                    .until(() -> rcpts.stream().allMatch(r -> !MX.deliveriesTo(r).isEmpty()));
+            assertThat(MX.maxConcurrentConnections()).isLessThanOrEqualTo(2);
+            assertThat(rcpts).allMatch(r -> MX.deliveriesTo(r).size() == 1);
+            assertThat(MX.connectionCount() - before).isGreaterThan(0);
+        } finally {
+            workers.forEach(WorkerFixture::close);
+        }
+    }
+
+    static InetAddress loopback() {
+        return InetAddress.getLoopbackAddress();
+    }
+}

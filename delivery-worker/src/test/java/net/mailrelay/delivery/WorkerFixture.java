@@ -1,0 +1,84 @@
+package net.mailrelay.delivery;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
+import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
+import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
+import net.mailrelay.delivery.route.RoutePolicies;
+import net.mailrelay.delivery.route.TransportTable;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.delivery.smtp.SmtpClient;
+import net.mailrelay.delivery.smtp.Timeouts;
+import net.mailrelay.protocol.envelope.BodyType;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.TopicReader;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** A worker wired as deploy wires it, on its own topics, for integration tests; close it after use. */
+final class WorkerFixture implements AutoCloseable {
+
+    final Topics topics;
+    final DeliveryWorker worker;
+    final HazelcastRetryRequests retries;
+    final HazelcastConnectionGate gate;
+    private final KafkaProducer<String, byte[]> producer;
+    private final TopicReader events;
+
+    WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
+            String dnsServer, int mxPort, Map<String, Integer> concurrency) throws Exception {
+        this.topics = topics;
+        this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
+        this.retries = new HazelcastRetryRequests(member, Clock.systemUTC());
+        DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
+                new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
+                new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries);
+        this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
+                TransportTable.parse(routes), RoutePolicies.DEFAULT, null, SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2),
+                dnsServer, Duration.ofSeconds(1), 100, mxPort, schedule, 8, 50,
+                new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
+                        Duration.ofSeconds(5), Duration.ofSeconds(5)),
+                RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5)), cluster);
+        this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
+                new StringSerializer(), new ByteArraySerializer());
+        this.events = new TopicReader(kafka, topics.events());
+    }
+
+    QueueId enqueue(String... rcpts) throws Exception {
+        QueueId id = QueueId.next(System.currentTimeMillis());
+        Envelope env = new Envelope(id, "sender@origin.test", java.util.Arrays.stream(rcpts).map(Recipient::of).toList(),
+                BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null, System.currentTimeMillis(), 0, 0, null);
+        byte[] message = ("Subject: " + id + "\r\n\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
+        producer.send(new ProducerRecord<>(topics.outbound(), id.value(), RecordCodec.encode(env, message, 0, message.length))).get();
+        return id;
+    }
+
+    List<DeliveryEvent> events(QueueId id) {
+        return events.poll().stream().map(r -> RecordCodec.decode(r.value(), DeliveryEvent.class).metadata())
+                .filter(e -> e.queueId().equals(id)).toList();
+    }
+
+    @Override
+    public void close() {
+        events.close();
+        producer.close();
+        worker.close();
+        retries.close();
+        gate.close();
+    }
+}

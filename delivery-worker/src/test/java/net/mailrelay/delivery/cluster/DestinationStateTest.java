@@ -1,0 +1,106 @@
+package net.mailrelay.delivery.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.smtp.ConnectionGate;
+import net.mailrelay.protocol.envelope.QueueId;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The shared per-destination state, seen from two members of a real Hazelcast cluster. */
+class DestinationStateTest {
+
+    static List<HazelcastInstance> members;
+
+    @BeforeAll
+    static void start() {
+        members = TestMembers.cluster(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        members.forEach(HazelcastInstance::shutdown);
+    }
+
+    @Test
+    void connectionSlotsAreCountedAcrossTheCluster() {
+        HazelcastConnectionGate a = new HazelcastConnectionGate(members.get(0), 20, Map.of("orange.fr", 2), Duration.ofSeconds(60));
+        HazelcastConnectionGate b = new HazelcastConnectionGate(members.get(1), 20, Map.of("orange.fr", 2), Duration.ofSeconds(60));
+        ConnectionGate.Lease one = a.tryAcquire("orange.fr");
+        ConnectionGate.Lease two = b.tryAcquire("ORANGE.FR");
+        assertThat(one).isNotNull();
+        assertThat(two).isNotNull();
+        assertThat(a.tryAcquire("orange.fr")).isNull();
+        assertThat(b.tryAcquire("orange.fr")).isNull();
+        assertThat(a.tryAcquire("free.fr")).isNotNull();
+        one.release();
+        assertThat(b.tryAcquire("orange.fr")).isNotNull();
+        a.close();
+        b.close();
+    }
+
+    @Test
+    void theSlotsOfADeadWorkerComeFreeWhenTheirLeaseRunsOut() {
+        HazelcastConnectionGate alive = new HazelcastConnectionGate(members.get(1), 1, Map.of(), Duration.ofSeconds(2));
+        // A worker that took the only slot and then died: nobody releases it and nobody renews it.
+        members.get(0).getMap(HazelcastConnectionGate.MAP).put("lease.test#0", "a-worker-that-died", 2,
+                java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(alive.tryAcquire("lease.test")).isNull();
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> alive.tryAcquire("lease.test") != null);
+        alive.close();
+    }
+
+    @Test
+    void repeatedFailuresSuspendADestinationForEveryWorker() {
+        HazelcastDestinationGuard a = new HazelcastDestinationGuard(members.get(0), 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC());
+        HazelcastDestinationGuard b = new HazelcastDestinationGuard(members.get(1), 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC());
+        a.failed("down.test", "connect to mx.down.test: Connection refused");
+        b.failed("down.test", "connect to mx.down.test: Connection refused");
+        assertThat(a.suspended("down.test")).isNull();
+        a.failed("down.test", "connect to mx.down.test: Connection refused");
+        assertThat(b.suspended("down.test")).contains("Connection refused");
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> a.suspended("down.test") == null);
+        a.failed("down.test", "again");
+        assertThat(a.suspended("down.test")).isNull(); // counting starts afresh after a suspension
+        b.succeeded("down.test");
+        a.failed("down.test", "x");
+        a.failed("down.test", "x");
+        assertThat(a.suspended("down.test")).isNull();
+    }
+
+    @Test
+    void messageRatesAreCountedAcrossTheCluster() {
+        HazelcastDestinationGuard a = new HazelcastDestinationGuard(members.get(0), 0, Duration.ofSeconds(1), Map.of("gmail.test", 3),
+                Clock.systemUTC());
+        HazelcastDestinationGuard b = new HazelcastDestinationGuard(members.get(1), 0, Duration.ofSeconds(1), Map.of("gmail.test", 3),
+                Clock.systemUTC());
+        // All inside one minute window unless the test straddles a minute boundary; then the count restarts.
+        long allowed = 0;
+        for (int i = 0; i < 3; i++) {
+            allowed += (a.withinRate("gmail.test") ? 1 : 0) + (b.withinRate("gmail.test") ? 1 : 0);
+        }
+        assertThat(allowed).isBetween(3L, 5L);
+        assertThat(a.withinRate("unlimited.test")).isTrue();
+    }
+
+    @Test
+    void aRecipientIsClaimedByOneWorkerAtATime() {
+        HazelcastLedger a = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(30));
+        HazelcastLedger b = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(30));
+        QueueId q = QueueId.next(System.currentTimeMillis());
+        assertThat(a.claim(q, "x@y.test")).isTrue();
+        assertThat(a.claim(q, "x@y.test")).isTrue(); // its own claim again
+        assertThat(b.claim(q, "x@y.test")).isFalse();
+        a.markDelivered(q, "x@y.test");
+        a.release(q, "x@y.test");
+        assertThat(b.claim(q, "x@y.test")).isTrue();
+        assertThat(b.isDelivered(q, "x@y.test")).isTrue();
+    }
+}
