@@ -63,7 +63,8 @@ class RelayEndToEndTest {
         sender = (FakeMx) new FakeMx("mx.sender.test", ip("127.0.0.4"), ONE.port()).start();
         DNS.mx("one.test", 10, "mx.one.test").address("mx.one.test", "127.0.0.2")
                 .mx("two.test", 10, "mx.two.test").address("mx.two.test", "127.0.0.3")
-                .mx("sender.test", 10, "mx.sender.test").address("mx.sender.test", "127.0.0.4");
+                .mx("sender.test", 10, "mx.sender.test").address("mx.sender.test", "127.0.0.4")
+                .mx("dead.test", 10, "mx.dead.test").address("mx.dead.test", "127.0.0.5");
         Map<String, String> common = new HashMap<>(Map.of(
                 "kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "kafka.topic-prefix", "e2e" + UUID.randomUUID().toString().substring(0, 6) + ".",
@@ -72,7 +73,7 @@ class RelayEndToEndTest {
         common.putAll(Map.of("queue.retry-tiers", "1s", "queue.min-backoff", "1s", "queue.max-backoff", "1s",
                 "dns.server", DNS.hostPort(), "delivery.mx-port", Integer.toString(ONE.port()),
                 "smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free())));
-        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0"));
+        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0", "queue.max-lifetime", "8s"));
         bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
         worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(common));
         edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(common));
@@ -126,8 +127,10 @@ class RelayEndToEndTest {
     @Test
     void aRejectedRecipientComesBackToTheSenderAsADsn() throws Exception {
         String id = send("alice@sender.test", List.of("permfail@two.test", "dave@two.test"), "Subject: will bounce\r\n\r\nhello\r\n");
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !sender.deliveriesTo("alice@sender.test").isEmpty());
-        FakeMx.Delivery dsn = sender.deliveriesTo("alice@sender.test").get(0);
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> sender.deliveriesTo("alice@sender.test").stream()
+                .anyMatch(d -> d.text().contains(id)));
+        FakeMx.Delivery dsn = sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains(id))
+                .findFirst().orElseThrow();
         assertThat(dsn.mailFrom()).isEmpty();
         Message m = new DefaultMessageBuilder().parseMessage(new ByteArrayInputStream(dsn.data()));
         assertThat(m.getMimeType()).isEqualTo("multipart/report");
@@ -142,6 +145,19 @@ class RelayEndToEndTest {
         String headers = new String(((SingleBody) parts.get(2).getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(headers).contains("Subject: will bounce").contains(id).doesNotContain("hello");
         assertThat(two.deliveriesTo("dave@two.test")).hasSize(1);
+    }
+
+    @Test
+    void mailForADeadDestinationComesBackOnceAfterItsLifetime() throws Exception {
+        String id = send("alice@sender.test", List.of("nobody@dead.test"), "Subject: into the void\r\n\r\nhello?\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(40))
+                .until(() -> sender.deliveriesTo("alice@sender.test").stream().anyMatch(d -> d.text().contains("nobody@dead.test")));
+        Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(6)).until(() ->
+                sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains("nobody@dead.test")).count() == 1);
+        FakeMx.Delivery dsn = sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains("nobody@dead.test"))
+                .findFirst().orElseThrow();
+        assertThat(dsn.text()).contains("Final-Recipient: rfc822; nobody@dead.test").contains("Status: 4.4.7")
+                .contains("Action: failed").contains(id);
     }
 
     @Test
