@@ -112,7 +112,7 @@ public final class FakeMx extends TestServer {
 
     /** What a connection was accepted with; later setter calls do not change it. */
     private record Settings(Mode mode, boolean pipelining, boolean eightBitMime, boolean smtpUtf8, long sizeLimit,
-                            boolean startTls, Credentials credentials) {
+                            boolean startTls, Credentials credentials, boolean dsn) {
     }
 
     private record Identity(X509Certificate certificate, SSLContext context) {
@@ -139,6 +139,9 @@ public final class FakeMx extends TestServer {
     private volatile boolean smtpUtf8 = true;
     private volatile long sizeLimit;
     private volatile boolean startTls;
+    private volatile boolean dsn;
+    private volatile java.time.Duration finalDotDelay = java.time.Duration.ZERO;
+    private final List<String> commands = new CopyOnWriteArrayList<>();
     private volatile Credentials credentials;
     private volatile String tlsProtocolSeen;
     private ServerSocket server;
@@ -186,6 +189,23 @@ public final class FakeMx extends TestServer {
     public FakeMx smtpUtf8(boolean on) {
         this.smtpUtf8 = on;
         return this;
+    }
+
+    /** Whether EHLO offers DSN, RFC 3461 (default false); when off, NOTIFY, ORCPT, RET and ENVID get 555. */
+    public FakeMx dsn(boolean on) {
+        this.dsn = on;
+        return this;
+    }
+
+    /** Every command line received, in order, across all connections. */
+    /** Waits this long before answering the final dot, as a slow content filter does. */
+    public FakeMx finalDotDelay(java.time.Duration d) {
+        this.finalDotDelay = d;
+        return this;
+    }
+
+    public List<String> commandsSeen() {
+        return List.copyOf(commands);
     }
 
     /** 0 (the default) offers no SIZE; otherwise EHLO offers {@code SIZE n} and bigger messages get 552 5.3.4. */
@@ -304,7 +324,7 @@ public final class FakeMx extends TestServer {
                 AtomicInteger carried = new AtomicInteger();
                 transactions.add(carried);
                 Session session = new Session(s, new Settings(mode, pipelining, eightBitMime, smtpUtf8, sizeLimit,
-                        startTls, credentials), carried);
+                        startTls, credentials, dsn), carried);
                 threads.execute(() -> {
                     try {
                         session.converse();
@@ -396,6 +416,7 @@ public final class FakeMx extends TestServer {
 
         /** Answers one command; false when the conversation is over. */
         private boolean command(String line) throws IOException {
+            commands.add(line);
             int space = line.indexOf(' ');
             String verb = (space < 0 ? line : line.substring(0, space)).toUpperCase(Locale.ROOT);
             String arg = space < 0 ? "" : line.substring(space + 1).trim();
@@ -455,6 +476,9 @@ public final class FakeMx extends TestServer {
             }
             if (settings.smtpUtf8()) {
                 offered.add("SMTPUTF8");
+            }
+            if (settings.dsn()) {
+                offered.add("DSN");
             }
             offered.add("ENHANCEDSTATUSCODES");
             StringBuilder text = new StringBuilder();
@@ -596,7 +620,9 @@ public final class FakeMx extends TestServer {
                         return "501 5.5.4 Bad SIZE parameter: " + p;
                     }
                 } else if (upper.equals("BODY=8BITMIME") && !settings.eightBitMime()
-                        || upper.equals("SMTPUTF8") && !settings.smtpUtf8()) {
+                        || upper.equals("SMTPUTF8") && !settings.smtpUtf8()
+                        || !settings.dsn() && (upper.startsWith("NOTIFY=") || upper.startsWith("ORCPT=")
+                                || upper.startsWith("RET=") || upper.startsWith("ENVID="))) {
                     return "555 5.5.4 Unsupported option: " + p;
                 }
             }
@@ -609,6 +635,11 @@ public final class FakeMx extends TestServer {
                 return true;
             }
             String rcpt = between(line, '<', '>');
+            String refused = parameterRefusal(line.substring(line.indexOf('>') + 1));
+            if (refused != null) {
+                reply(refused);
+                return true;
+            }
             String answer = recipientReply(rcpt);
             if (answer == null) {
                 return false;
@@ -644,6 +675,14 @@ public final class FakeMx extends TestServer {
             if (settings.sizeLimit() > 0 && data.length > settings.sizeLimit()) {
                 reply("552 5.3.4 Error: message file too big");
                 return true;
+            }
+            if (!finalDotDelay.isZero()) {
+                try {
+                    Thread.sleep(finalDotDelay.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
             }
             deliveries.add(delivery);
             carried.incrementAndGet();

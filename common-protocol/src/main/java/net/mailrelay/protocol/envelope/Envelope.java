@@ -21,6 +21,7 @@ import java.util.Objects;
  * @param attempts delivery attempts made so far
  * @param notBeforeMillis earliest time for the next attempt (0 = now)
  * @param lastDiagnostic the last temporary failure, for logs and for the expiry DSN; null if none
+ * @param delayWarned whether a delay warning DSN has been asked for already (at most one per message)
  */
 public record Envelope(
         QueueId queueId,
@@ -36,7 +37,8 @@ public record Envelope(
         long arrivedAtMillis,
         int attempts,
         long notBeforeMillis,
-        String lastDiagnostic) {
+        String lastDiagnostic,
+        boolean delayWarned) {
 
     public Envelope {
         Objects.requireNonNull(queueId, "queueId");
@@ -51,6 +53,14 @@ public record Envelope(
         }
     }
 
+    /** A message whose sender has not been warned of any delay. */
+    public Envelope(QueueId queueId, String reversePath, List<Recipient> recipients, BodyType body, boolean smtpUtf8,
+            DsnReturn dsnReturn, String envelopeId, String clientAddress, String heloName, String authenticatedAs,
+            long arrivedAtMillis, int attempts, long notBeforeMillis, String lastDiagnostic) {
+        this(queueId, reversePath, recipients, body, smtpUtf8, dsnReturn, envelopeId, clientAddress, heloName,
+                authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, false);
+    }
+
     public boolean hasNullReversePath() {
         return reversePath.isEmpty();
     }
@@ -58,7 +68,13 @@ public record Envelope(
     /** The same message, addressed to fewer recipients and scheduled for another attempt. */
     public Envelope forRetry(List<Recipient> remaining, int attemptsMade, long notBefore, String diagnostic) {
         return new Envelope(queueId, reversePath, remaining, body, smtpUtf8, dsnReturn, envelopeId,
-                clientAddress, heloName, authenticatedAs, arrivedAtMillis, attemptsMade, notBefore, diagnostic);
+                clientAddress, heloName, authenticatedAs, arrivedAtMillis, attemptsMade, notBefore, diagnostic, delayWarned);
+    }
+
+    /** The same, remembering that its sender has been warned of the delay. */
+    public Envelope warned() {
+        return new Envelope(queueId, reversePath, recipients, body, smtpUtf8, dsnReturn, envelopeId, clientAddress,
+                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, true);
     }
 
     public Envelope withRecipients(List<Recipient> subset) {

@@ -1,6 +1,7 @@
 package net.mailrelay.protocol.record;
 
 import java.util.Objects;
+import net.mailrelay.protocol.dsn.FailureClass;
 import net.mailrelay.protocol.envelope.QueueId;
 
 /**
@@ -17,6 +18,7 @@ import net.mailrelay.protocol.envelope.QueueId;
  * @param status the enhanced status, e.g. 2.0.0
  * @param durationMillis how long the attempt took
  * @param tls the TLS protocol and cipher of the connection, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", or null
+ * @param failureClass for a deferral, failure or expiry: why, in plain terms; null when delivered
  */
 public record DeliveryEvent(
         QueueId queueId,
@@ -29,7 +31,8 @@ public record DeliveryEvent(
         String reply,
         String status,
         long durationMillis,
-        String tls) {
+        String tls,
+        FailureClass failureClass) {
 
     public enum Outcome {
         DELIVERED, DEFERRED, FAILED, EXPIRED

@@ -35,6 +35,11 @@ public record Topics(String prefix) {
         return prefix + "mail.events";
     }
 
+    /** The suppression list: a compacted topic keyed by address (see SuppressionEntry). */
+    public String suppression() {
+        return prefix + "mail.suppression";
+    }
+
     /** The retry tier topic for a delay, e.g. {@code mail.retry.5m}. */
     public String retryTier(Duration delay) {
         return prefix + "mail.retry." + label(delay);

@@ -54,7 +54,7 @@ class RecordCodecTest {
                 Action.FAILED, "5.1.1", "mx.example.net", "smtp; 550 5.1.1 no such user", 5L)), "relay.example");
         assertThat(RecordCodec.decode(RecordCodec.encode(b), BounceRequest.class).metadata()).isEqualTo(b);
         DeliveryEvent e = new DeliveryEvent(QueueId.of("ABC"), "x@example.net", DeliveryEvent.Outcome.DELIVERED, 1, 5L,
-                "mx", "127.0.0.1:25", "250 ok", "2.0.0", 12, "TLSv1.3 TLS_AES_128_GCM_SHA256");
+                "mx", "127.0.0.1:25", "250 ok", "2.0.0", 12, "TLSv1.3 TLS_AES_128_GCM_SHA256", null);
         assertThat(RecordCodec.decode(RecordCodec.encode(e), DeliveryEvent.class).metadata()).isEqualTo(e);
     }
 
