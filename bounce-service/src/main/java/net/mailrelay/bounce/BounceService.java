@@ -11,9 +11,10 @@ import org.slf4j.LoggerFactory;
 /**
  * bounce-service: the relay's notifier (Postfix's bounce daemon).
  *
- * <p>What it does: for each bounce request (permanent failures, expiries, delays) it composes one
- * delivery status notification listing every reported recipient that asked to hear about it, and
- * queues it to the original envelope sender from the null reverse path, as ordinary outbound mail.
+ * <p>What it does: for each bounce request (permanent failures and expiries, delay warnings, success
+ * reports) it composes one delivery status notification listing every reported recipient that asked
+ * to hear about it (NOTIFY), with the reason for each failure or delay, and queues it to the original
+ * envelope sender from the null reverse path, as ordinary outbound mail.
  * It never notifies the null sender, so a notification cannot start a loop. A request's offset is
  * committed only after its notification is acknowledged by Kafka (acks=all): a crash may send a
  * notification twice, never lose one.
@@ -21,15 +22,16 @@ import org.slf4j.LoggerFactory;
  * <p>Reads: {@code mail.bounce} (consumer group {@code mail-relay-bounce}). Writes: {@code mail.outbound}.
  *
  * <p>Security: it opens no port. Its input is written by our workers but carries untrusted text (the
- * original headers, remote servers' replies, ENVID and ORCPT): that text never reaches a header field
- * unsanitized, and at most 50,000 bytes of original headers are returned. The original body is never
- * returned.
+ * original message, remote servers' replies, ENVID and ORCPT): that text never reaches a header field
+ * unsanitized. A failure notice returns the whole original only when RET allows it and it is no larger
+ * than the return size limit; every other notice returns at most that many bytes of its headers.
  *
- * <p>RFCs: 3461 (NOTIFY, ORCPT, ENVID), 3464 (delivery status notifications), 3462 and 6522
- * (multipart/report), 3834 (Auto-Submitted), 5321 section 4.5.5 (null reverse path), 5322 (format).
+ * <p>RFCs: 3461 (NOTIFY, RET, ORCPT, ENVID), 3464 (delivery status notifications), 3462 and 6522
+ * (multipart/report), 6533 (global delivery status for SMTPUTF8 mail), 3834 (Auto-Submitted), 5321
+ * section 4.5.5 (null reverse path), 5322 (format).
  *
  * <p>Configuration keys: {@code hostname}, {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix},
- * {@code message.max-size} (docs/configuration.md).
+ * {@code message.max-size} (docs/configuration.md); the return size limit (Postfix's bounce_size_limit).
  */
 public final class BounceService implements AutoCloseable {
 
@@ -40,8 +42,14 @@ public final class BounceService implements AutoCloseable {
      *
      * @param hostname names this host in notifications (From: MAILER-DAEMON@hostname, Message-ID)
      * @param maxRecordBytes the largest record on the relay's topics, {@code RecordCodec.maxRecordBytes(message.max-size)}
+     * @param returnSizeLimit bytes: the largest original a failure notice returns whole (else its headers),
+     *     and the most header bytes a notice returns (Postfix's bounce_size_limit)
      */
-    public record Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes) {
+    public record Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes,
+            int returnSizeLimit) {
+
+        /** Postfix's bounce_size_limit default. */
+        public static final int DEFAULT_RETURN_SIZE_LIMIT = 50_000;
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -56,6 +64,14 @@ public final class BounceService implements AutoCloseable {
             if (maxRecordBytes <= 0) {
                 throw new IllegalArgumentException("maxRecordBytes (from message.max-size) must be > 0, not " + maxRecordBytes);
             }
+            if (returnSizeLimit <= 0) {
+                throw new IllegalArgumentException("returnSizeLimit must be > 0 bytes, not " + returnSizeLimit);
+            }
+        }
+
+        /** With the default return size limit. */
+        public Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes) {
+            this(hostname, bootstrapServers, topics, maxRecordBytes, DEFAULT_RETURN_SIZE_LIMIT);
         }
     }
 
@@ -63,7 +79,7 @@ public final class BounceService implements AutoCloseable {
 
     private BounceService(Config config, Clock clock) {
         consumer = new BounceConsumer(config.bootstrapServers(), config.topics(), config.maxRecordBytes(),
-                config.hostname(), new DsnComposer(config.hostname(), clock), clock);
+                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit()), clock);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),
                 config.topics().outbound());

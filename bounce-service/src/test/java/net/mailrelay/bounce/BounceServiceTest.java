@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.FailureClass;
 import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.DsnReturn;
@@ -136,16 +137,72 @@ class BounceServiceTest {
         Awaitility.await().atMost(WAIT).until(() -> committed(partition) == 3);
     }
 
+    @Test
+    void queuesOneDelayWarning() throws Exception {
+        long now = System.currentTimeMillis();
+        Envelope original = envelope("delayed-sender@example.org", "slow@example.net", now);
+        RecipientReport delay = new RecipientReport(Recipient.of("slow@example.net"), Action.DELAYED, "4.4.1", null,
+                "connect to mx.example.net[198.51.100.25]:25: Connection timed out", now, now + 432_000_000L,
+                FailureClass.OTHER);
+        BounceRequest request = new BounceRequest(original, List.of(delay), "worker.test.example");
+        send(0, original.queueId().value(), RecordCodec.encode(request, ORIGINAL, 0, ORIGINAL.length));
+
+        Message dsn = parse(onlyNotificationTo("delayed-sender@example.org"));
+        assertThat(dsn.getSubject()).isEqualTo("Delayed Mail (still being retried)");
+        List<Entity> parts = ((Multipart) dsn.getBody()).getBodyParts();
+        assertThat(text(parts.get(0))).contains("THIS IS A WARNING ONLY");
+        assertThat(text(parts.get(1))).contains("Final-Recipient: rfc822; slow@example.net", "Action: delayed",
+                "Status: 4.4.1", "Will-Retry-Until: ", "X-Mail-Relay-Failure-Class: other");
+        assertThat(parts.get(2).getMimeType()).isEqualTo("text/rfc822-headers");
+    }
+
+    @Test
+    void queuesOneSuccessReport() throws Exception {
+        long now = System.currentTimeMillis();
+        Envelope original = envelope("success-sender@example.org", "arrived@example.net", now);
+        RecipientReport relayed = new RecipientReport(new Recipient("arrived@example.net", null, Set.of(Notify.SUCCESS)),
+                Action.RELAYED, "2.0.0", "mx.example.net", "250 2.0.0 Ok: queued as 4XyZ", now);
+        BounceRequest request = new BounceRequest(original, List.of(relayed), "worker.test.example");
+        send(0, original.queueId().value(), RecordCodec.encode(request, ORIGINAL, 0, ORIGINAL.length));
+
+        Message dsn = parse(onlyNotificationTo("success-sender@example.org"));
+        assertThat(dsn.getSubject()).isEqualTo("Successful Mail Delivery Report");
+        List<Entity> parts = ((Multipart) dsn.getBody()).getBodyParts();
+        assertThat(text(parts.get(1))).contains("Final-Recipient: rfc822; arrived@example.net", "Action: relayed",
+                "Status: 2.0.0");
+    }
+
+    @Test
+    void staysSilentWhenEveryRecipientSaidNever() throws Exception {
+        // On a partition of its own: once both are committed, the first has certainly been handled.
+        long now = System.currentTimeMillis();
+        Envelope original = envelope("never-sender@example.org", "private@example.net", now);
+        RecipientReport never = new RecipientReport(new Recipient("private@example.net", null, Set.of(Notify.NEVER)),
+                Action.FAILED, "5.1.1", "mx.example.net", "550 5.1.1 User unknown", now);
+        BounceRequest silent = new BounceRequest(original, List.of(never), "worker.test.example");
+        BounceRequest marker = failure("after-never@example.org", "gone@example.net");
+        send(2, original.queueId().value(), RecordCodec.encode(silent, ORIGINAL, 0, ORIGINAL.length));
+        send(2, marker.envelope().queueId().value(), RecordCodec.encode(marker, ORIGINAL, 0, ORIGINAL.length));
+
+        Awaitility.await().atMost(WAIT).until(() -> committed(new TopicPartition(topics.bounce(), 2)) == 2);
+        List<ConsumerRecord<String, byte[]>> all = outbound.awaitAny(r -> isNotificationTo(r, "after-never@example.org"), WAIT);
+        assertThat(all).noneMatch(r -> isNotificationTo(r, "never-sender@example.org"));
+    }
+
     private static long committed(TopicPartition partition) throws Exception {
-        OffsetAndMetadata o = admin.listConsumerGroupOffsets("mail-relay-bounce").partitionsToOffsetAndMetadata()
+        OffsetAndMetadata o = admin.listConsumerGroupOffsets(topics.prefix() + "mail-relay-bounce").partitionsToOffsetAndMetadata()
                 .get(30, TimeUnit.SECONDS).get(partition);
         return o == null ? -1 : o.offset();
     }
 
+    private static Envelope envelope(String sender, String recipient, long now) {
+        return new Envelope(QueueId.next(now), sender, List.of(Recipient.of(recipient)),
+                BodyType.SEVEN_BIT, false, DsnReturn.HDRS, null, "192.0.2.7", "client.example", null, now, 1, 0, null);
+    }
+
     private static BounceRequest failure(String sender, String recipient) {
         long now = System.currentTimeMillis();
-        Envelope original = new Envelope(QueueId.next(now), sender, List.of(Recipient.of(recipient)),
-                BodyType.SEVEN_BIT, false, DsnReturn.HDRS, null, "192.0.2.7", "client.example", null, now, 1, 0, null);
+        Envelope original = envelope(sender, recipient, now);
         RecipientReport report = new RecipientReport(new Recipient(recipient, null, Set.of(Notify.FAILURE)),
                 Action.FAILED, "5.1.1", "mx.example.net", "550 5.1.1 <" + recipient + ">: User unknown", now);
         return new BounceRequest(original, List.of(report), "worker.test.example");
@@ -160,6 +217,18 @@ class BounceServiceTest {
         return outbound.awaitAny(r -> isNotificationTo(r, sender), WAIT).stream()
                 .filter(r -> isNotificationTo(r, sender))
                 .findFirst().orElseThrow();
+    }
+
+    /** Waits for the notification to the sender, and checks it is the only one so far. */
+    private static byte[] onlyNotificationTo(String sender) {
+        List<ConsumerRecord<String, byte[]>> all = outbound.awaitAny(r -> isNotificationTo(r, sender), WAIT);
+        List<ConsumerRecord<String, byte[]>> mine = all.stream().filter(r -> isNotificationTo(r, sender)).toList();
+        assertThat(mine).hasSize(1);
+        return RecordCodec.decode(mine.get(0).value(), Envelope.class).messageCopy();
+    }
+
+    private static Message parse(byte[] message) throws IOException {
+        return new DefaultMessageBuilder().parseMessage(new ByteArrayInputStream(message));
     }
 
     private static boolean isNotificationTo(ConsumerRecord<String, byte[]> record, String sender) {

@@ -5,8 +5,10 @@ package net.mailrelay.bounce.dsn;
  *
  * @param kind decides the subject, the explanation and the log wording
  * @param message the whole RFC 5322 message, CRLF line endings
+ * @param smtpUtf8 whether the notice carries UTF-8 addresses or header fields (RFC 6533 report parts,
+ *     returned RFC 6532 headers), so that it may only travel with SMTPUTF8 (RFC 6531)
  */
-public record Dsn(Kind kind, byte[] message) {
+public record Dsn(Kind kind, byte[] message, boolean smtpUtf8) {
 
     /** Postfix's three notices, with its subjects and log wording. */
     public enum Kind {
@@ -34,6 +36,11 @@ public record Dsn(Kind kind, byte[] message) {
     public Dsn {
         java.util.Objects.requireNonNull(kind, "kind");
         java.util.Objects.requireNonNull(message, "message");
+    }
+
+    /** A notice that needs no SMTPUTF8 of its own. */
+    public Dsn(Kind kind, byte[] message) {
+        this(kind, message, false);
     }
 
     public boolean isEightBit() {

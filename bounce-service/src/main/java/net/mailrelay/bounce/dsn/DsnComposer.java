@@ -11,7 +11,9 @@ import java.util.Optional;
 import java.util.TimeZone;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.FailureClassifier;
 import net.mailrelay.protocol.dsn.RecipientReport;
+import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.QueueId;
 import org.apache.james.mime4j.dom.Body;
@@ -29,8 +31,10 @@ import org.apache.james.mime4j.stream.RawField;
 /**
  * Composes the delivery status notification for one bounce request (Postfix's bounce_notify_service):
  * a multipart/report (RFC 6522) with a human-readable explanation, a message/delivery-status part
- * (RFC 3464) and the original message's header block. It decides who hears about what (RFC 3461
- * NOTIFY) and refuses to answer the null sender: a bounce of a bounce could loop forever.
+ * (RFC 3464) and the original message or its header block (RFC 3461 section 4.3 RET). A message sent
+ * with SMTPUTF8, or a report about a UTF-8 address, gets the RFC 6533 global types instead. It decides
+ * who hears about what (RFC 3461 NOTIFY) and refuses to answer the null sender: a bounce of a bounce
+ * could loop forever.
  */
 public final class DsnComposer {
 
@@ -38,11 +42,20 @@ public final class DsnComposer {
 
     private final String hostname;
     private final Clock clock;
+    private final int returnSizeLimit;
     private final DeliveryStatus deliveryStatus;
 
-    public DsnComposer(String hostname, Clock clock) {
+    /**
+     * @param returnSizeLimit the largest original (in bytes) a failure notice returns whole, and the most
+     *     header bytes any notice returns (Postfix's bounce_size_limit)
+     */
+    public DsnComposer(String hostname, Clock clock, int returnSizeLimit) {
         this.hostname = FieldText.oneLine(Objects.requireNonNull(hostname, "hostname"));
         this.clock = Objects.requireNonNull(clock, "clock");
+        if (returnSizeLimit <= 0) {
+            throw new IllegalArgumentException("return size limit must be > 0 bytes, not " + returnSizeLimit);
+        }
+        this.returnSizeLimit = returnSizeLimit;
         this.deliveryStatus = new DeliveryStatus(clock.getZone());
     }
 
@@ -52,24 +65,34 @@ public final class DsnComposer {
      */
     public Optional<Dsn> compose(BounceRequest request, byte[] message, int offset, int length, QueueId newQueueId) {
         Objects.checkFromIndexSize(offset, length, message.length);
-        if (request.envelope().hasNullReversePath()) {
+        Envelope original = request.envelope();
+        if (original.hasNullReversePath()) {
             return Optional.empty();
         }
-        List<RecipientReport> reports = request.reports().stream().filter(DsnComposer::wanted).toList();
+        List<RecipientReport> reports = request.reports().stream()
+                .filter(DsnComposer::wanted)
+                .map(DsnComposer::classified)
+                .toList();
         if (reports.isEmpty()) {
             return Optional.empty();
         }
         Dsn.Kind kind = kindOf(reports);
-        byte[] text = Explanation.render(kind, hostname, reports).getBytes(StandardCharsets.UTF_8);
+        boolean global = DeliveryStatus.needsUtf8(original, reports);
+        byte[] headers = OriginalHeaders.extract(message, offset, length, returnSizeLimit);
+        ReturnedOriginal returned = ReturnedOriginal.choose(kind, original, message, offset, length, headers,
+                returnSizeLimit, global);
+        byte[] text = Explanation.render(kind, hostname, reports, returned.whole(), retryUntil(reports))
+                .getBytes(StandardCharsets.UTF_8);
         String reportingMta = request.reportingMta().isBlank() ? hostname : request.reportingMta();
-        byte[] status = deliveryStatus.render(request, reportingMta, reports).getBytes(StandardCharsets.UTF_8);
-        byte[] headers = OriginalHeaders.extract(message, offset, length);
-        String boundary = boundary(newQueueId, text, status, headers);
+        byte[] status = deliveryStatus.render(request, reportingMta, reports, global).getBytes(StandardCharsets.UTF_8);
+        String boundary = boundary(newQueueId, text, status, returned.content());
+        // UTF-8 in the report's fields or in the returned header fields needs SMTPUTF8 on the way back.
+        boolean smtpUtf8 = !FieldText.isAscii(original.reversePath()) || global && eightBit(status, headers);
         try {
-            Message dsn = topLevel(request, kind, newQueueId, boundary, eightBit(text, status, headers))
-                    .setBody((Body) parts(text, status, headers))
+            Message dsn = topLevel(original, kind, newQueueId, boundary, eightBit(text, status, returned.content()), global)
+                    .setBody((Body) parts(text, status, returned, global))
                     .build();
-            return Optional.of(new Dsn(kind, DefaultMessageWriter.asBytes(dsn)));
+            return Optional.of(new Dsn(kind, DefaultMessageWriter.asBytes(dsn), smtpUtf8));
         } catch (IOException e) {
             // Writing to memory does not fail.
             throw new UncheckedIOException(e);
@@ -78,7 +101,8 @@ public final class DsnComposer {
 
     /**
      * RFC 3461 section 4.1: NEVER silences a recipient; an explicit NOTIFY list silences the kinds it
-     * does not name; with none given, failures and delays are reported and successes are not.
+     * does not name; with none given, failures and delays are reported and successes are not. (Whether
+     * a delay is reported at all is the worker's delay warning setting: it sends no delay request otherwise.)
      */
     static boolean wanted(RecipientReport report) {
         var notify = report.recipient().notifyOn();
@@ -93,6 +117,22 @@ public final class DsnComposer {
         return notify.isEmpty() ? asked != Notify.SUCCESS : notify.contains(asked);
     }
 
+    /** A failure or delay the worker did not classify is classified here: every notice says why. */
+    private static RecipientReport classified(RecipientReport r) {
+        if (r.failureClass() != null || r.action() != Action.FAILED && r.action() != Action.DELAYED) {
+            return r;
+        }
+        return new RecipientReport(r.recipient(), r.action(), r.status(), r.remoteMta(), r.diagnostic(),
+                r.lastAttemptMillis(), r.willRetryUntilMillis(), FailureClassifier.classify(r.status(), r.diagnostic()));
+    }
+
+    /** The latest Will-Retry-Until of the delays, as a date for the explanation; null when none says. */
+    private String retryUntil(List<RecipientReport> reports) {
+        long until = reports.stream().filter(r -> r.action() == Action.DELAYED)
+                .mapToLong(RecipientReport::willRetryUntilMillis).max().orElse(0);
+        return until > 0 ? deliveryStatus.date(until) : null;
+    }
+
     private static Dsn.Kind kindOf(List<RecipientReport> reports) {
         if (reports.stream().anyMatch(r -> r.action() == Action.FAILED)) {
             return Dsn.Kind.NON_DELIVERY;
@@ -103,31 +143,33 @@ public final class DsnComposer {
         return Dsn.Kind.SUCCESS;
     }
 
-    private Message.Builder topLevel(BounceRequest request, Dsn.Kind kind, QueueId newQueueId, String boundary,
-            boolean eightBit) {
+    private Message.Builder topLevel(Envelope original, Dsn.Kind kind, QueueId newQueueId, String boundary,
+            boolean eightBit, boolean global) {
         Message.Builder m = Message.Builder.of()
                 .addField(new RawField("From", "Mail Delivery System <MAILER-DAEMON@" + hostname + ">"))
-                .addField(new RawField("To", "<" + FieldText.oneLine(request.envelope().reversePath()) + ">"))
+                .addField(new RawField("To", "<" + FieldText.oneLine(original.reversePath()) + ">"))
                 .addField(new RawField("Subject", kind.subject()))
                 .addField(Fields.date("Date", Date.from(clock.instant()), TimeZone.getTimeZone(clock.getZone())))
                 .addField(new RawField("Message-ID", "<" + newQueueId.value() + "@" + hostname + ">"))
                 // RFC 3834 section 5: an automatic reply; well-behaved responders will not answer it.
                 .addField(new RawField("Auto-Submitted", "auto-replied"))
                 .addField(Fields.version("1.0"))
+                // RFC 6522: report-type names the second part's subtype, so a global report says global-delivery-status.
                 .addField(Fields.contentType("multipart/report",
-                        new NameValuePair("report-type", "delivery-status"), new NameValuePair("boundary", boundary)));
+                        new NameValuePair("report-type", global ? "global-delivery-status" : "delivery-status"),
+                        new NameValuePair("boundary", boundary)));
         if (eightBit) {
             m.addField(Fields.contentTransferEncoding("8bit"));
         }
         return m;
     }
 
-    private static Multipart parts(byte[] text, byte[] status, byte[] headers) {
+    private static Multipart parts(byte[] text, byte[] status, ReturnedOriginal returned, boolean global) {
         MultipartBuilder parts = MultipartBuilder.create("report").setPreamble(PREAMBLE);
         parts.addBodyPart(part("Notification", Fields.contentType("text/plain", new NameValuePair("charset", "utf-8")), text));
-        parts.addBodyPart(part("Delivery report", Fields.contentType("message/delivery-status"), status));
-        // RET=FULL (the whole message) is not offered yet: every notice returns headers only.
-        parts.addBodyPart(part("Undelivered Message Headers", Fields.contentType("text/rfc822-headers"), headers));
+        parts.addBodyPart(part("Delivery report",
+                Fields.contentType(global ? "message/global-delivery-status" : "message/delivery-status"), status));
+        parts.addBodyPart(part(returned.description(), Fields.contentType(returned.contentType()), returned.content()));
         return parts.build();
     }
 

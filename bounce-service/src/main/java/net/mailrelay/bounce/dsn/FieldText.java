@@ -32,4 +32,18 @@ final class FieldText {
     static boolean isAscii(String text) {
         return text.chars().allMatch(c -> c < 0x80);
     }
+
+    /**
+     * Each non-ASCII character becomes '?': RFC 3464 fields are US-ASCII, and only an RFC 6533 report
+     * may carry UTF-8. Addresses never get here (a UTF-8 address makes the report a global one); this
+     * is for free text such as a remote reply in another script.
+     */
+    static String ascii(String text) {
+        if (isAscii(text)) {
+            return text;
+        }
+        StringBuilder sb = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> sb.append(c < 0x80 ? (char) c : '?'));
+        return sb.toString();
+    }
 }

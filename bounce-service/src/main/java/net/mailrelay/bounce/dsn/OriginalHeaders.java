@@ -12,14 +12,12 @@ import org.apache.james.mime4j.stream.MimeConfig;
 import org.apache.james.mime4j.util.ByteSequence;
 
 /**
- * The header block of the original message, for the text/rfc822-headers part (RFC 6522 section 4).
+ * The header block of the original message, for the text/rfc822-headers part (RFC 6522 section 4) or
+ * message/global-headers (RFC 6533 section 6.4).
  * mime4j finds the fields; each is copied byte for byte (folding and 8-bit text kept), with line
  * endings made CRLF. Lines that are not fields are dropped, so the part always parses.
  */
 final class OriginalHeaders {
-
-    /** Postfix's bounce_size_limit: how much original text a notification may carry. */
-    static final int LIMIT = 50_000;
 
     // Permissive: a header line longer than mime4j's default limits must not cost the sender the report.
     private static final MimeConfig CONFIG = MimeConfig.custom()
@@ -31,15 +29,15 @@ final class OriginalHeaders {
     private OriginalHeaders() {
     }
 
-    /** Whole fields, in order, until the next would pass {@link #LIMIT} bytes. */
-    static byte[] extract(byte[] message, int offset, int length) {
+    /** Whole fields, in order, until the next would pass {@code limit} bytes (Postfix's bounce_size_limit). */
+    static byte[] extract(byte[] message, int offset, int length, int limit) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         MimeStreamParser parser = new MimeStreamParser(CONFIG);
         parser.setContentHandler(new AbstractContentHandler() {
             @Override
             public void field(Field field) {
                 byte[] raw = crlf(field.getSafeRaw());
-                if (out.size() + raw.length > LIMIT) {
+                if (out.size() + raw.length > limit) {
                     parser.stop();
                 } else {
                     out.writeBytes(raw);

@@ -2,6 +2,8 @@ package net.mailrelay.bounce.dsn;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * RFC 3461 section 4 xtext: ENVID and ORCPT arrive with "+XX" hex escapes, and RFC 3464 sections
@@ -9,6 +11,9 @@ import java.nio.charset.StandardCharsets;
  * guessed at.
  */
 final class XText {
+
+    // RFC 6533 section 3: a utf-8 address in xtext writes each non-ASCII character as \x{HEX}.
+    private static final Pattern UNICODE_ESCAPE = Pattern.compile("\\\\x\\{([0-9A-Fa-f]{1,6})\\}");
 
     private XText() {
     }
@@ -27,6 +32,19 @@ final class XText {
             }
         }
         return out.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Undoes RFC 6533 "\x{HEX}" escapes (after {@link #decode}); an escape that names no character stays. */
+    static String decodeUnicode(String text) {
+        Matcher m = UNICODE_ESCAPE.matcher(text);
+        StringBuilder out = new StringBuilder(text.length());
+        while (m.find()) {
+            int c = Integer.parseInt(m.group(1), 16);
+            boolean character = Character.isValidCodePoint(c) && (c < 0xD800 || c > 0xDFFF);
+            m.appendReplacement(out, Matcher.quoteReplacement(character ? Character.toString(c) : m.group()));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 
     private static int hex(byte b) {

@@ -69,7 +69,8 @@ public final class BounceConsumer implements AutoCloseable {
         this.clock = clock;
         this.producer = new DsnProducer(bootstrapServers, topics.outbound(), maxRecordBytes, "bounce-" + hostname);
         try {
-            this.consumer = new KafkaConsumer<>(config(bootstrapServers, maxRecordBytes, "bounce-" + hostname),
+            this.consumer = new KafkaConsumer<>(
+                    config(bootstrapServers, topics.prefix() + GROUP_ID, maxRecordBytes, "bounce-" + hostname),
                     new StringDeserializer(), new ByteArrayDeserializer());
         } catch (KafkaException e) {
             producer.close();
@@ -78,11 +79,11 @@ public final class BounceConsumer implements AutoCloseable {
         this.thread = new Thread(this::run, "bounce-consumer");
     }
 
-    static Map<String, Object> config(String bootstrapServers, int maxRecordBytes, String clientId) {
+    static Map<String, Object> config(String bootstrapServers, String groupId, int maxRecordBytes, String clientId) {
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, GROUP_ID);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // Workers do not write bounce requests in transactions today; if they ever do, aborted ones stay unseen.

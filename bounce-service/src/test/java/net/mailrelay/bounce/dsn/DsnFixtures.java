@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Set;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.FailureClass;
 import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.DsnReturn;
@@ -33,27 +34,50 @@ final class DsnFixtures {
             Message-ID: <abc@example.org>
             """.replace("\n", "\r\n");
     static final String ORIGINAL_BODY = "The secret body text.\r\n";
+    static final long ARRIVED = 1_700_000_000_000L;
+    static final long LAST_ATTEMPT = 1_700_000_300_000L;
+    /** A five-day queue lifetime. */
+    static final long GIVE_UP = ARRIVED + 5 * 86_400_000L;
+    static final int SIZE_LIMIT = 50_000;
 
     private DsnFixtures() {
     }
 
     static Envelope envelope(String sender) {
+        return envelope(sender, DsnReturn.HDRS, false);
+    }
+
+    static Envelope envelope(String sender, DsnReturn ret, boolean smtpUtf8) {
         return new Envelope(ORIGINAL_ID, sender,
                 List.of(Recipient.of("rcpt@example.net"), Recipient.of("quiet@example.com")),
-                BodyType.SEVEN_BIT, false, DsnReturn.HDRS, "q3+2Breport", "192.0.2.7", "client.example", null,
-                1_700_000_000_000L, 3, 0, null);
+                BodyType.SEVEN_BIT, smtpUtf8, ret, "q3+2Breport", "192.0.2.7", "client.example", null,
+                ARRIVED, 3, 0, null);
     }
 
     static RecipientReport userUnknown() {
         return new RecipientReport(new Recipient("rcpt@example.net", "rfc822;Rcpt+2Balias@example.net", Set.of(Notify.FAILURE)),
                 Action.FAILED, "5.1.1", "mx.example.net",
                 "550 5.1.1 <rcpt@example.net>: Recipient address rejected: User unknown in virtual mailbox table",
-                1_700_000_300_000L);
+                LAST_ATTEMPT);
     }
 
     static RecipientReport quietFailure() {
         return new RecipientReport(new Recipient("quiet@example.com", null, Set.of(Notify.NEVER)),
-                Action.FAILED, "5.1.1", "mx.example.com", "550 5.1.1 no such user", 1_700_000_300_000L);
+                Action.FAILED, "5.1.1", "mx.example.com", "550 5.1.1 no such user", LAST_ATTEMPT);
+    }
+
+    /** A delay warning's report: the last temporary error, its class, and when the relay will give up. */
+    static RecipientReport delayed(Recipient r, String status, String remoteMta, String diagnostic, FailureClass why) {
+        return new RecipientReport(r, Action.DELAYED, status, remoteMta, diagnostic, LAST_ATTEMPT, GIVE_UP, why);
+    }
+
+    static DsnComposer composer() {
+        return new DsnComposer(HOST, CLOCK, SIZE_LIMIT);
+    }
+
+    /** The original message, unframed. */
+    static byte[] original() {
+        return (ORIGINAL_HEADERS + "\r\n" + ORIGINAL_BODY).getBytes(StandardCharsets.UTF_8);
     }
 
     static BounceRequest request(String sender, RecipientReport... reports) {
