@@ -9,8 +9,10 @@ import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.DestinationGuard;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.queue.DeliveryLoop;
 import net.mailrelay.delivery.queue.RetryRequests;
+import net.mailrelay.delivery.queue.SuppressionFeed;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
@@ -53,7 +55,10 @@ import org.slf4j.LoggerFactory;
 public final class DeliveryWorker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryWorker.class);
-    public static final String GROUP_ID = "mail-relay-worker";
+    /** The consumer group of every worker of one relay: its topic prefix and "mail-relay-worker". */
+    public static String groupId(Topics topics) {
+        return topics.prefix() + "mail-relay-worker";
+    }
 
     /** Everything a worker needs to start. */
     public record Config(
@@ -74,7 +79,9 @@ public final class DeliveryWorker implements AutoCloseable {
             int maxRecipientsPerTransaction,
             Timeouts timeouts,
             int maxRecordBytes,
-            Duration shutdownGrace) {
+            Duration shutdownGrace,
+            Duration delayWarning,
+            Duration suppressionTtl) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -95,17 +102,24 @@ public final class DeliveryWorker implements AutoCloseable {
     }
 
     /** The cluster's shared state as the worker uses it; {@link #NONE} for a worker on its own. */
-    public record Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests) {
+    public record Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests,
+            Suppressions suppressions, SuppressionFeed.Sink suppressionCache) {
         public Cluster {
             Objects.requireNonNull(ledger, "ledger");
             Objects.requireNonNull(gate, "gate");
             Objects.requireNonNull(guard, "guard");
             Objects.requireNonNull(retryRequests, "retryRequests");
+            Objects.requireNonNull(suppressions, "suppressions");
+        }
+
+        public Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests) {
+            this(ledger, gate, guard, retryRequests, Suppressions.NONE, null);
         }
     }
 
     private final SmtpClient client;
     private final DeliveryLoop loop;
+    private final SuppressionFeed feed;
 
     private DeliveryWorker(Config c, Cluster cluster, Clock clock) throws SSLException {
         client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse(), cluster.gate(),
@@ -115,12 +129,15 @@ public final class DeliveryWorker implements AutoCloseable {
         Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
                 .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
         MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, cluster.ledger(),
-                cluster.guard(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
+                cluster.guard(), cluster.suppressions(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
-                () -> ThreadLocalRandom.current().nextLong());
-        loop = new DeliveryLoop(c.bootstrapServers(), GROUP_ID, c.topics(), c.schedule().tiers(), delivery, records,
+                () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl());
+        loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), c.topics(), c.schedule().tiers(), delivery, records,
                 c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock,
                 cluster.retryRequests()).start();
+        feed = cluster.suppressionCache() == null ? null
+                : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
+                        "suppression-" + c.hostname()).start();
         LOG.info("worker consuming {} and {} retry tiers {}; routes {}", c.topics().outbound(), c.schedule().tiers().size(),
                 c.schedule().tiers(), c.transports());
     }
@@ -133,5 +150,8 @@ public final class DeliveryWorker implements AutoCloseable {
     public void close() {
         loop.close();
         client.close();
+        if (feed != null) {
+            feed.close();
+        }
     }
 }

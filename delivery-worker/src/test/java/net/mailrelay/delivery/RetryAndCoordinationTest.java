@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.cluster.TestMembers;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.protocol.dsn.BounceRequest;
@@ -20,6 +21,10 @@ import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
 import net.mailrelay.testing.Ports;
 import net.mailrelay.testing.TopicReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -151,5 +156,49 @@ class RetryAndCoordinationTest {
 
     static InetAddress loopback() {
         return InetAddress.getLoopbackAddress();
+    }
+
+    @Test
+    void aStoppingWorkerFinishesWhatItStartedCommitsAndLeavesTheGroup() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(1));
+        var topics = kafka.freshTopics(tiers);
+        try (FakeMx slow = (FakeMx) new FakeMx("mx.slow.test").finalDotDelay(Duration.ofMillis(1500)).start();
+                Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            WorkerFixture w = new WorkerFixture(kafka, topics, members.get(0),
+                    schedule(tiers, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1)),
+                    List.of("slow.test=" + slow.hostPort()), null, 25, Map.of());
+            List<String> rcpts = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                rcpts.add("stop" + i + "@slow.test");
+                w.enqueue("stop" + i + "@slow.test");
+            }
+            // Stop while deliveries are in the middle of their DATA phase.
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> slow.commandsSeen().contains("DATA"));
+            long t0 = System.nanoTime();
+            w.close();
+            long stopMillis = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(stopMillis).as("stopping took no longer than the grace period and the final commit").isLessThan(15_000);
+
+            // Everything started was finished: each recipient arrived once, and nothing is left uncommitted.
+            assertThat(slow.deliveries()).isNotEmpty();
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(DeliveryWorker.groupId(topics))
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            long committedOnOutbound = committed.entrySet().stream().filter(e -> e.getKey().topic().equals(topics.outbound()))
+                    .mapToLong(e -> e.getValue().offset()).sum();
+            assertThat(committedOnOutbound).as("the offsets of every record it finished are committed")
+                    .isEqualTo(slow.deliveries().size());
+            assertThat(admin.describeConsumerGroups(List.of(DeliveryWorker.groupId(topics))).all().get(30, TimeUnit.SECONDS).get(DeliveryWorker.groupId(topics))
+                    .members()).as("the worker left the group").isEmpty();
+
+            // A second worker takes the rest: every recipient arrives exactly once.
+            try (WorkerFixture next = new WorkerFixture(kafka, topics, members.get(1),
+                    schedule(tiers, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1)),
+                    List.of("slow.test=" + slow.hostPort()), null, 25, Map.of())) {
+                Awaitility.await().atMost(Duration.ofSeconds(60))
+                        .until(() -> rcpts.stream().allMatch(r -> !slow.deliveriesTo(r).isEmpty()));
+                Awaitility.await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+                        .until(() -> rcpts.stream().allMatch(r -> slow.deliveriesTo(r).size() == 1));
+            }
+        }
     }
 }

@@ -10,12 +10,15 @@ import java.util.stream.Collectors;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.FailureClass;
+import net.mailrelay.protocol.dsn.FailureClassifier;
 import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.envelope.Envelope;
-import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.protocol.record.DeliveryEvent;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.SuppressionEntry;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
 import net.mailrelay.protocol.smtp.StatusDetail;
@@ -25,26 +28,52 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns the verdicts of one attempt into the records that make its outcome durable: an event per
  * recipient on {@code mail.events}; the deferred recipients as one record on a retry tier (or, past
- * the lifetime, as expired); the failed ones as one bounce request on {@code mail.bounce}.
+ * the lifetime, as expired); notices for the bounce service on {@code mail.bounce} (failures, a delay
+ * warning once the message is {@code delayWarning} old, success for NOTIFY=SUCCESS where the next hop
+ * could not report it); and hard "no such user" failures onto the suppression list.
  */
 public final class AttemptRecords {
 
     private static final Logger LOG = LoggerFactory.getLogger(AttemptRecords.class);
 
     /** One record to write. {@code notBeforeMillis} is set on retry records only. */
-    public record Write(String topic, QueueId key, byte[] value, Long notBeforeMillis) {
+    public record Write(String topic, String key, byte[] value, Long notBeforeMillis) {
     }
 
     private final Topics topics;
     private final RetrySchedule schedule;
     private final String reportingMta;
     private final RandomGenerator random;
+    private final Duration delayWarning;
+    private final Duration suppressionTtl;
 
-    public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random) {
+    /**
+     * @param delayWarning age at which the sender is warned of a delay, once; zero for never
+     * @param suppressionTtl how long a hard-bounced address stays suppressed; zero adds none
+     */
+    public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random,
+            Duration delayWarning, Duration suppressionTtl) {
         this.topics = topics;
         this.schedule = schedule;
         this.reportingMta = reportingMta;
         this.random = random;
+        this.delayWarning = delayWarning;
+        this.suppressionTtl = suppressionTtl;
+    }
+
+    public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random) {
+        this(topics, schedule, reportingMta, random, Duration.ZERO, Duration.ZERO);
+    }
+
+    /** The attempt's results sorted by what becomes of them. */
+    private final class Sorted {
+        final List<Recipient> deferred = new ArrayList<>();
+        final List<Recipient> postponed = new ArrayList<>();
+        final List<RecipientReport> failed = new ArrayList<>();
+        final List<RecipientReport> delayed = new ArrayList<>();
+        final List<RecipientReport> succeeded = new ArrayList<>();
+        final List<SuppressionEntry> suppress = new ArrayList<>();
+        String lastDeferral;
     }
 
     public List<Write> of(Envelope env, byte[] value, int messageOffset, int messageLength, List<Verdict> verdicts,
@@ -52,87 +81,122 @@ public final class AttemptRecords {
         int attempt = env.attempts() + 1;
         Map<String, Recipient> recipients = env.recipients().stream()
                 .collect(Collectors.toMap(Recipient::address, Function.identity(), (a, b) -> a));
+        RetrySchedule.Decision decision = verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred || v instanceof Verdict.Postponed)
+                ? schedule.next(attempt, env.arrivedAtMillis(), nowMillis, random) : null;
+        boolean expired = decision instanceof RetrySchedule.Decision.Expired;
+        long giveUpAt = env.arrivedAtMillis() + schedule.maxLifetime().toMillis();
+        Sorted s = new Sorted();
         List<Write> writes = new ArrayList<>();
-        List<Recipient> deferred = new ArrayList<>();
-        List<Recipient> postponed = new ArrayList<>();
-        List<RecipientReport> failed = new ArrayList<>();
-        String lastDeferral = null;
-        boolean expired = false;
-        RetrySchedule.Decision decision = null;
-        if (verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred || v instanceof Verdict.Postponed)) {
-            decision = schedule.next(attempt, env.arrivedAtMillis(), nowMillis, random);
-            expired = decision instanceof RetrySchedule.Decision.Expired;
-        }
         for (Verdict v : verdicts) {
-            DeliveryEvent.Outcome outcome;
+            Recipient r = recipients.get(v.recipient());
+            Verdict.Remote remote = remote(v);
             EnhancedStatus status = v.status();
-            if (v instanceof Verdict.Deferred d && expired) {
+            DeliveryEvent.Outcome outcome;
+            if ((v instanceof Verdict.Deferred || v instanceof Verdict.Postponed) && expired) {
                 outcome = DeliveryEvent.Outcome.EXPIRED;
                 status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
-                failed.add(report(recipients.get(v.recipient()), status, d.remote(), v.explanation(), nowMillis));
-            } else if (v instanceof Verdict.Deferred d) {
+                s.failed.add(report(r, Action.FAILED, status, remote, v.explanation(), nowMillis, 0));
+            } else if (v instanceof Verdict.Deferred) {
                 outcome = DeliveryEvent.Outcome.DEFERRED;
-                deferred.add(recipients.get(v.recipient()));
-                lastDeferral = d.remote() != null && d.remote().reply() != null ? d.remote().reply() : v.explanation();
-            } else if (v instanceof Verdict.Postponed && expired) {
-                outcome = DeliveryEvent.Outcome.EXPIRED;
-                status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
-                failed.add(report(recipients.get(v.recipient()), status, null, v.explanation(), nowMillis));
+                s.deferred.add(r);
+                s.delayed.add(report(r, Action.DELAYED, status, remote, v.explanation(), nowMillis, giveUpAt));
+                s.lastDeferral = remote != null && remote.reply() != null ? remote.reply() : v.explanation();
             } else if (v instanceof Verdict.Postponed) {
                 outcome = DeliveryEvent.Outcome.DEFERRED;
-                postponed.add(recipients.get(v.recipient()));
-            } else if (v instanceof Verdict.Failed f) {
+                s.postponed.add(r);
+            } else if (v instanceof Verdict.Failed) {
                 outcome = DeliveryEvent.Outcome.FAILED;
-                failed.add(report(recipients.get(v.recipient()), status, f.remote(), v.explanation(), nowMillis));
+                RecipientReport failure = report(r, Action.FAILED, status, remote, v.explanation(), nowMillis, 0);
+                s.failed.add(failure);
+                if (remote != null && remote.reply() != null && failure.failureClass() == FailureClass.INVALID_MAILBOX
+                        && !suppressionTtl.isZero()) {
+                    s.suppress.add(new SuppressionEntry(r.address(), remote.reply(), status.toString(), nowMillis,
+                            nowMillis + suppressionTtl.toMillis()));
+                }
             } else {
                 outcome = DeliveryEvent.Outcome.DELIVERED;
+                if (r.notifyOn().contains(Notify.SUCCESS) && (remote == null || !remote.dsn())) {
+                    // RFC 3461 section 6.2.3: the next hop could not take the request on, so the relay reports it.
+                    s.succeeded.add(report(r, Action.RELAYED, status, remote, v.explanation(), nowMillis, 0));
+                }
             }
-            writes.add(event(env.queueId(), v, outcome, status, attempt, startedMillis, nowMillis));
+            writes.add(event(env, v, outcome, status, attempt, startedMillis, nowMillis));
         }
-        if (!deferred.isEmpty()) {
-            // Postponed recipients ride along: they wait as long as the deferred ones.
-            deferred.addAll(postponed);
-            RetrySchedule.Decision.Retry retry = (RetrySchedule.Decision.Retry) decision;
-            Envelope again = env.forRetry(deferred, attempt, retry.notBeforeMillis(), lastDeferral);
-            writes.add(new Write(topics.retryTier(retry.tier()), env.queueId(),
-                    RecordCodec.encode(again, value, messageOffset, messageLength), retry.notBeforeMillis()));
-        } else if (!postponed.isEmpty()) {
-            // Not an attempt: back on the shortest tier, the attempt count unchanged.
-            Duration tier = schedule.tiers().get(0);
-            long notBefore = nowMillis + tier.toMillis();
-            Envelope again = env.forRetry(postponed, env.attempts(), notBefore, env.lastDiagnostic());
-            writes.add(new Write(topics.retryTier(tier), env.queueId(),
-                    RecordCodec.encode(again, value, messageOffset, messageLength), notBefore));
+        boolean warn = !s.deferred.isEmpty() && !delayWarning.isZero() && !env.delayWarned()
+                && nowMillis - env.arrivedAtMillis() >= delayWarning.toMillis();
+        retry(env, value, messageOffset, messageLength, s, decision, attempt, warn, nowMillis).ifPresent(writes::add);
+        notice(env, s.failed, value, messageOffset, messageLength, writes);
+        if (warn) {
+            notice(env, s.delayed, value, messageOffset, messageLength, writes);
         }
-        if (!failed.isEmpty()) {
-            if (env.hasNullReversePath()) {
-                // RFC 3461/5321: a message with a null reverse path never gets a DSN, so no loop can start.
-                LOG.info("{}: sender non-delivery notification not sent: null sender", env.queueId());
-            } else {
-                BounceRequest bounce = new BounceRequest(env, failed, reportingMta);
-                writes.add(new Write(topics.bounce(), env.queueId(),
-                        RecordCodec.encode(bounce, value, messageOffset, messageLength), null));
-            }
+        notice(env, s.succeeded, value, messageOffset, messageLength, writes);
+        for (SuppressionEntry e : s.suppress) {
+            LOG.info("{}: <{}> added to the suppression list until {}: {}", env.queueId(), e.address(),
+                    java.time.Instant.ofEpochMilli(e.expiresAtMillis()), e.reason());
+            writes.add(new Write(topics.suppression(), SuppressionEntry.key(e.address()), RecordCodec.encode(e), null));
         }
         return writes;
     }
 
-    /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */
-    private static RecipientReport report(Recipient r, EnhancedStatus status, Verdict.Remote remote, String explanation,
-            long at) {
-        String diagnostic = remote != null && remote.reply() != null ? "smtp; " + remote.reply() : explanation;
-        return new RecipientReport(r, Action.FAILED, status.toString(), remote == null ? null : remote.host(), diagnostic, at);
+    private java.util.Optional<Write> retry(Envelope env, byte[] value, int offset, int length, Sorted s,
+            RetrySchedule.Decision decision, int attempt, boolean warned, long nowMillis) {
+        Envelope base = warned ? env.warned() : env;
+        if (!s.deferred.isEmpty()) {
+            // Postponed recipients ride along: they wait as long as the deferred ones.
+            List<Recipient> again = new ArrayList<>(s.deferred);
+            again.addAll(s.postponed);
+            RetrySchedule.Decision.Retry retry = (RetrySchedule.Decision.Retry) decision;
+            Envelope next = base.forRetry(again, attempt, retry.notBeforeMillis(), s.lastDeferral);
+            return java.util.Optional.of(new Write(topics.retryTier(retry.tier()), env.queueId().value(),
+                    RecordCodec.encode(next, value, offset, length), retry.notBeforeMillis()));
+        }
+        if (!s.postponed.isEmpty() && decision instanceof RetrySchedule.Decision.Retry) {
+            // Not an attempt: back on the shortest tier, the attempt count unchanged.
+            Duration tier = schedule.tiers().get(0);
+            long notBefore = nowMillis + tier.toMillis();
+            Envelope next = base.forRetry(s.postponed, env.attempts(), notBefore, env.lastDiagnostic());
+            return java.util.Optional.of(new Write(topics.retryTier(tier), env.queueId().value(),
+                    RecordCodec.encode(next, value, offset, length), notBefore));
+        }
+        return java.util.Optional.empty();
     }
 
-    private Write event(QueueId id, Verdict v, DeliveryEvent.Outcome outcome, EnhancedStatus status, int attempt,
-            long started, long now) {
-        Verdict.Remote remote = v instanceof Verdict.Delivered d ? d.remote()
+    /** One notice for the bounce service listing every recipient of one kind (RFC 3461: one DSN per event). */
+    private void notice(Envelope env, List<RecipientReport> reports, byte[] value, int offset, int length, List<Write> writes) {
+        if (reports.isEmpty()) {
+            return;
+        }
+        if (env.hasNullReversePath()) {
+            // RFC 3461/5321: a message with a null reverse path never gets a DSN, so no loop can start.
+            LOG.info("{}: sender {} notification not sent: null sender", env.queueId(), reports.get(0).action().fieldValue());
+            return;
+        }
+        BounceRequest request = new BounceRequest(env, reports, reportingMta);
+        writes.add(new Write(topics.bounce(), env.queueId().value(), RecordCodec.encode(request, value, offset, length), null));
+    }
+
+    /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */
+    private static RecipientReport report(Recipient r, Action action, EnhancedStatus status, Verdict.Remote remote,
+            String explanation, long at, long willRetryUntil) {
+        String diagnostic = remote != null && remote.reply() != null ? "smtp; " + remote.reply() : explanation;
+        FailureClass cls = action == Action.RELAYED ? null : FailureClassifier.classify(status.toString(), diagnostic);
+        return new RecipientReport(r, action, status.toString(), remote == null ? null : remote.host(), diagnostic, at,
+                willRetryUntil, cls);
+    }
+
+    private static Verdict.Remote remote(Verdict v) {
+        return v instanceof Verdict.Delivered d ? d.remote()
                 : v instanceof Verdict.Deferred d ? d.remote() : v instanceof Verdict.Failed f ? f.remote() : null;
-        String host = remote == null ? null : remote.host();
-        String address = remote == null ? null : remote.address();
+    }
+
+    private Write event(Envelope env, Verdict v, DeliveryEvent.Outcome outcome, EnhancedStatus status, int attempt,
+            long started, long now) {
+        Verdict.Remote remote = remote(v);
         String reply = remote != null && remote.reply() != null && v instanceof Verdict.Delivered ? remote.reply() : v.explanation();
-        DeliveryEvent e = new DeliveryEvent(id, v.recipient(), outcome, attempt, now, host, address, reply,
-                status.toString(), now - started, remote == null ? null : remote.tls());
-        return new Write(topics.events(), id, RecordCodec.encode(e), null);
+        DeliveryEvent e = new DeliveryEvent(env.queueId(), v.recipient(), outcome, attempt, now,
+                remote == null ? null : remote.host(), remote == null ? null : remote.address(), reply, status.toString(),
+                now - started, remote == null ? null : remote.tls(),
+                outcome == DeliveryEvent.Outcome.DELIVERED ? null : FailureClassifier.classify(status.toString(), v.explanation()));
+        return new Write(topics.events(), env.queueId().value(), RecordCodec.encode(e), null);
     }
 }

@@ -205,7 +205,7 @@ final class DeliveryTrouble {
     }
 
     private static Verdict.Remote remote(SessionReport r, RemoteReply reply) {
-        return new Verdict.Remote(r.host(), r.address(), reply == null ? null : reply.toString(), r.tls());
+        return new Verdict.Remote(r.host(), r.address(), reply == null ? null : reply.toString(), r.tls(), r.dsn());
     }
 
     private static EnhancedStatus asTransient(EnhancedStatus s) {

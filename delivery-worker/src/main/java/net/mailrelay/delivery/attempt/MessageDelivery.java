@@ -47,6 +47,7 @@ public final class MessageDelivery {
     private final SmtpClient client;
     private final RecipientLedger ledger;
     private final DestinationGuard guard;
+    private final Suppressions suppressions;
     private final String heloName;
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
@@ -54,14 +55,15 @@ public final class MessageDelivery {
 
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
             RecipientLedger ledger, String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
-        this(transports, policies, resolver, client, ledger, DestinationGuard.NONE, heloName, maxRecipientsPerTransaction,
-                sessionLimit, clock);
+        this(transports, policies, resolver, client, ledger, DestinationGuard.NONE, Suppressions.NONE, heloName,
+                maxRecipientsPerTransaction, sessionLimit, clock);
     }
 
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
-            RecipientLedger ledger, DestinationGuard guard, String heloName, int maxRecipientsPerTransaction,
-            Duration sessionLimit, Clock clock) {
+            RecipientLedger ledger, DestinationGuard guard, Suppressions suppressions, String heloName,
+            int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
         this.guard = guard;
+        this.suppressions = suppressions;
         this.transports = transports;
         this.policies = policies;
         this.resolver = resolver;
@@ -77,25 +79,38 @@ public final class MessageDelivery {
     public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length) throws InterruptedException {
         Map<String, List<String>> byDomain = new LinkedHashMap<>();
         List<Verdict> verdicts = new ArrayList<>();
-        List<String> claimed = new ArrayList<>();
+        Map<String, String> claimed = new LinkedHashMap<>();
         for (Recipient r : env.recipients()) {
             if (ledger.isDelivered(env.queueId(), r.address())) {
                 // Already delivered before a crash or rebalance brought this record back.
                 LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
                 continue;
             }
-            if (!ledger.claim(env.queueId(), r.address())) {
+            String suppressed = suppressions.reason(r.address());
+            if (suppressed != null) {
+                verdicts.add(new Verdict.Failed(r.address(), EnhancedStatus.permanentFailure(StatusDetail.BAD_MAILBOX), null,
+                        "recipient address suppressed after an earlier hard bounce: " + suppressed));
+                continue;
+            }
+            String token = ledger.claim(env.queueId(), r.address());
+            if (token == null) {
                 verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
                         "another worker is delivering this recipient right now"));
                 continue;
             }
-            claimed.add(r.address());
+            if (ledger.isDelivered(env.queueId(), r.address())) {
+                // The delivery that held the claim until a moment ago finished it.
+                ledger.release(env.queueId(), r.address(), token);
+                LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
+                continue;
+            }
+            claimed.put(r.address(), token);
             byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
         }
         try {
             deliverClaimed(env, byDomain, verdicts, message, offset, length);
         } finally {
-            claimed.forEach(r -> ledger.release(env.queueId(), r));
+            claimed.forEach((r, token) -> ledger.release(env.queueId(), r, token));
         }
         return verdicts;
     }
@@ -108,7 +123,8 @@ public final class MessageDelivery {
             List<String> rcpts = group.getValue();
             for (int i = 0; i < rcpts.size(); i += maxRecipientsPerTransaction) {
                 List<String> batch = rcpts.subList(i, Math.min(rcpts.size(), i + maxRecipientsPerTransaction));
-                ClientSession.Transaction tx = new ClientSession.Transaction(env.reversePath(), batch, body, env.smtpUtf8(), length);
+                ClientSession.Transaction tx = new ClientSession.Transaction(env.reversePath(), batch, body, env.smtpUtf8(),
+                        length, DsnParameters.mail(env), DsnParameters.recipients(env, batch));
                 verdicts.addAll(deliverToDomain(env, group.getKey(), tx, message, offset, length));
             }
         }
@@ -206,8 +222,7 @@ public final class MessageDelivery {
     private List<Verdict> attempt(String destination, Target target, ConnectionSpec spec, ClientSession.Transaction tx,
             List<String> rcpts, boolean moreServers, byte[] message, int offset, int length, Health health)
             throws InterruptedException {
-        ClientSession.Transaction these = new ClientSession.Transaction(tx.reversePath(), rcpts, tx.body(), tx.smtpUtf8(),
-                tx.messageSize());
+        ClientSession.Transaction these = tx.forRecipients(rcpts);
         SessionReport report = session(destination, target, spec, these, message, offset, length);
         health.saw(report);
         List<Verdict> verdicts = DeliveryTrouble.judge(report, rcpts, moreServers, spec.tls());
@@ -233,7 +248,7 @@ public final class MessageDelivery {
             // after the message may have been sent.
             String addr = target.address().getAddress().getHostAddress() + ":" + target.address().getPort();
             return new SessionReport(target.host(), addr, Stage.DOT, null,
-                    "no result from session with " + target.host() + " within " + sessionLimit, null, Map.of(), null, null);
+                    "no result from session with " + target.host() + " within " + sessionLimit, null, Map.of(), null, null, false);
         }
     }
 

@@ -14,11 +14,12 @@ public interface RecipientLedger {
     void markDelivered(QueueId queueId, String recipient);
 
     /**
-     * Claims the recipient for a delivery about to start, with a lease that expires if this worker
-     * dies; false when another worker holds the claim (it is delivering this recipient right now).
+     * Claims the recipient for one delivery about to start. Returns the claim's token, or null when
+     * another delivery holds the claim (on any worker, this one included: it is delivering this
+     * recipient right now). A claim held by a worker that has died is taken over.
      */
-    boolean claim(QueueId queueId, String recipient);
+    String claim(QueueId queueId, String recipient);
 
     /** Gives the claim up once the attempt is over. */
-    void release(QueueId queueId, String recipient);
+    void release(QueueId queueId, String recipient, String token);
 }

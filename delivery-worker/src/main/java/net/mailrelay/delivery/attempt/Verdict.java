@@ -18,8 +18,11 @@ public sealed interface Verdict {
 
     String explanation();
 
-    /** The server that answered: its name, address, reply (as sent; null if it said nothing) and TLS. */
-    record Remote(String host, String address, String reply, String tls) {
+    /**
+     * The server that answered: its name, address, reply (as sent; null if it said nothing), TLS, and
+     * whether it took DSN requests on (RFC 3461), so that it, not this relay, reports success.
+     */
+    record Remote(String host, String address, String reply, String tls, boolean dsn) {
     }
 
     record Delivered(String recipient, EnhancedStatus status, Remote remote, String explanation) implements Verdict {

@@ -12,10 +12,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The delivered-recipients ledger and the delivery claims, in Hazelcast maps shared by every worker.
- * A claim is a {@code putIfAbsent} with a time to live (a lease): it stops two workers delivering the
- * same recipient at once after a rebalance, and lapses by itself if its worker dies. Delivered entries
- * are kept longer than a message can live. If Hazelcast cannot answer, both say "go ahead": the price
- * is a possible duplicate, never a lost message.
+ * A claim is a {@code putIfAbsent} of "member-uuid/token" with a time to live (a lease): it stops two
+ * deliveries of the same recipient at once after a rebalance, whether on two workers or two threads of
+ * one. A claim whose member has left the cluster (its worker died) is taken over at once; the lease is
+ * only the backstop for a member that is still listed but no longer working. Delivered entries are kept
+ * longer than a message can live. If Hazelcast cannot answer, both say "go ahead": the price is a
+ * possible duplicate, never a lost message.
  */
 public final class HazelcastLedger implements RecipientLedger {
 
@@ -23,17 +25,18 @@ public final class HazelcastLedger implements RecipientLedger {
     public static final String DELIVERED = "mailrelay.delivered";
     public static final String CLAIMS = "mailrelay.claims";
 
+    private final HazelcastInstance hazelcast;
     private final IMap<String, Long> delivered;
     private final IMap<String, String> claims;
     private final Duration retention;
     private final Duration claimLease;
-    private final String owner = UUID.randomUUID().toString();
 
     /**
      * @param retention how long a delivered recipient is remembered (longer than the queue lifetime)
      * @param claimLease how long a claim outlives a worker that died holding it (longer than one attempt)
      */
     public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease) {
+        this.hazelcast = hazelcast;
         this.delivered = hazelcast.getMap(DELIVERED);
         this.claims = hazelcast.getMap(CLAIMS);
         this.retention = retention;
@@ -61,20 +64,36 @@ public final class HazelcastLedger implements RecipientLedger {
     }
 
     @Override
-    public boolean claim(QueueId queueId, String recipient) {
+    public String claim(QueueId queueId, String recipient) {
+        String key = key(queueId, recipient);
         try {
-            String holder = claims.putIfAbsent(key(queueId, recipient), owner, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            return holder == null || holder.equals(owner);
+            String token = hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID();
+            String holder = claims.putIfAbsent(key, token, claimLease.toMillis(), TimeUnit.MILLISECONDS);
+            if (holder == null) {
+                return token;
+            }
+            if (memberPresent(holder) || !claims.replace(key, holder, token)) {
+                return null;
+            }
+            claims.setTtl(key, claimLease.toMillis(), TimeUnit.MILLISECONDS);
+            LOG.info("{}: to=<{}>: took over the delivery claim of a worker that left the cluster", queueId, recipient);
+            return token;
         } catch (RuntimeException e) {
             LOG.warn("{}: claims unavailable ({}); delivering to <{}> unclaimed", queueId, e.toString(), recipient);
-            return true;
+            return "unclaimed";
         }
     }
 
+    private boolean memberPresent(String holder) {
+        int slash = holder.indexOf('/');
+        String member = slash < 0 ? holder : holder.substring(0, slash);
+        return hazelcast.getCluster().getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member));
+    }
+
     @Override
-    public void release(QueueId queueId, String recipient) {
+    public void release(QueueId queueId, String recipient, String token) {
         try {
-            claims.remove(key(queueId, recipient), owner);
+            claims.remove(key(queueId, recipient), token);
         } catch (RuntimeException e) {
             // The lease runs out by itself.
         }

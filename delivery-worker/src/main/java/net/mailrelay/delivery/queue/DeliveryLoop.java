@@ -20,7 +20,6 @@ import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.Verdict;
 import net.mailrelay.protocol.envelope.Envelope;
-import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.Topics;
@@ -215,7 +214,7 @@ public final class DeliveryLoop implements AutoCloseable {
     /** Puts a not-yet-due record back at the end of its tier, unchanged, while a flush reads past it. */
     private void requeue(TopicPartition tp, ConsumerRecord<String, byte[]> record, long notBefore) {
         long epoch = tracker.started(tp, record.offset());
-        writer.send(tp.topic(), QueueId.of(record.key()), record.value(), notBefore)
+        writer.send(tp.topic(), record.key(), record.value(), notBefore)
                 .whenComplete((ok, e) -> completions.add(new Completion(tp, record.offset(), epoch, e == null)));
     }
 

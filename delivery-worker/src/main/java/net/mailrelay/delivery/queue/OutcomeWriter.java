@@ -6,7 +6,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -42,7 +41,7 @@ final class OutcomeWriter implements AutoCloseable {
     }
 
     /** Sends one record; the future completes when it is acknowledged. */
-    CompletableFuture<Void> send(String topic, QueueId key, byte[] value, Long notBeforeMillis) {
+    CompletableFuture<Void> send(String topic, String key, byte[] value, Long notBeforeMillis) {
         List<Header> headers = new ArrayList<>(2);
         headers.add(FORMAT);
         if (notBeforeMillis != null) {
@@ -51,7 +50,7 @@ final class OutcomeWriter implements AutoCloseable {
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         try {
-            producer.send(new ProducerRecord<>(topic, null, key.value(), value, headers), (md, e) -> {
+            producer.send(new ProducerRecord<>(topic, null, key, value, headers), (md, e) -> {
                 if (e == null) {
                     done.complete(null);
                 } else {

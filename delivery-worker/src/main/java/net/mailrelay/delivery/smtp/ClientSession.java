@@ -21,14 +21,31 @@ import net.mailrelay.protocol.smtp.StatusDetail;
  */
 public final class ClientSession {
 
-    /** The message and envelope of one transaction. */
+    /**
+     * The message and envelope of one transaction.
+     *
+     * @param mailDsn RET and ENVID for MAIL FROM, e.g. "RET=HDRS ENVID=x", or ""
+     * @param rcptDsn NOTIFY and ORCPT per recipient, e.g. "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b"; passed on
+     *     only to a server that offers DSN (RFC 3461 section 5.2)
+     */
     public record Transaction(String reversePath, List<String> recipients, BodyType body, boolean smtpUtf8,
-            long messageSize) {
+            long messageSize, String mailDsn, Map<String, String> rcptDsn) {
         public Transaction {
             recipients = List.copyOf(recipients);
             if (recipients.isEmpty()) {
                 throw new IllegalArgumentException("a transaction needs at least one recipient");
             }
+            mailDsn = mailDsn == null ? "" : mailDsn;
+            rcptDsn = rcptDsn == null ? Map.of() : Map.copyOf(rcptDsn);
+        }
+
+        public Transaction(String reversePath, List<String> recipients, BodyType body, boolean smtpUtf8, long messageSize) {
+            this(reversePath, recipients, body, smtpUtf8, messageSize, "", Map.of());
+        }
+
+        /** The same message for fewer recipients. */
+        public Transaction forRecipients(List<String> some) {
+            return new Transaction(reversePath, some, body, smtpUtf8, messageSize, mailDsn, rcptDsn);
         }
     }
 
@@ -199,7 +216,7 @@ public final class ClientSession {
         SessionReport.LocalRefusal refusal = check(t);
         if (refusal != null) {
             return new Action.TransactionDone(new SessionReport(host, address, Stage.MAIL, null, null, refusal, Map.of(),
-                    null, tls));
+                    null, tls, extensions.dsn()));
         }
         tx = t;
         rcptReplies.clear();
@@ -213,7 +230,8 @@ public final class ClientSession {
         }
         queue(Stage.MAIL, mailFrom(t));
         for (String r : t.recipients()) {
-            queue(Stage.RCPT, "RCPT TO:<" + r + ">");
+            String dsn = extensions.dsn() ? t.rcptDsn().getOrDefault(r, "") : "";
+            queue(Stage.RCPT, "RCPT TO:<" + r + ">" + (dsn.isEmpty() ? "" : " " + dsn));
         }
         queue(Stage.DATA, "DATA");
         stage = awaiting.peek();
@@ -250,6 +268,9 @@ public final class ClientSession {
         }
         if (t.smtpUtf8()) {
             cmd.append(" SMTPUTF8");
+        }
+        if (extensions.dsn() && !t.mailDsn().isEmpty()) {
+            cmd.append(' ').append(t.mailDsn());
         }
         return cmd.toString();
     }
@@ -375,7 +396,7 @@ public final class ClientSession {
     }
 
     private SessionReport report(Stage at, RemoteReply ending, String io, SessionReport.LocalRefusal refusal, RemoteReply fin) {
-        return new SessionReport(host, address, at, ending, io, refusal, rcptReplies, fin, tls);
+        return new SessionReport(host, address, at, ending, io, refusal, rcptReplies, fin, tls, extensions.dsn());
     }
 
     private void requireStage(Stage s) {

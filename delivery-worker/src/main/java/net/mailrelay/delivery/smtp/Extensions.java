@@ -9,10 +9,10 @@ import java.util.Locale;
  * @param sizeLimit the SIZE limit (RFC 1870): -1 when SIZE was not offered, 0 when offered without a limit
  */
 record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, long sizeLimit, boolean startTls,
-        boolean authPlain) {
+        boolean authPlain, boolean dsn) {
 
     /** After HELO, or before EHLO was answered: nothing offered. */
-    static final Extensions NONE = new Extensions(false, false, false, -1, false, false);
+    static final Extensions NONE = new Extensions(false, false, false, -1, false, false, false);
 
     /** Parses the lines after the first (the first line is the server's name). */
     static Extensions parse(List<String> lines) {
@@ -22,6 +22,7 @@ record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, lo
         long size = -1;
         boolean startTls = false;
         boolean plain = false;
+        boolean dsn = false;
         for (int i = 1; i < lines.size(); i++) {
             String[] words = lines.get(i).trim().split("\\s+");
             switch (words[0].toUpperCase(Locale.ROOT)) {
@@ -30,6 +31,7 @@ record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, lo
                 case "SMTPUTF8" -> utf8 = true;
                 case "SIZE" -> size = words.length > 1 ? parseLimit(words[1]) : 0;
                 case "STARTTLS" -> startTls = true;
+                case "DSN" -> dsn = true;
                 case "AUTH" -> {
                     for (int w = 1; w < words.length; w++) {
                         plain |= words[w].equalsIgnoreCase("PLAIN");
@@ -40,7 +42,7 @@ record Extensions(boolean pipelining, boolean eightBitMime, boolean smtpUtf8, lo
                 }
             }
         }
-        return new Extensions(pipelining, eightBit, utf8, size, startTls, plain);
+        return new Extensions(pipelining, eightBit, utf8, size, startTls, plain, dsn);
     }
 
     private static long parseLimit(String s) {

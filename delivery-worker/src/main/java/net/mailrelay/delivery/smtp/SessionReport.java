@@ -16,6 +16,7 @@ import net.mailrelay.protocol.smtp.EnhancedStatus;
  * @param recipientReplies the reply to each RCPT TO given, by recipient address
  * @param finalReply the reply to the end of data, or null when the message was not (fully) sent
  * @param tls the TLS protocol and cipher, or null for plaintext
+ * @param dsn whether the server offered DSN (RFC 3461), so that NOTIFY and ORCPT were passed on to it
  */
 public record SessionReport(
         String host,
@@ -26,7 +27,8 @@ public record SessionReport(
         LocalRefusal localRefusal,
         Map<String, RemoteReply> recipientReplies,
         RemoteReply finalReply,
-        String tls) {
+        String tls,
+        boolean dsn) {
 
     public SessionReport {
         recipientReplies = Map.copyOf(recipientReplies);
@@ -37,6 +39,6 @@ public record SessionReport(
     }
 
     static SessionReport notConnected(String host, String address, String problem) {
-        return new SessionReport(host, address, Stage.CONNECT, null, problem, null, Map.of(), null, null);
+        return new SessionReport(host, address, Stage.CONNECT, null, problem, null, Map.of(), null, null, false);
     }
 }

@@ -112,7 +112,7 @@ public final class SmtpClient implements AutoCloseable {
 
     private static SessionReport atLimit(String destination, String host, InetSocketAddress address) {
         return new SessionReport(host, address.getAddress().getHostAddress() + ":" + address.getPort(), Stage.WAIT, null,
-                "destination " + destination + " is at its connection limit", null, java.util.Map.of(), null, null);
+                "destination " + destination + " is at its connection limit", null, java.util.Map.of(), null, null, false);
     }
 
     /** Opens and sets up a connection that holds {@code lease} until it closes. */

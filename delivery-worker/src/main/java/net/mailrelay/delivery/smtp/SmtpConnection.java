@@ -66,7 +66,7 @@ final class SmtpConnection extends SimpleChannelInboundHandler<SmtpResponse> {
                 content.release();
                 // Treated like a connection lost before MAIL: the recipients go to a fresh connection.
                 result.complete(new SessionReport(host, peer, Stage.RSET, null, "connection with " + peer + " closed while idle",
-                        null, Map.of(), null, session.tls()));
+                        null, Map.of(), null, session.tls(), false));
                 return;
             }
             current = result;

@@ -220,6 +220,46 @@ class ClientBehaviourTest {
     }
 
     @Test
+    void passesDsnRequestsOnToAServerThatTakesThem() throws Exception {
+        mx.dsn(true);
+        Envelope env = new Envelope(QueueId.next(System.currentTimeMillis()), "sender@origin.test",
+                List.of(new Recipient("a@fake.test", "rfc822;alias@origin.test", java.util.Set.of(net.mailrelay.protocol.envelope.Notify.SUCCESS)),
+                        Recipient.of("b@fake.test")),
+                BodyType.SEVEN_BIT, false, net.mailrelay.protocol.envelope.DsnReturn.HDRS, "env+2B1", "127.0.0.1", "client.test",
+                null, System.currentTimeMillis(), 0, 0, null);
+        List<Verdict> v = delivery(TlsPolicy.NONE).deliver(env, MESSAGE, 0, MESSAGE.length);
+        assertThat(v).allMatch(x -> x instanceof Verdict.Delivered d && d.remote().dsn());
+        assertThat(mx.commandsSeen()).contains("MAIL FROM:<sender@origin.test> RET=HDRS ENVID=env+2B1",
+                "RCPT TO:<a@fake.test> NOTIFY=SUCCESS ORCPT=rfc822;alias@origin.test", "RCPT TO:<b@fake.test> ORCPT=rfc822;b@fake.test");
+    }
+
+    @Test
+    void keepsDsnRequestsFromAServerThatDoesNotOfferDsn() throws Exception {
+        Envelope env = new Envelope(QueueId.next(System.currentTimeMillis()), "sender@origin.test",
+                List.of(new Recipient("a@fake.test", null, java.util.Set.of(net.mailrelay.protocol.envelope.Notify.SUCCESS))),
+                BodyType.SEVEN_BIT, false, net.mailrelay.protocol.envelope.DsnReturn.FULL, null, "127.0.0.1", "client.test",
+                null, System.currentTimeMillis(), 0, 0, null);
+        Verdict v = one(delivery(TlsPolicy.NONE).deliver(env, MESSAGE, 0, MESSAGE.length));
+        assertThat(((Verdict.Delivered) v).remote().dsn()).isFalse();
+        assertThat(mx.commandsSeen()).contains("MAIL FROM:<sender@origin.test>", "RCPT TO:<a@fake.test>");
+    }
+
+    @Test
+    void failsSuppressedRecipientsAtOnce() throws Exception {
+        client = new SmtpClient(SHORT, new ClientTls(null), SmtpClient.Reuse.DEFAULT);
+        MessageDelivery d = new MessageDelivery(TransportTable.parse(List.of("fake.test=[localhost]:" + mx.port())),
+                RoutePolicies.DEFAULT, new MxResolver(MxResolver.resolver("127.0.0.1:9", Duration.ofMillis(200)), 0, 5, 25),
+                client, new MemoryLedger(), DestinationGuard.NONE, a -> a.startsWith("gone") ? "550 5.1.1 user unknown" : null,
+                "relay.test", 50, Duration.ofSeconds(30), Clock.systemUTC());
+        List<Verdict> v = d.deliver(envelope(BodyType.SEVEN_BIT, "gone@fake.test", "here@fake.test"), MESSAGE, 0, MESSAGE.length);
+        assertThat(v).extracting(x -> x.recipient() + " " + x.getClass().getSimpleName())
+                .containsExactlyInAnyOrder("gone@fake.test Failed", "here@fake.test Delivered");
+        assertThat(v.stream().filter(x -> x.recipient().startsWith("gone")).findFirst().orElseThrow().explanation())
+                .contains("suppressed");
+        assertThat(mx.timesOffered("gone@fake.test")).isZero();
+    }
+
+    @Test
     void fallsBackToHelo() throws Exception {
         mx.mode(FakeMx.Mode.NO_EHLO);
         assertThat(one(delivery(TlsPolicy.OPPORTUNISTIC).deliver(envelope(BodyType.SEVEN_BIT, "a@fake.test"), MESSAGE, 0,
@@ -271,12 +311,12 @@ class ClientBehaviourTest {
         }
 
         @Override
-        public boolean claim(QueueId q, String r) {
-            return true;
+        public String claim(QueueId q, String r) {
+            return "memory";
         }
 
         @Override
-        public void release(QueueId q, String r) {
+        public void release(QueueId q, String r, String token) {
             // nothing held
         }
     }

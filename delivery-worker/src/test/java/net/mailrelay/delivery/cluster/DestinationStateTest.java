@@ -95,12 +95,15 @@ class DestinationStateTest {
         HazelcastLedger a = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(30));
         HazelcastLedger b = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(30));
         QueueId q = QueueId.next(System.currentTimeMillis());
-        assertThat(a.claim(q, "x@y.test")).isTrue();
-        assertThat(a.claim(q, "x@y.test")).isTrue(); // its own claim again
-        assertThat(b.claim(q, "x@y.test")).isFalse();
+        String held = a.claim(q, "x@y.test");
+        assertThat(held).isNotNull();
+        assertThat(a.claim(q, "x@y.test")).as("a second delivery on the same worker").isNull();
+        assertThat(b.claim(q, "x@y.test")).isNull();
+        a.release(q, "x@y.test", "not the token");
+        assertThat(b.claim(q, "x@y.test")).as("only the holder's token releases").isNull();
         a.markDelivered(q, "x@y.test");
-        a.release(q, "x@y.test");
-        assertThat(b.claim(q, "x@y.test")).isTrue();
+        a.release(q, "x@y.test", held);
+        assertThat(b.claim(q, "x@y.test")).isNotNull();
         assertThat(b.isDelivered(q, "x@y.test")).isTrue();
     }
 }

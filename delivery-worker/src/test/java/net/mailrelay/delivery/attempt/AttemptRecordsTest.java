@@ -1,0 +1,122 @@
+package net.mailrelay.delivery.attempt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.protocol.dsn.Action;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.FailureClass;
+import net.mailrelay.protocol.envelope.BodyType;
+import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.Notify;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.SuppressionEntry;
+import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.protocol.smtp.EnhancedStatus;
+import org.junit.jupiter.api.Test;
+
+/** Which records an attempt produces: retries, notices for the bounce service, suppression entries. */
+class AttemptRecordsTest {
+
+    static final long NOW = 1_800_000_000_000L;
+    static final Topics TOPICS = new Topics("");
+    static final RetrySchedule SCHEDULE = RetrySchedule.POSTFIX_LIKE;
+    final AttemptRecords records = new AttemptRecords(TOPICS, SCHEDULE, "relay.test", new SplittableRandom(1),
+            Duration.ofHours(4), Duration.ofDays(30));
+    static final byte[] MESSAGE = "Subject: x\r\n\r\nbody\r\n".getBytes();
+
+    static Envelope envelope(String sender, long ageMillis, boolean warned, Recipient... rcpts) {
+        return new Envelope(QueueId.of("Q1"), sender, List.of(rcpts), BodyType.SEVEN_BIT, false, null, null, "127.0.0.1",
+                "c.test", null, NOW - ageMillis, 3, 0, null, warned);
+    }
+
+    static Verdict.Remote remote(String reply, boolean dsn) {
+        return new Verdict.Remote("mx.test", "192.0.2.1:25", reply, null, dsn);
+    }
+
+    List<AttemptRecords.Write> of(Envelope env, Verdict... verdicts) {
+        return records.of(env, MESSAGE, 0, MESSAGE.length, List.of(verdicts), NOW - 100, NOW);
+    }
+
+    static List<BounceRequest> notices(List<AttemptRecords.Write> writes) {
+        return writes.stream().filter(w -> w.topic().equals(TOPICS.bounce()))
+                .map(w -> RecordCodec.decode(w.value(), BounceRequest.class).metadata()).toList();
+    }
+
+    static Verdict deferred(String rcpt) {
+        return new Verdict.Deferred(rcpt, EnhancedStatus.parse("4.2.2"), remote("452 4.2.2 mailbox full", false),
+                "host mx.test said: 452 4.2.2 mailbox full");
+    }
+
+    @Test
+    void warnsOfADelayOnceTheMessageIsOldEnoughAndOnlyOnce() {
+        Envelope old = envelope("s@c.test", Duration.ofHours(5).toMillis(), false, Recipient.of("a@x.test"));
+        List<AttemptRecords.Write> w = of(old, deferred("a@x.test"));
+        List<BounceRequest> n = notices(w);
+        assertThat(n).singleElement().satisfies(b -> {
+            assertThat(b.reports()).singleElement().satisfies(r -> {
+                assertThat(r.action()).isEqualTo(Action.DELAYED);
+                assertThat(r.status()).isEqualTo("4.2.2");
+                assertThat(r.willRetryUntilMillis()).isEqualTo(old.arrivedAtMillis() + Duration.ofDays(5).toMillis());
+                assertThat(r.failureClass()).isEqualTo(FailureClass.MAILBOX_FULL);
+            });
+        });
+        Envelope retry = w.stream().filter(x -> TOPICS.isRetryTier(x.topic()))
+                .map(x -> RecordCodec.decode(x.value(), Envelope.class).metadata()).findFirst().orElseThrow();
+        assertThat(retry.delayWarned()).isTrue();
+        assertThat(notices(of(retry, deferred("a@x.test")))).isEmpty();
+        assertThat(notices(of(envelope("s@c.test", Duration.ofHours(1).toMillis(), false, Recipient.of("a@x.test")),
+                deferred("a@x.test")))).isEmpty();
+    }
+
+    @Test
+    void reportsSuccessOnlyWhereTheNextHopCouldNot() {
+        Recipient asked = new Recipient("a@x.test", null, Set.of(Notify.SUCCESS, Notify.FAILURE));
+        Recipient other = new Recipient("b@x.test", null, Set.of(Notify.SUCCESS));
+        Envelope env = envelope("s@c.test", 1000, false, asked, other, Recipient.of("c@x.test"));
+        List<BounceRequest> n = notices(of(env,
+                new Verdict.Delivered("a@x.test", EnhancedStatus.parse("2.0.0"), remote("250 2.0.0 ok", false), "sent"),
+                new Verdict.Delivered("b@x.test", EnhancedStatus.parse("2.0.0"), remote("250 2.0.0 ok", true), "sent"),
+                new Verdict.Delivered("c@x.test", EnhancedStatus.parse("2.0.0"), remote("250 2.0.0 ok", false), "sent")));
+        assertThat(n).singleElement().satisfies(b -> assertThat(b.reports()).singleElement().satisfies(r -> {
+            assertThat(r.recipient().address()).isEqualTo("a@x.test");
+            assertThat(r.action()).isEqualTo(Action.RELAYED);
+            assertThat(r.failureClass()).isNull();
+        }));
+    }
+
+    @Test
+    void suppressesAddressesThatBouncedAsUnknown() {
+        Envelope env = envelope("s@c.test", 1000, false, Recipient.of("Gone@X.test"), Recipient.of("full@x.test"),
+                Recipient.of("local@x.test"));
+        List<AttemptRecords.Write> w = of(env,
+                new Verdict.Failed("Gone@X.test", EnhancedStatus.parse("5.1.1"), remote("550 5.1.1 user unknown", false), "x"),
+                new Verdict.Failed("full@x.test", EnhancedStatus.parse("5.2.2"), remote("552 5.2.2 over quota", false), "x"),
+                new Verdict.Failed("local@x.test", EnhancedStatus.parse("5.1.1"), null, "suppressed already"));
+        List<AttemptRecords.Write> s = w.stream().filter(x -> x.topic().equals(TOPICS.suppression())).toList();
+        assertThat(s).singleElement().satisfies(x -> {
+            assertThat(x.key()).isEqualTo("gone@x.test");
+            SuppressionEntry e = RecordCodec.decode(x.value(), SuppressionEntry.class).metadata();
+            assertThat(e.expiresAtMillis()).isEqualTo(NOW + Duration.ofDays(30).toMillis());
+            assertThat(e.reason()).contains("user unknown");
+        });
+        assertThat(notices(w)).singleElement().satisfies(b -> assertThat(b.reports()).hasSize(3));
+        DeliveryEvent e = w.stream().filter(x -> x.topic().equals(TOPICS.events()))
+                .map(x -> RecordCodec.decode(x.value(), DeliveryEvent.class).metadata()).findFirst().orElseThrow();
+        assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_MAILBOX);
+    }
+
+    @Test
+    void neverNotifiesTheNullSender() {
+        Envelope env = envelope("", Duration.ofHours(5).toMillis(), false, Recipient.of("a@x.test"), Recipient.of("b@x.test"));
+        assertThat(notices(of(env, deferred("a@x.test"),
+                new Verdict.Failed("b@x.test", EnhancedStatus.parse("5.1.1"), remote("550 5.1.1 no", false), "x")))).isEmpty();
+    }
+}

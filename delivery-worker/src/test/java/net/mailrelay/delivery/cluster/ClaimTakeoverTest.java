@@ -1,0 +1,55 @@
+package net.mailrelay.delivery.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import net.mailrelay.protocol.envelope.QueueId;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker that dies in the middle of a delivery must not hold its recipients back for the length of the
+ * claim lease: once Hazelcast has dropped it from the cluster, a survivor takes its claims over.
+ */
+class ClaimTakeoverTest {
+
+    static List<HazelcastInstance> members;
+
+    @BeforeAll
+    static void start() {
+        members = TestMembers.cluster(3);
+    }
+
+    @AfterAll
+    static void stop() {
+        members.forEach(m -> m.getLifecycleService().terminate());
+    }
+
+    @Test
+    void aClaimOfAMemberThatIsNotInTheClusterIsTakenOverAtOnce() {
+        HazelcastLedger ledger = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofHours(1));
+        QueueId q = QueueId.next(System.currentTimeMillis());
+        members.get(1).<String, String>getMap(HazelcastLedger.CLAIMS).put(q.value() + " gone@y.test", UUID.randomUUID() + "/token");
+        assertThat(ledger.claim(q, "gone@y.test")).isNotNull();
+        assertThat(ledger.claim(q, "gone@y.test")).as("now held by the survivor").isNull();
+    }
+
+    @Test
+    void theClaimsOfAWorkerKilledMidDeliveryAreTakenOverOnceItLeavesTheCluster() {
+        HazelcastLedger doomed = new HazelcastLedger(members.get(2), Duration.ofHours(1), Duration.ofMinutes(30));
+        HazelcastLedger survivor = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofMinutes(30));
+        QueueId q = QueueId.next(System.currentTimeMillis());
+        assertThat(doomed.claim(q, "inflight@y.test")).isNotNull();
+        assertThat(survivor.claim(q, "inflight@y.test")).isNull();
+
+        members.get(2).getLifecycleService().terminate(); // no graceful release: as a SIGKILL
+        Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                .until(() -> survivor.claim(q, "inflight@y.test") != null);
+        assertThat(members.get(1).getCluster().getMembers()).hasSize(2);
+    }
+}
