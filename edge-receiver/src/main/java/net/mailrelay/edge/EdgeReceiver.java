@@ -21,6 +21,7 @@ import net.mailrelay.edge.listener.SmtpListener;
 import net.mailrelay.edge.listener.TlsContexts;
 import net.mailrelay.edge.policy.Cidr;
 import net.mailrelay.edge.policy.ConnectionLimits;
+import net.mailrelay.edge.policy.RecipientBlocks;
 import net.mailrelay.edge.policy.RelayPolicy;
 import net.mailrelay.edge.queue.KafkaPublisher;
 import net.mailrelay.edge.session.BareLineFeeds;
@@ -113,10 +114,11 @@ public final class EdgeReceiver implements AutoCloseable {
     private final PasswordAuthenticator authenticator;
     private final List<SmtpListener> listeners = new ArrayList<>();
 
-    private EdgeReceiver(Config config, ClientGuard guard, Clock clock) throws InterruptedException, IOException {
+    private EdgeReceiver(Config config, ClientGuard guard, RecipientBlocks blocks, Clock clock)
+            throws InterruptedException, IOException {
         RelayPolicy relay = new RelayPolicy(config.trustedNetworks(), config.relayDomains());
         SessionSettings base = new SessionSettings(config.hostname(), ListenerPolicy.forMx(false), config.maxMessageSize(),
-                config.maxRecipients(), config.maxErrors(), config.maxReceivedHeaders(), config.bareLineFeeds(), relay);
+                config.maxRecipients(), config.maxErrors(), config.maxReceivedHeaders(), config.bareLineFeeds(), relay, blocks);
         SslContext tls = config.tlsCertificate() == null ? null : TlsContexts.server(config.tlsCertificate(), config.tlsKey());
         CredentialStore users = config.usersFile() == null ? CredentialStore.empty() : CredentialStore.load(config.usersFile());
         ConnectionLimits limits = new ConnectionLimits(config.maxConnections(), config.maxConnectionsPerClient(), relay);
@@ -143,11 +145,12 @@ public final class EdgeReceiver implements AutoCloseable {
     }
 
     public static EdgeReceiver start(Config config, ClientGuard guard) throws InterruptedException, IOException {
-        return start(config, guard, Clock.systemUTC());
+        return new EdgeReceiver(config, guard, RecipientBlocks.NONE, Clock.systemUTC());
     }
 
-    public static EdgeReceiver start(Config config, ClientGuard guard, Clock clock) throws InterruptedException, IOException {
-        return new EdgeReceiver(config, guard, clock);
+    public static EdgeReceiver start(Config config, ClientGuard guard, RecipientBlocks blocks)
+            throws InterruptedException, IOException {
+        return new EdgeReceiver(config, guard, blocks, Clock.systemUTC());
     }
 
     /** The bound address of the listener with this name ("smtp", "submission", "submissions"), or null. */

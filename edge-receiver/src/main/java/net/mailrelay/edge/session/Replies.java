@@ -113,6 +113,11 @@ public final class Replies {
         return of(ReplyCode.TRANSACTION_FAILED, StatusDetail.DELIVERY_NOT_AUTHORIZED, "<" + recipient + ">: Relay access denied");
     }
 
+    static Reply suppressed(String recipient) {
+        return of(ReplyCode.MAILBOX_UNAVAILABLE, StatusDetail.BAD_MAILBOX,
+                "<" + recipient + ">: Recipient address rejected: it bounced as unknown lately (suppressed)");
+    }
+
     static final Reply NON_ASCII_ADDRESS = of(ReplyCode.MAILBOX_NAME_NOT_ALLOWED, StatusDetail.NON_ASCII_ADDRESS_NOT_PERMITTED,
             "Non-ASCII address requires SMTPUTF8");
     static final Reply TOO_MANY_RECIPIENTS = of(ReplyCode.INSUFFICIENT_STORAGE, StatusDetail.TOO_MANY_RECIPIENTS,

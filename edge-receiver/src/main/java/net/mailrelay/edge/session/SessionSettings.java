@@ -1,6 +1,7 @@
 package net.mailrelay.edge.session;
 
 import java.util.Objects;
+import net.mailrelay.edge.policy.RecipientBlocks;
 import net.mailrelay.edge.policy.RelayPolicy;
 
 /**
@@ -15,15 +16,18 @@ import net.mailrelay.edge.policy.RelayPolicy;
  *     ({@code hopcount_limit})
  * @param bareLineFeeds what to do with lines ended by a bare LF ({@code smtpd_forbid_bare_newline})
  * @param relayPolicy who may send where
+ * @param blocks recipients refused at RCPT (the suppression list, when enforced at the edge)
  */
 public record SessionSettings(String hostname, ListenerPolicy listener, long maxMessageSize, int maxRecipients,
-        int maxErrors, int maxReceivedHeaders, BareLineFeeds bareLineFeeds, RelayPolicy relayPolicy) {
+        int maxErrors, int maxReceivedHeaders, BareLineFeeds bareLineFeeds, RelayPolicy relayPolicy,
+        RecipientBlocks blocks) {
 
     public SessionSettings {
         Objects.requireNonNull(hostname, "hostname");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(bareLineFeeds, "bareLineFeeds");
         Objects.requireNonNull(relayPolicy, "relayPolicy");
+        blocks = blocks == null ? RecipientBlocks.NONE : blocks;
         if (maxMessageSize < 1) {
             throw new IllegalArgumentException("maxMessageSize must be positive, not " + maxMessageSize);
         }
@@ -39,8 +43,14 @@ public record SessionSettings(String hostname, ListenerPolicy listener, long max
         }
     }
 
+    public SessionSettings(String hostname, ListenerPolicy listener, long maxMessageSize, int maxRecipients,
+            int maxErrors, int maxReceivedHeaders, BareLineFeeds bareLineFeeds, RelayPolicy relayPolicy) {
+        this(hostname, listener, maxMessageSize, maxRecipients, maxErrors, maxReceivedHeaders, bareLineFeeds, relayPolicy,
+                RecipientBlocks.NONE);
+    }
+
     public SessionSettings forListener(ListenerPolicy other) {
         return new SessionSettings(hostname, other, maxMessageSize, maxRecipients, maxErrors, maxReceivedHeaders,
-                bareLineFeeds, relayPolicy);
+                bareLineFeeds, relayPolicy, blocks);
     }
 }

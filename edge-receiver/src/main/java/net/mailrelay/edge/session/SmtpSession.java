@@ -238,6 +238,11 @@ public final class SmtpSession {
                     Replies.relayDenied(address), tx.reversePath, address, heloName);
             return error(Replies.relayDenied(address));
         }
+        String blocked = settings.blocks().reason(address);
+        if (blocked != null) {
+            LOG.info("{}: reject: RCPT from [{}]: suppressed recipient <{}> ({})", tx.queueId, clientText, address, blocked);
+            return error(Replies.suppressed(address));
+        }
         tx.recipients.add(new Recipient(address, params.orcpt(), params.notifyOn()));
         state = SessionState.RCPT_GIVEN;
         return respond(Replies.RECIPIENT_OK);
