@@ -11,6 +11,7 @@ import net.mailrelay.deploy.config.ConfigException;
 import net.mailrelay.deploy.config.Key;
 import net.mailrelay.deploy.config.Keys;
 import net.mailrelay.deploy.config.Settings;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +25,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mail-relay", mixinStandardHelpOptions = true, version = "mail-relay 0.1.0",
         description = "A clustered SMTP relay: stateless SMTP edges, Kafka as the queue, Hazelcast for shared state.",
         subcommands = {MailRelay.Standalone.class, MailRelay.Edge.class, MailRelay.Worker.class, MailRelay.Bounce.class,
-                UsersCommand.class, CommandLine.HelpCommand.class})
+                BrokerCommand.class, UsersCommand.class, SuppressionCommand.class, CommandLine.HelpCommand.class})
 public final class MailRelay {
 
     public static void main(String[] args) {
@@ -127,15 +128,23 @@ public final class MailRelay {
             Map<String, String> cli = new LinkedHashMap<>(options.commandLine());
             cli.putAll(extraCommandLine());
             Settings settings = Settings.resolve(roleDefaults(), options.config, System.getenv(), cli);
-            RelayProcess process = RelayProcess.start(role(), settings);
-            CountDownLatch stopped = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                process.close();
-                stopped.countDown();
-            }, "shutdown"));
-            stopped.await();
+            runUntilStopped(RelayProcess.start(role(), settings));
             return 0;
         }
+    }
+
+    /** Blocks until the JVM is told to stop (SIGTERM, SIGINT), then closes {@code process} from the shutdown hook. */
+    static void runUntilStopped(AutoCloseable process) throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                process.close();
+            } catch (Exception e) {
+                LoggerFactory.getLogger(MailRelay.class).warn("stopping: {}", e.toString());
+            }
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
     }
 
     @Command(name = "standalone", mixinStandardHelpOptions = true,

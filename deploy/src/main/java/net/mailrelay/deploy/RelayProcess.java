@@ -19,7 +19,9 @@ import net.mailrelay.delivery.DeliveryWorker;
 import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
 import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
+import net.mailrelay.delivery.cluster.HazelcastSuppressions;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.smtp.Credentials;
@@ -28,6 +30,8 @@ import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.deploy.broker.EmbeddedBroker;
 import net.mailrelay.deploy.broker.KafkaHealth;
+import net.mailrelay.deploy.broker.SuppressionTopic;
+import net.mailrelay.deploy.ops.SuppressionAdmin;
 import net.mailrelay.deploy.broker.TopicSetup;
 import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.Keys;
@@ -38,6 +42,8 @@ import net.mailrelay.deploy.tls.SelfSignedCertificate;
 import net.mailrelay.edge.EdgeReceiver;
 import net.mailrelay.edge.auth.UsersFileException;
 import net.mailrelay.edge.cluster.HazelcastClientGuard;
+import net.mailrelay.edge.cluster.HazelcastRecipientBlocks;
+import net.mailrelay.edge.policy.RecipientBlocks;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.protocol.record.RecordCodec;
@@ -86,7 +92,7 @@ public final class RelayProcess implements AutoCloseable {
         boolean standalone = role == Role.STANDALONE;
         if (standalone) {
             EmbeddedBroker broker = EmbeddedBroker.start(s.get(Keys.DATA_DIR), s.get(Keys.BROKER_PORT),
-                    s.get(Keys.CONTROLLER_PORT), maxRecordBytes);
+                    s.get(Keys.CONTROLLER_PORT), maxRecordBytes, s.get(Keys.FLUSH_EACH_MESSAGE));
             parts.push(broker);
             bootstrapServers = broker.bootstrapServers();
         } else {
@@ -94,6 +100,10 @@ public final class RelayProcess implements AutoCloseable {
         }
         TopicSetup.ensure(bootstrapServers, topics.all(tiers), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, standalone && s.get(Keys.FLUSH_EACH_MESSAGE), Duration.ofSeconds(60));
+        if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
+            TopicSetup.ensureCompacted(bootstrapServers, topics.suppression(), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
+                    s.get(Keys.MIN_INSYNC), s.get(Keys.SUPPRESSION_TTL).plusDays(1), Duration.ofSeconds(60));
+        }
         KafkaHealth kafkaHealth = new KafkaHealth(bootstrapServers);
         parts.push(kafkaHealth);
         Map<String, BooleanSupplier> readiness = new LinkedHashMap<>();
@@ -111,7 +121,8 @@ public final class RelayProcess implements AutoCloseable {
             readiness.put("hazelcast", () -> hz.getLifecycleService().isRunning());
         }
         if (role == Role.STANDALONE || role == Role.BOUNCE) {
-            parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes)));
+            parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes,
+                    s.get(Keys.BOUNCE_RETURN_SIZE))));
         }
         if (role == Role.STANDALONE || role == Role.WORKER) {
             HazelcastConnectionGate gate = new HazelcastConnectionGate(hazelcast, s.get(Keys.DESTINATION_CONCURRENCY),
@@ -119,25 +130,35 @@ public final class RelayProcess implements AutoCloseable {
             parts.push(gate);
             HazelcastRetryRequests retries = new HazelcastRetryRequests(hazelcast, java.time.Clock.systemUTC());
             parts.push(retries);
+            boolean suppression = !s.get(Keys.SUPPRESSION_MODE).equals("off");
+            HazelcastSuppressions suppressions = new HazelcastSuppressions(hazelcast);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                     new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
-                            s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries);
+                            s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
+                    suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null);
             parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
                     s.get(Keys.AUTH_MAX_FAILURES), s.get(Keys.AUTH_WINDOW), java.time.Clock.systemUTC());
             try {
-                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard);
+                RecipientBlocks blocks = s.get(Keys.SUPPRESSION_MODE).equals("reject")
+                        ? new HazelcastRecipientBlocks(hazelcast) : RecipientBlocks.NONE;
+                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard, blocks);
             } catch (UsersFileException e) {
                 throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
             }
             parts.push(edge);
         }
         if (s.get(Keys.HTTP_PORT) > 0) {
+            Map<String, OpsServer.AdminHandler> admin = new LinkedHashMap<>();
+            if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
+                admin.put("suppression", new SuppressionAdmin(new SuppressionTopic(bootstrapServers, topics.suppression()),
+                        s.get(Keys.SUPPRESSION_TTL)));
+            }
             ops = new OpsServer(new InetSocketAddress(s.get(Keys.HTTP_BIND), s.get(Keys.HTTP_PORT)),
-                    role.name().toLowerCase(java.util.Locale.ROOT), readiness);
+                    role.name().toLowerCase(java.util.Locale.ROOT), readiness, s.get(Keys.ADMIN_TOKEN), admin);
             parts.push(ops);
         }
         LOG.info("mail-relay {} running as {}", role.name().toLowerCase(java.util.Locale.ROOT), hostname);
@@ -206,7 +227,8 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.TLS_TRUST_FILE).orElse(null), reuse, s.get(Keys.SLOT_WAIT),
                 s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
-                s.get(Keys.SHUTDOWN_GRACE));
+                s.get(Keys.SHUTDOWN_GRACE), s.get(Keys.DELAY_WARNING),
+                s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL));
     }
 
     static String hostname(Settings s) {

@@ -73,7 +73,8 @@ class RelayEndToEndTest {
         common.putAll(Map.of("queue.retry-tiers", "1s", "queue.min-backoff", "1s", "queue.max-backoff", "1s",
                 "dns.server", DNS.hostPort(), "delivery.mx-port", Integer.toString(ONE.port()),
                 "smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free())));
-        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0", "queue.max-lifetime", "8s"));
+        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0", "queue.max-lifetime", "8s",
+                "dsn.delay-warning", "3s"));
         bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
         worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(common));
         edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(common));
@@ -138,26 +139,88 @@ class RelayEndToEndTest {
         assertThat(m.getHeader().getField("Auto-Submitted").getBody()).isEqualTo("auto-replied");
         List<Entity> parts = ((Multipart) m.getBody()).getBodyParts();
         assertThat(parts).extracting(Entity::getMimeType)
-                .containsExactly("text/plain", "message/delivery-status", "text/rfc822-headers");
+                .containsExactly("text/plain", "message/delivery-status", "message/rfc822");
         String status = new String(((SingleBody) parts.get(1).getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(status).contains("Final-Recipient: rfc822; permfail@two.test").contains("Action: failed")
                 .contains("Status: 5.1.1").contains("Diagnostic-Code: smtp; 550 5.1.1").doesNotContain("dave@two.test");
-        String headers = new String(((SingleBody) parts.get(2).getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(headers).contains("Subject: will bounce").contains(id).doesNotContain("hello");
+        // No RET given: the whole original comes back, as Postfix returns it.
+        Message original = (Message) parts.get(2).getBody();
+        assertThat(original.getSubject()).isEqualTo("will bounce");
+        assertThat(new String(((SingleBody) original.getBody()).getInputStream().readAllBytes(), StandardCharsets.UTF_8))
+                .isEqualTo("hello\r\n");
         assertThat(two.deliveriesTo("dave@two.test")).hasSize(1);
     }
 
     @Test
-    void mailForADeadDestinationComesBackOnceAfterItsLifetime() throws Exception {
+    void mailForADeadDestinationIsWarnedAboutOnceThenComesBackOnceAfterItsLifetime() throws Exception {
         String id = send("alice@sender.test", List.of("nobody@dead.test"), "Subject: into the void\r\n\r\nhello?\r\n");
-        Awaitility.await().atMost(Duration.ofSeconds(40))
-                .until(() -> sender.deliveriesTo("alice@sender.test").stream().anyMatch(d -> d.text().contains("nobody@dead.test")));
-        Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(6)).until(() ->
-                sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains("nobody@dead.test")).count() == 1);
-        FakeMx.Delivery dsn = sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains("nobody@dead.test"))
-                .findFirst().orElseThrow();
-        assertThat(dsn.text()).contains("Final-Recipient: rfc822; nobody@dead.test").contains("Status: 4.4.7")
-                .contains("Action: failed").contains(id);
+        Awaitility.await().atMost(Duration.ofSeconds(40)).until(() -> dsnsAbout("nobody@dead.test").stream()
+                .anyMatch(d -> d.text().contains("Action: failed")));
+        Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(6))
+                .until(() -> dsnsAbout("nobody@dead.test").size() == 2);
+        List<FakeMx.Delivery> dsns = dsnsAbout("nobody@dead.test");
+        assertThat(dsns).filteredOn(d -> d.text().contains("Action: delayed")).singleElement()
+                .satisfies(d -> assertThat(d.text()).contains("Status: 4.").contains("Will-Retry-Until: "));
+        assertThat(dsns).filteredOn(d -> d.text().contains("Action: failed")).singleElement()
+                .satisfies(d -> assertThat(d.text()).contains("Final-Recipient: rfc822; nobody@dead.test")
+                        .contains("Status: 4.4.7").contains(id));
+    }
+
+    static List<FakeMx.Delivery> dsnsAbout(String recipient) {
+        return sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.mailFrom().isEmpty())
+                .filter(d -> d.text().contains(recipient)).toList();
+    }
+
+    /** MAIL and RCPT with their parameters as given, then the message. */
+    static String sendRaw(String mail, String rcpt, String message) {
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", edge.smtpAddress().getPort())) {
+            c.expect("220");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            c.send(mail);
+            c.expect("250");
+            c.send(rcpt);
+            c.expect("250");
+            c.send("DATA");
+            c.expect("354");
+            c.sendRaw((message + ".\r\n").getBytes(StandardCharsets.UTF_8));
+            return c.expect("250 2.0.0 Ok: queued as ").get(0);
+        }
+    }
+
+    @Test
+    void noDsnForNotifyNeverNorForTheNullSender() {
+        sendRaw("MAIL FROM:<alice@sender.test>", "RCPT TO:<permfail-never@two.test> NOTIFY=NEVER", "Subject: quiet\r\n\r\nx\r\n");
+        sendRaw("MAIL FROM:<>", "RCPT TO:<permfail-null@two.test>", "Subject: a bounce itself\r\n\r\nx\r\n");
+        String marker = send("alice@sender.test", List.of("permfail-marker@two.test"), "Subject: marker\r\n\r\nx\r\n");
+        // The marker's DSN comes through the same path after the other two were decided.
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !dsnsAbout("permfail-marker@two.test").isEmpty());
+        Awaitility.await().atMost(Duration.ofSeconds(10))
+                .until(() -> two.timesOffered("permfail-never@two.test") == 1 && two.timesOffered("permfail-null@two.test") == 1);
+        assertThat(dsnsAbout("permfail-never@two.test")).isEmpty();
+        assertThat(dsnsAbout("permfail-null@two.test")).isEmpty();
+        assertThat(marker).isNotBlank();
+    }
+
+    @Test
+    void successIsReportedWhenAskedForAndTheNextHopCannotReportIt() {
+        String id = sendRaw("MAIL FROM:<alice@sender.test>", "RCPT TO:<pleased@one.test> NOTIFY=SUCCESS",
+                "Subject: tell me\r\n\r\nx\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !dsnsAbout("pleased@one.test").isEmpty());
+        assertThat(dsnsAbout("pleased@one.test")).singleElement().satisfies(d ->
+                assertThat(d.text()).contains("Action: relayed").contains("Status: 2.").contains(id.substring(id.lastIndexOf(' ') + 1)));
+    }
+
+    @Test
+    void anAddressThatBouncedAsUnknownIsSuppressed() {
+        send("alice@sender.test", List.of("permfail-gone@two.test"), "Subject: first\r\n\r\nx\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> dsnsAbout("permfail-gone@two.test").size() == 1);
+        // The cache follows the suppression topic; once it has the entry, new mail fails without being offered.
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+            send("alice@sender.test", List.of("permfail-gone@two.test"), "Subject: again\r\n\r\nx\r\n");
+            return dsnsAbout("permfail-gone@two.test").stream().anyMatch(d -> d.text().contains("suppressed"));
+        });
+        assertThat(two.timesOffered("permfail-gone@two.test")).isLessThan(dsnsAbout("permfail-gone@two.test").size());
     }
 
     @Test

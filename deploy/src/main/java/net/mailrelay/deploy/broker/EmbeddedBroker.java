@@ -34,10 +34,18 @@ public final class EmbeddedBroker implements AutoCloseable {
         this.bootstrapServers = bootstrapServers;
     }
 
-    public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes) throws IOException {
+    /**
+     * @param flushEachMessage fsync each produce batch before the ack (log.flush.interval.messages=1), for
+     *        every topic: one broker has no replica to keep what it acknowledged
+     */
+    public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
+            boolean flushEachMessage) throws IOException {
         Path logDir = dataDir.resolve("kafka").toAbsolutePath();
         Files.createDirectories(logDir);
         Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes);
+        if (flushEachMessage) {
+            props.put("log.flush.interval.messages", "1");
+        }
         Path config = dataDir.resolve("kafka-server.properties");
         try (OutputStream out = Files.newOutputStream(config)) {
             props.store(out, "written by mail-relay standalone at each start; edits are overwritten");

@@ -27,6 +27,17 @@ public final class TopicSetup {
     }
 
     /**
+     * The suppression list's topic: compacted (the latest entry per address is kept) and deleting what is
+     * older than the entries can live, so an address that stopped bouncing drops off by itself.
+     */
+    public static void ensureCompacted(String bootstrapServers, String topic, int partitions, int replication, int minInsync,
+            Duration retention, Duration timeout) {
+        Map<String, String> config = Map.of("cleanup.policy", "compact,delete", "retention.ms",
+                Long.toString(retention.toMillis()), "min.insync.replicas", Integer.toString(minInsync));
+        create(bootstrapServers, List.of(topic), partitions, replication, config, timeout);
+    }
+
+    /**
      * @param flushEachMessage fsync every produce batch before acknowledging it ({@code flush.messages=1});
      *     for a single broker, where there is no replica to keep the data
      */
@@ -38,6 +49,11 @@ public final class TopicSetup {
         if (flushEachMessage) {
             config.put("flush.messages", "1");
         }
+        create(bootstrapServers, topics, partitions, replication, config, timeout);
+    }
+
+    private static void create(String bootstrapServers, List<String> topics, int partitions, int replication,
+            Map<String, String> config, Duration timeout) {
         Map<String, Object> admin = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
         try (Admin a = Admin.create(admin)) {

@@ -183,21 +183,37 @@ public final class Keys {
     public static final Key<Duration> MAX_LIFETIME = new Key<>("queue.max-lifetime", "5d", Parsers::positiveDuration,
             "Age after which deferred mail is returned to the sender with 4.4.7 (Postfix maximal_queue_lifetime).");
 
+    // Notifications and suppression.
+    public static final Key<Duration> DELAY_WARNING = new Key<>("dsn.delay-warning", "4h", Parsers::duration,
+            "Age of a still-deferred message at which its sender gets one delay warning DSN; 0 = never "
+                    + "(Postfix delay_warning_time).");
+    public static final Key<Integer> BOUNCE_RETURN_SIZE = new Key<>("bounce.return-size-limit", "50000", Parsers::positive,
+            "Largest original message (bytes) returned whole in a non-delivery DSN; larger ones, and RET=HDRS, "
+                    + "get headers only (Postfix bounce_size_limit).");
+    public static final Key<String> SUPPRESSION_MODE = new Key<>("suppression.mode", "fail",
+            s -> Parsers.oneOf(s, "off", "fail", "reject"),
+            "Addresses that bounced as unknown (5.1.1 and the like): off (no list), fail (the worker fails new mail "
+                    + "to them at once) or reject (the edge refuses them at RCPT with 550 5.1.1).");
+    public static final Key<Duration> SUPPRESSION_TTL = new Key<>("suppression.ttl", "30d", Parsers::positiveDuration,
+            "How long an address stays on the suppression list after its last hard bounce.");
+
     // Operations.
     public static final Key<String> HTTP_BIND = new Key<>("http.bind-address", "0.0.0.0", s -> s,
             "Address of the HTTP listener (/metrics, /health/live, /health/ready).");
     public static final Key<Integer> HTTP_PORT = new Key<>("http.port", "8080", Parsers::port,
             "HTTP listener port; 0 turns it off.");
+    public static final Key<String> ADMIN_TOKEN = new Key<>("admin.token", "", s -> s,
+            "Bearer token for the admin API under /admin/ on the HTTP listener; empty turns the admin API off.");
 
     // Standalone.
     public static final Key<Path> DATA_DIR = new Key<>("data-dir", "./data", Path::of,
             "Standalone: where the embedded Kafka broker keeps its log (formatted on first start, reused after).");
     public static final Key<Integer> BROKER_PORT = new Key<>("broker.port", "19092", Parsers::port,
-            "Standalone: port of the embedded Kafka broker (loopback only).");
+            "Standalone and broker: port of the embedded Kafka broker (loopback only).");
     public static final Key<Integer> CONTROLLER_PORT = new Key<>("broker.controller-port", "19093", Parsers::port,
             "Standalone: port of the embedded broker's KRaft controller (loopback only).");
     public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
-            "Standalone: fsync each produce batch before acknowledging it (flush.messages=1), as Postfix fsyncs before 250.");
+            "Standalone and broker: fsync each produce batch before acknowledging it (log.flush.interval.messages=1), as Postfix fsyncs before 250.");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
             MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
@@ -208,6 +224,6 @@ public final class Keys {
             REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, DESTINATION_CONCURRENCY, ROUTE_CONCURRENCY, ROUTE_RATE,
             SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
-            MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
-            FLUSH_EACH_MESSAGE);
+            MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
+            FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE);
 }

@@ -33,10 +33,25 @@ public final class OpsServer implements AutoCloseable {
     private final HttpServer server;
     private final PrometheusMeterRegistry registry;
 
+    /** An admin endpoint: answers a request with a status and a JSON body. */
+    public interface AdminHandler {
+        /** @return status code and JSON text */
+        Map.Entry<Integer, String> handle(String method, Map<String, String> query) throws IOException;
+    }
+
     /**
      * @param readiness named checks; ready means every one is true
      */
     public OpsServer(InetSocketAddress address, String role, Map<String, BooleanSupplier> readiness) throws IOException {
+        this(address, role, readiness, "", Map.of());
+    }
+
+    /**
+     * @param adminToken the bearer token the admin API requires; empty turns the admin API off
+     * @param admin admin endpoints by path below {@code /admin/}
+     */
+    public OpsServer(InetSocketAddress address, String role, Map<String, BooleanSupplier> readiness, String adminToken,
+            Map<String, AdminHandler> admin) throws IOException {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("role", role);
         new JvmMemoryMetrics().bindTo(registry);
@@ -62,8 +77,38 @@ public final class OpsServer implements AutoCloseable {
                     .sorted().collect(Collectors.joining("\n", "", "\n"));
             respond(x, ready ? 200 : 503, "text/plain", body);
         });
+        if (!adminToken.isEmpty()) {
+            admin.forEach((path, handler) -> server.createContext("/admin/" + path, x -> {
+                String auth = x.getRequestHeaders().getFirst("Authorization");
+                if (auth == null || !java.security.MessageDigest.isEqual(auth.getBytes(StandardCharsets.UTF_8),
+                        ("Bearer " + adminToken).getBytes(StandardCharsets.UTF_8))) {
+                    respond(x, 401, "application/json", "{\"error\":\"missing or wrong bearer token\"}\n");
+                    return;
+                }
+                try {
+                    Map.Entry<Integer, String> r = handler.handle(x.getRequestMethod(), query(x.getRequestURI().getRawQuery()));
+                    respond(x, r.getKey(), "application/json", r.getValue());
+                } catch (RuntimeException | IOException e) {
+                    LOG.warn("admin request {} {} failed: {}", x.getRequestMethod(), x.getRequestURI().getPath(), e.toString());
+                    respond(x, 500, "application/json", "{\"error\":\"" + e.getMessage().replace("\"", "'") + "\"}\n");
+                }
+            }));
+        }
         server.start();
         LOG.info("operations HTTP on {} (/metrics, /health/live, /health/ready)", server.getAddress());
+    }
+
+    private static Map<String, String> query(String raw) {
+        Map<String, String> q = new java.util.HashMap<>();
+        if (raw != null) {
+            for (String pair : raw.split("&")) {
+                int eq = pair.indexOf('=');
+                String k = java.net.URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+                String v = eq < 0 ? "" : java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                q.put(k, v);
+            }
+        }
+        return q;
     }
 
     public PrometheusMeterRegistry registry() {
