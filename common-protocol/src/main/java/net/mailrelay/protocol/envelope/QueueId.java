@@ -43,6 +43,25 @@ public record QueueId(@JsonValue String value) {
         return new QueueId(new String(out));
     }
 
+    /**
+     * When the id was made (its first ten characters), or -1 for an id not made by {@link #next}. Admin
+     * tools use it to start reading a topic near the message's arrival instead of at its beginning.
+     */
+    public long epochMillis() {
+        if (value.length() != 20) {
+            return -1;
+        }
+        long t = 0;
+        for (int i = 0; i < 10; i++) {
+            int digit = new String(ALPHABET).indexOf(Character.toUpperCase(value.charAt(i)));
+            if (digit < 0) {
+                return -1;
+            }
+            t = t << 5 | digit;
+        }
+        return t;
+    }
+
     @Override
     public String toString() {
         return value;

@@ -35,7 +35,9 @@ public record DeliveryEvent(
         FailureClass failureClass) {
 
     public enum Outcome {
-        DELIVERED, DEFERRED, FAILED, EXPIRED
+        DELIVERED, DEFERRED, FAILED, EXPIRED,
+        /** Removed from the queue by the administrator, without a DSN (Postfix postsuper -d). */
+        DELETED
     }
 
     public DeliveryEvent {
