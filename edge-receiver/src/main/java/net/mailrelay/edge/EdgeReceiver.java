@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import net.mailrelay.edge.auth.CredentialStore;
 import net.mailrelay.edge.auth.PasswordAuthenticator;
 import net.mailrelay.edge.listener.ListenerContext;
@@ -114,8 +115,8 @@ public final class EdgeReceiver implements AutoCloseable {
     private final PasswordAuthenticator authenticator;
     private final List<SmtpListener> listeners = new ArrayList<>();
 
-    private EdgeReceiver(Config config, ClientGuard guard, RecipientBlocks blocks, Clock clock)
-            throws InterruptedException, IOException {
+    private EdgeReceiver(Config config, ClientGuard guard, RecipientBlocks blocks, EdgeMetrics metrics, BooleanSupplier ready,
+            Clock clock) throws InterruptedException, IOException {
         RelayPolicy relay = new RelayPolicy(config.trustedNetworks(), config.relayDomains());
         SessionSettings base = new SessionSettings(config.hostname(), ListenerPolicy.forMx(false), config.maxMessageSize(),
                 config.maxRecipients(), config.maxErrors(), config.maxReceivedHeaders(), config.bareLineFeeds(), relay, blocks);
@@ -130,7 +131,7 @@ public final class EdgeReceiver implements AutoCloseable {
         try {
             for (Listener l : config.listeners()) {
                 ListenerContext context = new ListenerContext(base.forListener(l.policy()), config.idleTimeout(), publisher,
-                        authenticator, guard, limits, tls, clock);
+                        authenticator, guard, limits, tls, clock, metrics, ready);
                 SmtpListener listener = new SmtpListener(acceptors, workers, l.address(), context);
                 listeners.add(listener);
                 LOG.info("edge listening for SMTP ({}) on {}", listener.name(), listener.localAddress());
@@ -145,12 +146,22 @@ public final class EdgeReceiver implements AutoCloseable {
     }
 
     public static EdgeReceiver start(Config config, ClientGuard guard) throws InterruptedException, IOException {
-        return new EdgeReceiver(config, guard, RecipientBlocks.NONE, Clock.systemUTC());
+        return new EdgeReceiver(config, guard, RecipientBlocks.NONE, EdgeMetrics.none(), () -> true, Clock.systemUTC());
     }
 
     public static EdgeReceiver start(Config config, ClientGuard guard, RecipientBlocks blocks)
             throws InterruptedException, IOException {
-        return new EdgeReceiver(config, guard, blocks, Clock.systemUTC());
+        return new EdgeReceiver(config, guard, blocks, EdgeMetrics.none(), () -> true, Clock.systemUTC());
+    }
+
+    /**
+     * @param metrics where the listeners count (docs/metrics.md)
+     * @param ready false while mail cannot be queued (Kafka unreachable, cluster not joined): new
+     *        connections are answered 421 4.3.2 and closed, so clients try another edge or later
+     */
+    public static EdgeReceiver start(Config config, ClientGuard guard, RecipientBlocks blocks, EdgeMetrics metrics,
+            BooleanSupplier ready) throws InterruptedException, IOException {
+        return new EdgeReceiver(config, guard, blocks, metrics, ready, Clock.systemUTC());
     }
 
     /** The bound address of the listener with this name ("smtp", "submission", "submissions"), or null. */

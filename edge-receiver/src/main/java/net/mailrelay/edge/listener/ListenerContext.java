@@ -4,8 +4,10 @@ import io.netty.handler.ssl.SslContext;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import net.mailrelay.edge.Authenticator;
 import net.mailrelay.edge.ClientGuard;
+import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.Publisher;
 import net.mailrelay.edge.policy.ConnectionLimits;
 import net.mailrelay.edge.session.SessionSettings;
@@ -14,9 +16,12 @@ import net.mailrelay.edge.session.SessionSettings;
  * Everything the connections of one listener share.
  *
  * @param tls the server TLS context, or null when the listener has no TLS at all
+ * @param metrics where the listener counts
+ * @param ready false while the process cannot accept mail (Kafka or Hazelcast down): new connections get 421
  */
 public record ListenerContext(SessionSettings settings, Duration idleTimeout, Publisher publisher,
-        Authenticator authenticator, ClientGuard guard, ConnectionLimits limits, SslContext tls, Clock clock) {
+        Authenticator authenticator, ClientGuard guard, ConnectionLimits limits, SslContext tls, Clock clock,
+        EdgeMetrics metrics, BooleanSupplier ready) {
 
     public ListenerContext {
         Objects.requireNonNull(settings, "settings");
@@ -26,6 +31,8 @@ public record ListenerContext(SessionSettings settings, Duration idleTimeout, Pu
         Objects.requireNonNull(guard, "guard");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(metrics, "metrics");
+        Objects.requireNonNull(ready, "ready");
         var l = settings.listener();
         if ((l.startTlsOffered() || l.implicitTls()) && tls == null) {
             throw new IllegalArgumentException("listener " + l.name() + " offers TLS but has no certificate");

@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLSession;
+import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.policy.ConnectionLimits;
 import net.mailrelay.edge.session.AuthOutcome;
 import net.mailrelay.edge.session.Replies;
@@ -35,6 +36,7 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private final ListenerContext context;
     private final SmtpFrameDecoder decoder;
+    private final EdgeMetrics.PerListener meters;
 
     private InetAddress client;
     private boolean admitted;
@@ -42,15 +44,27 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
     private MessageContent content;
     private Reply afterDiscard;
     private boolean waiting;
+    private boolean opened;
+    private boolean tlsUsed;
+    /** The verb of the last command, to tag the reply that answers it. */
+    private String lastCommand = "connect";
 
     SmtpConnectionHandler(ListenerContext context, SmtpFrameDecoder decoder) {
         this.context = context;
         this.decoder = decoder;
+        this.meters = context.metrics().listener(context.settings().listener().name());
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         client = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
+        opened = true;
+        meters.opened();
+        if (!context.ready().getAsBoolean()) {
+            LOG.info("reject: connect from [{}]: not ready (Kafka or the cluster cannot be reached)", client.getHostAddress());
+            refuse(ctx, Replies.NOT_READY);
+            return;
+        }
         ConnectionLimits.Admission admission = context.limits().admit(client);
         if (admission != ConnectionLimits.Admission.ADMITTED) {
             LOG.info("reject: connect from [{}]: {}", client.getHostAddress(), admission);
@@ -89,6 +103,7 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
     private void afterHandshake(ChannelHandlerContext ctx, SslHandler tls, Runnable then) {
         tls.handshakeFuture().addListener(f -> {
             if (f.isSuccess()) {
+                tlsUsed = true;
                 session.tlsEstablished(describe(tls));
                 then.run();
             } else {
@@ -112,8 +127,10 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf chunk) {
             content.append(chunk);
         } else if (msg instanceof String line) {
+            lastCommand = verb(line);
             apply(ctx, session.command(line));
         } else if (msg == SmtpFrameDecoder.LINE_TOO_LONG) {
+            lastCommand = "other";
             apply(ctx, session.lineTooLong());
         } else if (msg instanceof SmtpFrameDecoder.EndOfData end) {
             Step step = session.endOfData(content.size(), content.facts(end.bareLineFeeds()));
@@ -201,6 +218,9 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         ctx.flush();
         context.authenticator().check(client, a.user(), a.password()).whenComplete((outcome, error) ->
                 ctx.executor().execute(() -> {
+                    if (outcome == AuthOutcome.REJECTED || outcome == AuthOutcome.THROTTLED) {
+                        meters.authFailed();
+                    }
                     apply(ctx, session.authenticated(error != null ? AuthOutcome.UNAVAILABLE : outcome));
                     ctx.flush();
                     resume(ctx);
@@ -213,8 +233,13 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         content = null;
         hold(ctx, false);
         ctx.flush();
+        long started = System.nanoTime();
         context.publisher().publish(p.envelope().queueId(), value).whenComplete((ok, error) ->
                 ctx.executor().execute(() -> {
+                    context.metrics().publishTook(java.time.Duration.ofNanos(System.nanoTime() - started), error == null);
+                    if (error == null) {
+                        meters.accepted(size);
+                    }
                     Reply reply = error == null ? session.published(size) : session.publishFailed(describe(error));
                     ctx.writeAndFlush(wire(reply));
                     resume(ctx);
@@ -258,6 +283,10 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (opened) {
+            opened = false;
+            meters.closed(tlsUsed);
+        }
         if (admitted) {
             admitted = false;
             context.limits().release(client);
@@ -287,7 +316,17 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         return e instanceof TimeoutException ? "no acknowledgement in time" : e.toString();
     }
 
-    private static ByteBuf wire(Reply reply) {
+    private ByteBuf wire(Reply reply) {
+        context.metrics().replied(lastCommand, reply);
         return Unpooled.wrappedBuffer(reply.toWireBytes());
+    }
+
+    /** The command's verb in lower case: "MAIL FROM:<a@b>" is "mail". */
+    private static String verb(String line) {
+        int end = 0;
+        while (end < line.length() && end < 10 && Character.isLetter(line.charAt(end))) {
+            end++;
+        }
+        return line.substring(0, end).toLowerCase(java.util.Locale.ROOT);
     }
 }

@@ -135,6 +135,9 @@ public final class Replies {
             "Error: too many connections from your address");
     public static final Reply CONNECTION_RATE = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.SECURITY_OTHER,
             "Error: too many connections from your address in a short time; try again later");
+    /** RFC 5321 3.8: a server that cannot take mail now says 421 and closes. */
+    public static final Reply NOT_READY = of(ReplyCode.SERVICE_NOT_AVAILABLE, new StatusDetail(3, 2),
+            "Service not available: the mail queue cannot be reached; try again later");
     public static final Reply IDLE_TIMEOUT = of(ReplyCode.SERVICE_NOT_AVAILABLE, StatusDetail.BAD_CONNECTION,
             "Error: timeout exceeded");
 

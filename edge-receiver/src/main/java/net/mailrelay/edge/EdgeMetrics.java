@@ -1,0 +1,119 @@
+package net.mailrelay.edge;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.mailrelay.protocol.smtp.Reply;
+
+/**
+ * What the edge counts (docs/metrics.md). Tags stay low-cardinality: the listener, the command verb, the
+ * reply code and enhanced status, never a client address or a mailbox.
+ */
+public final class EdgeMetrics {
+
+    /** The verbs that get their own {@code command} tag; anything else counts as "other". */
+    private static final Set<String> VERBS = Set.of("connect", "helo", "ehlo", "mail", "rcpt", "data", "bdat", "auth",
+            "starttls", "rset", "noop", "vrfy", "quit");
+
+    private final MeterRegistry registry;
+    private final Map<String, PerListener> listeners = new ConcurrentHashMap<>();
+    private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final Timer published;
+    private final Timer publishFailed;
+
+    public EdgeMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.published = publishTimer(registry, "ok");
+        this.publishFailed = publishTimer(registry, "failed");
+    }
+
+    /** Counts into a private registry; for tests and tools that do not expose metrics. */
+    public static EdgeMetrics none() {
+        return new EdgeMetrics(new SimpleMeterRegistry());
+    }
+
+    private static Timer publishTimer(MeterRegistry registry, String result) {
+        return Timer.builder("mailrelay.edge.publish").description("From the end of DATA to Kafka's acknowledgement")
+                .tag("result", result).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(30)).register(registry);
+    }
+
+    /** The meters of one listener ("smtp", "submission", "submissions"). */
+    public PerListener listener(String name) {
+        return listeners.computeIfAbsent(name, n -> new PerListener(registry, n));
+    }
+
+    /** Every 4xx and 5xx reply, by the command it answered. */
+    public void replied(String command, Reply reply) {
+        int code = reply.code().code();
+        if (code < 400) {
+            return;
+        }
+        String verb = command == null ? "other" : command.toLowerCase(Locale.ROOT);
+        String tagged = VERBS.contains(verb) ? verb : "other";
+        String status = reply.status() == null ? "none" : reply.status().toString();
+        rejections.computeIfAbsent(tagged + ' ' + code + ' ' + status, k -> Counter.builder("mailrelay.smtp.rejections")
+                .description("4xx and 5xx replies, by the command they answered").tag("command", tagged)
+                .tag("code", Integer.toString(code)).tag("status", status).register(registry)).increment();
+    }
+
+    public void publishTook(Duration d, boolean ok) {
+        (ok ? published : publishFailed).record(d);
+    }
+
+    /** Meters for one listener. */
+    public static final class PerListener {
+        private final AtomicInteger active = new AtomicInteger();
+        private final Counter connections;
+        private final Counter sessionsTls;
+        private final Counter sessionsPlain;
+        private final Counter accepted;
+        private final Counter acceptedBytes;
+        private final Counter authFailures;
+
+        PerListener(MeterRegistry registry, String name) {
+            registry.gauge("mailrelay.smtp.connections.active", io.micrometer.core.instrument.Tags.of("listener", name), active);
+            connections = Counter.builder("mailrelay.smtp.connections").description("SMTP connections accepted")
+                    .tag("listener", name).register(registry);
+            sessionsTls = session(registry, name, "yes");
+            sessionsPlain = session(registry, name, "no");
+            accepted = Counter.builder("mailrelay.smtp.messages.accepted").description("Messages answered 250 after Kafka's ack")
+                    .tag("listener", name).register(registry);
+            acceptedBytes = Counter.builder("mailrelay.smtp.accepted.bytes").baseUnit("bytes")
+                    .description("Size of the accepted messages").tag("listener", name).register(registry);
+            authFailures = Counter.builder("mailrelay.smtp.auth.failures").description("Failed AUTH attempts")
+                    .tag("listener", name).register(registry);
+        }
+
+        private static Counter session(MeterRegistry registry, String name, String tls) {
+            return Counter.builder("mailrelay.smtp.sessions").description("SMTP sessions ended")
+                    .tag("listener", name).tag("tls", tls).register(registry);
+        }
+
+        public void opened() {
+            connections.increment();
+            active.incrementAndGet();
+        }
+
+        public void closed(boolean tls) {
+            active.decrementAndGet();
+            (tls ? sessionsTls : sessionsPlain).increment();
+        }
+
+        public void accepted(long bytes) {
+            accepted.increment();
+            acceptedBytes.increment(bytes);
+        }
+
+        public void authFailed() {
+            authFailures.increment();
+        }
+    }
+}
