@@ -1,5 +1,7 @@
 package net.mailrelay.bounce;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.util.Objects;
 import net.mailrelay.bounce.dsn.DsnComposer;
@@ -77,9 +79,9 @@ public final class BounceService implements AutoCloseable {
 
     private final BounceConsumer consumer;
 
-    private BounceService(Config config, Clock clock) {
+    private BounceService(Config config, Clock clock, MeterRegistry registry) {
         consumer = new BounceConsumer(config.bootstrapServers(), config.topics(), config.maxRecordBytes(),
-                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit()), clock);
+                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit()), clock, registry);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),
                 config.topics().outbound());
@@ -90,7 +92,12 @@ public final class BounceService implements AutoCloseable {
     }
 
     public static BounceService start(Config config, Clock clock) {
-        return new BounceService(config, clock);
+        return new BounceService(config, clock, new SimpleMeterRegistry());
+    }
+
+    /** @param registry where the service counts (docs/metrics.md) */
+    public static BounceService start(Config config, MeterRegistry registry) {
+        return new BounceService(config, Clock.systemUTC(), registry);
     }
 
     @Override

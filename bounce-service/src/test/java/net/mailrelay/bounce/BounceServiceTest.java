@@ -2,6 +2,7 @@ package net.mailrelay.bounce;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -62,6 +63,7 @@ class BounceServiceTest {
     private static Topics topics;
     private static Admin admin;
     private static BounceService service;
+    private static final SimpleMeterRegistry METERS = new SimpleMeterRegistry();
     private static KafkaProducer<String, byte[]> worker;
     private static TopicReader outbound;
 
@@ -69,7 +71,7 @@ class BounceServiceTest {
     static void start(KafkaBroker broker) {
         topics = broker.freshTopics(List.of());
         service = BounceService.start(new BounceService.Config(HOST, broker.bootstrapServers(), topics,
-                KafkaBroker.MAX_MESSAGE_BYTES));
+                KafkaBroker.MAX_MESSAGE_BYTES), METERS);
         Map<String, Object> p = new HashMap<>();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -151,6 +153,7 @@ class BounceServiceTest {
         assertThat(dsn.getSubject()).isEqualTo("Delayed Mail (still being retried)");
         List<Entity> parts = ((Multipart) dsn.getBody()).getBodyParts();
         assertThat(text(parts.get(0))).contains("THIS IS A WARNING ONLY");
+        Awaitility.await().atMost(WAIT).until(() -> sent("delay") == 1);
         assertThat(text(parts.get(1))).contains("Final-Recipient: rfc822; slow@example.net", "Action: delayed",
                 "Status: 4.4.1", "Will-Retry-Until: ", "X-Mail-Relay-Failure-Class: other");
         assertThat(parts.get(2).getMimeType()).isEqualTo("text/rfc822-headers");
@@ -170,6 +173,8 @@ class BounceServiceTest {
         List<Entity> parts = ((Multipart) dsn.getBody()).getBodyParts();
         assertThat(text(parts.get(1))).contains("Final-Recipient: rfc822; arrived@example.net", "Action: relayed",
                 "Status: 2.0.0");
+        Awaitility.await().atMost(WAIT).until(() -> sent("success") == 1);
+        assertThat(METERS.find("mailrelay.queue.lag").tag("topic", "mail.bounce").gauge()).isNotNull();
     }
 
     @Test
@@ -187,6 +192,10 @@ class BounceServiceTest {
         Awaitility.await().atMost(WAIT).until(() -> committed(new TopicPartition(topics.bounce(), 2)) == 2);
         List<ConsumerRecord<String, byte[]>> all = outbound.awaitAny(r -> isNotificationTo(r, "after-never@example.org"), WAIT);
         assertThat(all).noneMatch(r -> isNotificationTo(r, "never-sender@example.org"));
+    }
+
+    private static double sent(String type) {
+        return METERS.get("mailrelay.dsn.sent").tag("type", type).counter().count();
     }
 
     private static long committed(TopicPartition partition) throws Exception {

@@ -1,7 +1,12 @@
 package net.mailrelay.bounce.queue;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -58,11 +63,17 @@ public final class BounceConsumer implements AutoCloseable {
     private final InFlight inFlight = new InFlight();
     private final Map<TopicPartition, Backoff> backoffs = new HashMap<>();
     private final Thread thread;
+    private final Map<Dsn.Kind, Counter> sent = new java.util.EnumMap<>(Dsn.Kind.class);
+    private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
+    /** Bounce requests not yet read on this process's partitions, refreshed by the loop thread. */
+    private volatile long lag;
+    private long lagMeasuredAt;
     private volatile boolean running = true;
     private volatile boolean started;
 
+    /** @param registry where the DSNs sent, the lag and the Kafka clients' metrics are counted (docs/metrics.md) */
     public BounceConsumer(String bootstrapServers, Topics topics, int maxRecordBytes, String hostname,
-            DsnComposer composer, Clock clock) {
+            DsnComposer composer, Clock clock, MeterRegistry registry) {
         this.topic = topics.bounce();
         this.hostname = hostname;
         this.composer = composer;
@@ -77,6 +88,20 @@ public final class BounceConsumer implements AutoCloseable {
             throw e;
         }
         this.thread = new Thread(this::run, "bounce-consumer");
+        for (Dsn.Kind k : Dsn.Kind.values()) {
+            String type = switch (k) {
+                case NON_DELIVERY -> "failure";
+                case DELAY -> "delay";
+                case SUCCESS -> "success";
+            };
+            sent.put(k, Counter.builder("mailrelay.dsn.sent").description("DSNs published for delivery")
+                    .tag("type", type).register(registry));
+        }
+        Gauge.builder("mailrelay.queue.lag", this, c -> c.lag).description("Bounce requests not yet read")
+                .tag("topic", "mail.bounce").register(registry);
+        clientMetrics.add(new KafkaClientMetrics(consumer));
+        clientMetrics.add(new KafkaClientMetrics(producer.producer()));
+        clientMetrics.forEach(m -> m.bindTo(registry));
     }
 
     static Map<String, Object> config(String bootstrapServers, String groupId, int maxRecordBytes, String clientId) {
@@ -111,6 +136,7 @@ public final class BounceConsumer implements AutoCloseable {
                 }
                 settle();
                 resumeDue();
+                measureLag();
             }
         } catch (WakeupException e) {
             // close() asked us to stop.
@@ -158,15 +184,30 @@ public final class BounceConsumer implements AutoCloseable {
             return;
         }
         String label = dsn.get().kind().logLabel();
+        Counter counter = sent.get(dsn.get().kind());
         CompletableFuture<Void> acked = producer.send(envelope, dsn.get());
         acked.whenComplete((ok, error) -> {
             if (error == null) {
+                counter.increment();
                 LOG.info("{}: {}: {}", queueId, label, dsnId);
             } else {
                 LOG.warn("{}: {} {} not queued, will retry: {}", queueId, label, dsnId, error.toString());
             }
         });
         inFlight.add(partition, record.offset(), acked);
+    }
+
+    private void measureLag() {
+        long now = clock.millis();
+        if (now - lagMeasuredAt < 5_000) {
+            return;
+        }
+        lagMeasuredAt = now;
+        long sum = 0;
+        for (TopicPartition tp : consumer.assignment()) {
+            sum += consumer.currentLag(tp).orElse(0);
+        }
+        lag = sum;
     }
 
     /** Commits what is acknowledged, and pauses partitions whose oldest outstanding produce failed. */
@@ -238,6 +279,7 @@ public final class BounceConsumer implements AutoCloseable {
     /** Stops the loop, which commits and closes the consumer; then closes the producer. */
     @Override
     public void close() {
+        clientMetrics.forEach(KafkaClientMetrics::close);
         running = false;
         if (!started) {
             consumer.close(CLOSE_TIMEOUT);

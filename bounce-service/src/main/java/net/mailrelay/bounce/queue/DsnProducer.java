@@ -80,6 +80,10 @@ final class DsnProducer implements AutoCloseable {
         producer.flush();
     }
 
+    KafkaProducer<String, byte[]> producer() {
+        return producer;
+    }
+
     @Override
     public void close() {
         producer.close(DELIVERY_TIMEOUT);
