@@ -1,13 +1,17 @@
 package net.mailrelay.delivery;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.DestinationGuard;
 import net.mailrelay.delivery.attempt.MessageDelivery;
+import net.mailrelay.delivery.attempt.QueueControls;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.queue.DeliveryLoop;
@@ -103,13 +107,19 @@ public final class DeliveryWorker implements AutoCloseable {
 
     /** The cluster's shared state as the worker uses it; {@link #NONE} for a worker on its own. */
     public record Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests,
-            Suppressions suppressions, SuppressionFeed.Sink suppressionCache) {
+            Suppressions suppressions, SuppressionFeed.Sink suppressionCache, QueueControls controls) {
         public Cluster {
             Objects.requireNonNull(ledger, "ledger");
             Objects.requireNonNull(gate, "gate");
             Objects.requireNonNull(guard, "guard");
             Objects.requireNonNull(retryRequests, "retryRequests");
             Objects.requireNonNull(suppressions, "suppressions");
+            Objects.requireNonNull(controls, "controls");
+        }
+
+        public Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests,
+                Suppressions suppressions, SuppressionFeed.Sink suppressionCache) {
+            this(ledger, gate, guard, retryRequests, suppressions, suppressionCache, QueueControls.NONE);
         }
 
         public Cluster(RecipientLedger ledger, ConnectionGate gate, DestinationGuard guard, RetryRequests retryRequests) {
@@ -120,8 +130,10 @@ public final class DeliveryWorker implements AutoCloseable {
     private final SmtpClient client;
     private final DeliveryLoop loop;
     private final SuppressionFeed feed;
+    private final List<String> subscribed;
 
-    private DeliveryWorker(Config c, Cluster cluster, Clock clock) throws SSLException {
+    private DeliveryWorker(Config c, Cluster cluster, WorkerMetrics metrics, Clock clock) throws SSLException {
+        DestinationGuard guard = metrics.counting(cluster.guard());
         client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse(), cluster.gate(),
                 c.slotWait());
         MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort());
@@ -129,21 +141,48 @@ public final class DeliveryWorker implements AutoCloseable {
         Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
                 .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
         MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, cluster.ledger(),
-                cluster.guard(), cluster.suppressions(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
+                guard, cluster.suppressions(), cluster.controls(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
-                () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl());
+                () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
         loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), c.topics(), c.schedule().tiers(), delivery, records,
                 c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock,
                 cluster.retryRequests()).start();
         feed = cluster.suppressionCache() == null ? null
                 : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();
+        subscribed = new ArrayList<>();
+        subscribed.add(c.topics().outbound());
+        c.schedule().tiers().forEach(t -> subscribed.add(c.topics().retryTier(t)));
+        metrics.watch(this, guard, cluster.suppressions(), c.topics().prefix());
         LOG.info("worker consuming {} and {} retry tiers {}; routes {}", c.topics().outbound(), c.schedule().tiers().size(),
                 c.schedule().tiers(), c.transports());
     }
 
     public static DeliveryWorker start(Config config, Cluster cluster) throws SSLException {
-        return new DeliveryWorker(config, cluster, Clock.systemUTC());
+        return new DeliveryWorker(config, cluster, WorkerMetrics.none(), Clock.systemUTC());
+    }
+
+    /** @param registry where the worker's meters go (docs/metrics.md), the Kafka clients' included */
+    public static DeliveryWorker start(Config config, Cluster cluster, MeterRegistry registry) throws SSLException {
+        DeliveryWorker w = new DeliveryWorker(config, cluster, new WorkerMetrics(registry), Clock.systemUTC());
+        w.loop.bindClientMetrics(registry);
+        return w;
+    }
+
+    int openConnections() {
+        return client.openConnections();
+    }
+
+    int inFlight() {
+        return loop.inFlight();
+    }
+
+    List<String> subscribedTopics() {
+        return subscribed;
+    }
+
+    long lag(String topic) {
+        return loop.lag().getOrDefault(topic, 0L);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package net.mailrelay.delivery;
 
 import com.hazelcast.core.HazelcastInstance;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -9,7 +10,9 @@ import java.util.Map;
 import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
 import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
+import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.schedule.RetrySchedule;
@@ -37,6 +40,9 @@ final class WorkerFixture implements AutoCloseable {
     final DeliveryWorker worker;
     final HazelcastRetryRequests retries;
     final HazelcastConnectionGate gate;
+    /** The worker's meters (WorkerMetrics), for tests that check what it counts. */
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    final HazelcastQueueControls controls;
     private final KafkaProducer<String, byte[]> producer;
     private final TopicReader events;
 
@@ -45,15 +51,17 @@ final class WorkerFixture implements AutoCloseable {
         this.topics = topics;
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
         this.retries = new HazelcastRetryRequests(member, Clock.systemUTC());
+        this.controls = new HazelcastQueueControls(member, retries, schedule.maxLifetime(), Clock.systemUTC());
         DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                 new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
-                new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries);
+                new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries,
+                Suppressions.NONE, null, controls);
         this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
                 TransportTable.parse(routes), RoutePolicies.DEFAULT, null, SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2),
                 dnsServer, Duration.ofSeconds(1), 100, mxPort, schedule, 8, 50,
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
-                RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30)), cluster);
+                RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30)), cluster, meters);
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());

@@ -46,19 +46,27 @@ public final class AttemptRecords {
     private final RandomGenerator random;
     private final Duration delayWarning;
     private final Duration suppressionTtl;
+    private final AttemptObserver observer;
 
     /**
      * @param delayWarning age at which the sender is warned of a delay, once; zero for never
      * @param suppressionTtl how long a hard-bounced address stays suppressed; zero adds none
+     * @param observer told of every recipient's outcome (metrics)
      */
     public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random,
-            Duration delayWarning, Duration suppressionTtl) {
+            Duration delayWarning, Duration suppressionTtl, AttemptObserver observer) {
+        this.observer = observer;
         this.topics = topics;
         this.schedule = schedule;
         this.reportingMta = reportingMta;
         this.random = random;
         this.delayWarning = delayWarning;
         this.suppressionTtl = suppressionTtl;
+    }
+
+    public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random,
+            Duration delayWarning, Duration suppressionTtl) {
+        this(topics, schedule, reportingMta, random, delayWarning, suppressionTtl, AttemptObserver.NONE);
     }
 
     public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random) {
@@ -74,6 +82,8 @@ public final class AttemptRecords {
         final List<RecipientReport> succeeded = new ArrayList<>();
         final List<SuppressionEntry> suppress = new ArrayList<>();
         String lastDeferral;
+        /** Every postponed recipient waits for a held destination: no point looking before the longest tier. */
+        boolean allHeld = true;
     }
 
     public List<Write> of(Envelope env, byte[] value, int messageOffset, int messageLength, List<Verdict> verdicts,
@@ -101,9 +111,10 @@ public final class AttemptRecords {
                 s.deferred.add(r);
                 s.delayed.add(report(r, Action.DELAYED, status, remote, v.explanation(), nowMillis, giveUpAt));
                 s.lastDeferral = remote != null && remote.reply() != null ? remote.reply() : v.explanation();
-            } else if (v instanceof Verdict.Postponed) {
+            } else if (v instanceof Verdict.Postponed p) {
                 outcome = DeliveryEvent.Outcome.DEFERRED;
                 s.postponed.add(r);
+                s.allHeld &= p.held();
             } else if (v instanceof Verdict.Failed) {
                 outcome = DeliveryEvent.Outcome.FAILED;
                 RecipientReport failure = report(r, Action.FAILED, status, remote, v.explanation(), nowMillis, 0);
@@ -113,6 +124,8 @@ public final class AttemptRecords {
                     s.suppress.add(new SuppressionEntry(r.address(), remote.reply(), status.toString(), nowMillis,
                             nowMillis + suppressionTtl.toMillis()));
                 }
+            } else if (v instanceof Verdict.Deleted) {
+                outcome = DeliveryEvent.Outcome.DELETED; // the event is all that is left of it: no retry, no DSN
             } else {
                 outcome = DeliveryEvent.Outcome.DELIVERED;
                 if (r.notifyOn().contains(Notify.SUCCESS) && (remote == null || !remote.dsn())) {
@@ -151,8 +164,8 @@ public final class AttemptRecords {
                     RecordCodec.encode(next, value, offset, length), retry.notBeforeMillis()));
         }
         if (!s.postponed.isEmpty() && decision instanceof RetrySchedule.Decision.Retry) {
-            // Not an attempt: back on the shortest tier, the attempt count unchanged.
-            Duration tier = schedule.tiers().get(0);
+            // Not an attempt: back on the shortest tier (the longest when held), the attempt count unchanged.
+            Duration tier = schedule.tiers().get(s.allHeld ? schedule.tiers().size() - 1 : 0);
             long notBefore = nowMillis + tier.toMillis();
             Envelope next = base.forRetry(s.postponed, env.attempts(), notBefore, env.lastDiagnostic());
             return java.util.Optional.of(new Write(topics.retryTier(tier), env.queueId().value(),
@@ -196,7 +209,9 @@ public final class AttemptRecords {
         DeliveryEvent e = new DeliveryEvent(env.queueId(), v.recipient(), outcome, attempt, now,
                 remote == null ? null : remote.host(), remote == null ? null : remote.address(), reply, status.toString(),
                 now - started, remote == null ? null : remote.tls(),
-                outcome == DeliveryEvent.Outcome.DELIVERED ? null : FailureClassifier.classify(status.toString(), v.explanation()));
+                outcome == DeliveryEvent.Outcome.DELIVERED || outcome == DeliveryEvent.Outcome.DELETED ? null
+                        : FailureClassifier.classify(status.toString(), v.explanation()));
+        observer.recorded(env, v, e);
         return new Write(topics.events(), env.queueId().value(), RecordCodec.encode(e), null);
     }
 }

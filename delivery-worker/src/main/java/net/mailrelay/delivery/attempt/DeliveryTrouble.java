@@ -58,7 +58,7 @@ final class DeliveryTrouble {
      */
     private static List<Verdict> atLimit(SessionReport r, List<String> recipients) {
         EnhancedStatus s = EnhancedStatus.transientFailure(new StatusDetail(4, 5));
-        return all(recipients, rcpt -> new Verdict.Postponed(rcpt, s, r.ioProblem()));
+        return all(recipients, rcpt -> new Verdict.Postponed(rcpt, s, r.ioProblem(), Verdict.Postponed.Limit.CONNECTIONS));
     }
 
     /**

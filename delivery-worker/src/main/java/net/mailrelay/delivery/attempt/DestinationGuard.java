@@ -19,6 +19,11 @@ public interface DestinationGuard {
     /** A session got as far as the transaction: the destination is well. */
     void succeeded(String destination);
 
+    /** How many destinations are suspended now, across the cluster (for metrics); 0 when unknown. */
+    default int suspendedCount() {
+        return 0;
+    }
+
     /** No shared state: nothing is ever suspended or limited. */
     DestinationGuard NONE = new DestinationGuard() {
         @Override

@@ -48,6 +48,7 @@ public final class MessageDelivery {
     private final RecipientLedger ledger;
     private final DestinationGuard guard;
     private final Suppressions suppressions;
+    private final QueueControls controls;
     private final String heloName;
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
@@ -62,8 +63,16 @@ public final class MessageDelivery {
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
             RecipientLedger ledger, DestinationGuard guard, Suppressions suppressions, String heloName,
             int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
+        this(transports, policies, resolver, client, ledger, guard, suppressions, QueueControls.NONE, heloName,
+                maxRecipientsPerTransaction, sessionLimit, clock);
+    }
+
+    public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
+            RecipientLedger ledger, DestinationGuard guard, Suppressions suppressions, QueueControls controls,
+            String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
         this.guard = guard;
         this.suppressions = suppressions;
+        this.controls = controls;
         this.transports = transports;
         this.policies = policies;
         this.resolver = resolver;
@@ -77,6 +86,11 @@ public final class MessageDelivery {
 
     /** Delivers to every recipient of the envelope; returns one final verdict per recipient. */
     public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length) throws InterruptedException {
+        QueueControls.Order order = controls.order(env.queueId().value());
+        if (order != null) {
+            return AdministratorOrders.carryOut(env, order, ledger);
+        }
+        Map<String, Boolean> held = new java.util.HashMap<>();
         Map<String, List<String>> byDomain = new LinkedHashMap<>();
         List<Verdict> verdicts = new ArrayList<>();
         Map<String, String> claimed = new LinkedHashMap<>();
@@ -84,6 +98,12 @@ public final class MessageDelivery {
             if (ledger.isDelivered(env.queueId(), r.address())) {
                 // Already delivered before a crash or rebalance brought this record back.
                 LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
+                continue;
+            }
+            if (held.computeIfAbsent(r.domain(), controls::held)) {
+                // Postfix's hold queue: no attempt at all until released; not counted as an attempt.
+                verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
+                        "delivery to " + r.domain() + " is on hold by the administrator", Verdict.Postponed.Limit.HELD));
                 continue;
             }
             String suppressed = suppressions.reason(r.address());
@@ -95,7 +115,7 @@ public final class MessageDelivery {
             String token = ledger.claim(env.queueId(), r.address());
             if (token == null) {
                 verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
-                        "another worker is delivering this recipient right now"));
+                        "another worker is delivering this recipient right now", Verdict.Postponed.Limit.CLAIM));
                 continue;
             }
             if (ledger.isDelivered(env.queueId(), r.address())) {
@@ -172,7 +192,7 @@ public final class MessageDelivery {
         if (!guard.withinRate(destination)) {
             return tx.recipients().stream().<Verdict>map(r -> new Verdict.Postponed(r,
                     EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
-                    "destination " + destination + " is over its message rate")).toList();
+                    "destination " + destination + " is over its message rate", Verdict.Postponed.Limit.RATE)).toList();
         }
         TlsPolicy policy = policies.tls(domain);
         List<Verdict> decided = new ArrayList<>();

@@ -54,8 +54,29 @@ public sealed interface Verdict {
      * Not attempted now for a reason that says nothing about the message: the destination is at its
      * cluster-wide connection or message-rate limit, or another worker is delivering this recipient
      * right now. It goes back on the shortest retry tier and the attempt is not counted (status 4.4.5).
+     * A {@code held} one (its destination is on hold, Postfix's hold queue) waits on the longest tier
+     * instead, as there is no point looking at it again soon; it still ages and expires.
      */
-    record Postponed(String recipient, EnhancedStatus status, String explanation) implements Verdict {
+    record Postponed(String recipient, EnhancedStatus status, String explanation, Limit limit) implements Verdict {
+
+        /** What put it back; HELD waits on the longest tier, the others on the shortest. */
+        public enum Limit { CONNECTIONS, RATE, CLAIM, HELD, OTHER }
+
+        public Postponed(String recipient, EnhancedStatus status, String explanation) {
+            this(recipient, status, explanation, Limit.OTHER);
+        }
+
+        public Postponed(String recipient, EnhancedStatus status, String explanation, boolean held) {
+            this(recipient, status, explanation, held ? Limit.HELD : Limit.OTHER);
+        }
+
+        public boolean held() {
+            return limit == Limit.HELD;
+        }
+    }
+
+    /** Removed from the queue by the administrator (Postfix postsuper -d): no attempt, no DSN. */
+    record Deleted(String recipient, EnhancedStatus status, String explanation) implements Verdict {
     }
 
     /**

@@ -67,6 +67,16 @@ public final class HazelcastDestinationGuard implements DestinationGuard {
     }
 
     @Override
+    public int suspendedCount() {
+        try {
+            long now = clock.millis();
+            return (int) health.values().stream().filter(h -> h.suspendedUntil() > now).count();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    @Override
     public boolean withinRate(String destination) {
         Integer limit = perMinute.get(key(destination));
         if (limit == null) {

@@ -30,6 +30,15 @@ public final class HazelcastSuppressions implements Suppressions, SuppressionFee
     }
 
     @Override
+    public int size() {
+        try {
+            return entries.size();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    @Override
     public void put(SuppressionEntry e) {
         long ttl = e.expiresAtMillis() - System.currentTimeMillis();
         if (ttl > 0) {

@@ -1,5 +1,7 @@
 package net.mailrelay.delivery.queue;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -77,6 +79,11 @@ public final class DeliveryLoop implements AutoCloseable {
     private final Set<TopicPartition> paused = new HashSet<>();
     private final Thread pollThread;
     private volatile boolean running = true;
+    /** Snapshots for metrics, refreshed by the poll thread (the consumer is not thread-safe). */
+    private final Map<String, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile int inFlightNow;
+    private long lagMeasuredAt;
+    private final List<KafkaClientMetrics> clientMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
             MessageDelivery delivery, AttemptRecords records, int maxInFlight, int maxRecordBytes,
@@ -130,6 +137,7 @@ public final class DeliveryLoop implements AutoCloseable {
                     dispatch(tp, batch.records(tp), now);
                 }
                 commit();
+                measure(now);
             }
         } catch (WakeupException e) {
             if (running) {
@@ -286,6 +294,41 @@ public final class DeliveryLoop implements AutoCloseable {
         paused.addAll(want);
     }
 
+    /** Records not yet read on this worker's partitions, per topic, from the consumer's own fetch positions. */
+    private void measure(long now) {
+        inFlightNow = tracker.inFlight();
+        if (now - lagMeasuredAt < LAG_INTERVAL.toMillis()) {
+            return;
+        }
+        lagMeasuredAt = now;
+        Map<String, Long> sums = new HashMap<>();
+        subscribed.forEach(t -> sums.put(t, 0L));
+        for (TopicPartition tp : consumer.assignment()) {
+            consumer.currentLag(tp).ifPresent(l -> sums.merge(tp.topic(), l, Long::sum));
+        }
+        lag.putAll(sums);
+    }
+
+    /** Per subscribed topic (full name), the records not yet read on this worker's partitions. */
+    public Map<String, Long> lag() {
+        return lag;
+    }
+
+    /** Binds the Kafka clients' own metrics (fetch and produce rates, request latency, ...) to {@code registry}. */
+    public void bindClientMetrics(MeterRegistry registry) {
+        KafkaClientMetrics c = new KafkaClientMetrics(consumer);
+        KafkaClientMetrics p = new KafkaClientMetrics(writer.producer());
+        c.bindTo(registry);
+        p.bindTo(registry);
+        clientMetrics.add(c);
+        clientMetrics.add(p);
+    }
+
+    /** Records being worked on now. */
+    public int inFlight() {
+        return inFlightNow;
+    }
+
     private void commit() {
         var offsets = tracker.committable();
         if (!offsets.isEmpty()) {
@@ -296,6 +339,8 @@ public final class DeliveryLoop implements AutoCloseable {
             });
         }
     }
+
+    private static final Duration LAG_INTERVAL = Duration.ofSeconds(5);
 
     private static long notBefore(ConsumerRecord<String, byte[]> record) {
         Header h = record.headers().lastHeader(RecordHeaders.NOT_BEFORE);
@@ -370,5 +415,6 @@ public final class DeliveryLoop implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        clientMetrics.forEach(KafkaClientMetrics::close);
     }
 }

@@ -63,6 +63,10 @@ final class OutcomeWriter implements AutoCloseable {
         return done;
     }
 
+    KafkaProducer<String, byte[]> producer() {
+        return producer;
+    }
+
     @Override
     public void close() {
         producer.close();

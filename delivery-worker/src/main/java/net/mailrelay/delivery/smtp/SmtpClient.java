@@ -40,6 +40,7 @@ public final class SmtpClient implements AutoCloseable {
     private final Duration slotWait;
     private final ConnectionPool pool;
     private final ScheduledFuture<?> reaper;
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
 
     public SmtpClient(Timeouts timeouts, ClientTls tls, Reuse reuse) {
         this(timeouts, tls, reuse, ConnectionGate.NONE, Duration.ZERO);
@@ -140,13 +141,21 @@ public final class SmtpClient implements AutoCloseable {
         ChannelFuture connect = b.connect(address);
         connect.channel().closeFuture().addListener(f -> lease.release());
         connect.addListener(f -> {
-            if (!f.isSuccess()) {
+            if (f.isSuccess()) {
+                open.incrementAndGet();
+                connect.channel().closeFuture().addListener(closed -> open.decrementAndGet());
+            } else {
                 String why = f.cause() == null ? "failed" : f.cause().getMessage();
                 ready.complete(new Opened(null, SessionReport.notConnected(host, addressText, "connect to " + peer + ": " + why)));
             }
         });
         c.setup.thenAccept(problem -> ready.complete(problem == null ? new Opened(c, null) : new Opened(null, problem)));
         return ready;
+    }
+
+    /** Outbound connections open now (connected, whether busy or idle in the pool). */
+    public int openConnections() {
+        return open.get();
     }
 
     @Override
