@@ -1,6 +1,8 @@
 package net.mailrelay.deploy;
 
 import com.hazelcast.core.HazelcastInstance;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -19,6 +21,7 @@ import net.mailrelay.delivery.DeliveryWorker;
 import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
 import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
 import net.mailrelay.delivery.cluster.HazelcastSuppressions;
@@ -32,13 +35,19 @@ import net.mailrelay.deploy.broker.EmbeddedBroker;
 import net.mailrelay.deploy.broker.KafkaHealth;
 import net.mailrelay.deploy.broker.SuppressionTopic;
 import net.mailrelay.deploy.ops.SuppressionAdmin;
+import net.mailrelay.deploy.ops.QueueAdmin;
+import net.mailrelay.deploy.broker.MessageHistory;
+import net.mailrelay.deploy.broker.QueueShape;
 import net.mailrelay.deploy.broker.TopicSetup;
 import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.Keys;
 import net.mailrelay.deploy.config.Settings;
+import net.mailrelay.deploy.ops.LogFormat;
 import net.mailrelay.deploy.ops.OpsServer;
+import net.mailrelay.deploy.ops.Readiness;
 import net.mailrelay.deploy.config.ConfigException;
 import net.mailrelay.deploy.tls.SelfSignedCertificate;
+import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.EdgeReceiver;
 import net.mailrelay.edge.auth.UsersFileException;
 import net.mailrelay.edge.cluster.HazelcastClientGuard;
@@ -85,7 +94,10 @@ public final class RelayProcess implements AutoCloseable {
     }
 
     private void startParts(Role role, Settings s) throws Exception {
+        LogFormat.apply(s.get(Keys.LOG_FORMAT));
         String hostname = hostname(s);
+        PrometheusMeterRegistry registry = OpsServer.registry(role.name().toLowerCase(java.util.Locale.ROOT));
+        parts.push(registry::close);
         int maxRecordBytes = RecordCodec.maxRecordBytes(s.get(Keys.MAX_MESSAGE_SIZE));
         Topics topics = new Topics(s.get(Keys.TOPIC_PREFIX));
         List<Duration> tiers = s.get(Keys.RETRY_TIERS);
@@ -119,11 +131,17 @@ public final class RelayProcess implements AutoCloseable {
             HazelcastInstance hz = hazelcast;
             parts.push(hz::shutdown);
             readiness.put("hazelcast", () -> hz.getLifecycleService().isRunning());
+            Gauge.builder("mailrelay.hazelcast.members", hz, h -> h.getLifecycleService().isRunning()
+                    ? h.getCluster().getMembers().size() : 0).description("Members of the Hazelcast cluster this process sees")
+                    .register(registry);
         }
+        Readiness ready = new Readiness(readiness, Duration.ofSeconds(2));
+        parts.push(ready);
         if (role == Role.STANDALONE || role == Role.BOUNCE) {
             parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes,
-                    s.get(Keys.BOUNCE_RETURN_SIZE))));
+                    s.get(Keys.BOUNCE_RETURN_SIZE)), registry));
         }
+        QueueAdmin queueAdmin = null;
         if (role == Role.STANDALONE || role == Role.WORKER) {
             HazelcastConnectionGate gate = new HazelcastConnectionGate(hazelcast, s.get(Keys.DESTINATION_CONCURRENCY),
                     s.get(Keys.ROUTE_CONCURRENCY), Duration.ofSeconds(60));
@@ -132,12 +150,17 @@ public final class RelayProcess implements AutoCloseable {
             parts.push(retries);
             boolean suppression = !s.get(Keys.SUPPRESSION_MODE).equals("off");
             HazelcastSuppressions suppressions = new HazelcastSuppressions(hazelcast);
+            // Holds and fail/delete orders, set through /admin/queue (docs/queue.md, "Queue administration").
+            HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, retries, s.get(Keys.MAX_LIFETIME),
+                    java.time.Clock.systemUTC());
+            queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
+                    topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                     new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
-                    suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null);
-            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster));
+                    suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null, controls);
+            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster, registry));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
@@ -145,7 +168,8 @@ public final class RelayProcess implements AutoCloseable {
             try {
                 RecipientBlocks blocks = s.get(Keys.SUPPRESSION_MODE).equals("reject")
                         ? new HazelcastRecipientBlocks(hazelcast) : RecipientBlocks.NONE;
-                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard, blocks);
+                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard, blocks,
+                        new EdgeMetrics(registry), ready::ready);
             } catch (UsersFileException e) {
                 throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
             }
@@ -157,8 +181,10 @@ public final class RelayProcess implements AutoCloseable {
                 admin.put("suppression", new SuppressionAdmin(new SuppressionTopic(bootstrapServers, topics.suppression()),
                         s.get(Keys.SUPPRESSION_TTL)));
             }
-            ops = new OpsServer(new InetSocketAddress(s.get(Keys.HTTP_BIND), s.get(Keys.HTTP_PORT)),
-                    role.name().toLowerCase(java.util.Locale.ROOT), readiness, s.get(Keys.ADMIN_TOKEN), admin);
+            if (queueAdmin != null) {
+                admin.putAll(queueAdmin.handlers());
+            }
+            ops = new OpsServer(new InetSocketAddress(s.get(Keys.HTTP_BIND), s.get(Keys.HTTP_PORT)), registry, ready.cached(), s.get(Keys.ADMIN_TOKEN), admin);
             parts.push(ops);
         }
         LOG.info("mail-relay {} running as {}", role.name().toLowerCase(java.util.Locale.ROOT), hostname);

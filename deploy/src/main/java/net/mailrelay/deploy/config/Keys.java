@@ -202,6 +202,8 @@ public final class Keys {
             "Address of the HTTP listener (/metrics, /health/live, /health/ready).");
     public static final Key<Integer> HTTP_PORT = new Key<>("http.port", "8080", Parsers::port,
             "HTTP listener port; 0 turns it off.");
+    public static final Key<String> LOG_FORMAT = new Key<>("log.format", "text", s -> Parsers.oneOf(s, "text", "json"),
+            "Console log format: text (one line per event, Postfix style) or json (one JSON object per line).");
     public static final Key<String> ADMIN_TOKEN = new Key<>("admin.token", "", s -> s,
             "Bearer token for the admin API under /admin/ on the HTTP listener; empty turns the admin API off.");
 
@@ -225,5 +227,5 @@ public final class Keys {
             SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
-            FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE);
+            FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }

@@ -37,7 +37,8 @@ final class Parsers {
     }
 
     static Duration duration(String s) {
-        return Topics.parseDuration(s);
+        // "0" needs no unit: it is what "never" or "off" is written as (dsn.delay-warning = 0).
+        return s.trim().equals("0") ? Duration.ZERO : Topics.parseDuration(s);
     }
 
     static Duration positiveDuration(String s) {

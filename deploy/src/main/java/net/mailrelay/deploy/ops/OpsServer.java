@@ -40,27 +40,14 @@ public final class OpsServer implements AutoCloseable {
     }
 
     /**
+     * @param registry the process's meters, served on /metrics
      * @param readiness named checks; ready means every one is true
-     */
-    public OpsServer(InetSocketAddress address, String role, Map<String, BooleanSupplier> readiness) throws IOException {
-        this(address, role, readiness, "", Map.of());
-    }
-
-    /**
      * @param adminToken the bearer token the admin API requires; empty turns the admin API off
      * @param admin admin endpoints by path below {@code /admin/}
      */
-    public OpsServer(InetSocketAddress address, String role, Map<String, BooleanSupplier> readiness, String adminToken,
-            Map<String, AdminHandler> admin) throws IOException {
-        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        registry.config().commonTags("role", role);
-        new JvmMemoryMetrics().bindTo(registry);
-        new JvmGcMetrics().bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ClassLoaderMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
-        new UptimeMetrics().bindTo(registry);
-        new FileDescriptorMetrics().bindTo(registry);
+    public OpsServer(InetSocketAddress address, PrometheusMeterRegistry registry, Map<String, BooleanSupplier> readiness,
+            String adminToken, Map<String, AdminHandler> admin) throws IOException {
+        this.registry = registry;
         server = HttpServer.create(address, 64);
         server.setExecutor(Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "ops-http");
@@ -90,7 +77,9 @@ public final class OpsServer implements AutoCloseable {
                     respond(x, r.getKey(), "application/json", r.getValue());
                 } catch (RuntimeException | IOException e) {
                     LOG.warn("admin request {} {} failed: {}", x.getRequestMethod(), x.getRequestURI().getPath(), e.toString());
-                    respond(x, 500, "application/json", "{\"error\":\"" + e.getMessage().replace("\"", "'") + "\"}\n");
+                    respond(x, 500, "application/json",
+                            new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
+                                    Map.of("error", String.valueOf(e.getMessage()))) + "\n");
                 }
             }));
         }
@@ -109,6 +98,20 @@ public final class OpsServer implements AutoCloseable {
             }
         }
         return q;
+    }
+
+    /** A registry for one process: every series tagged with its {@code role}, and the JVM's own meters bound. */
+    public static PrometheusMeterRegistry registry(String role) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("role", role);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        return registry;
     }
 
     public PrometheusMeterRegistry registry() {
@@ -131,6 +134,5 @@ public final class OpsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        registry.close();
     }
 }

@@ -31,6 +31,13 @@ class SettingsTest {
     }
 
     @Test
+    void zeroNeedsNoUnitWhereZeroMeansOff() {
+        assertThat(Settings.of(Map.of("dsn.delay-warning", "0")).get(Keys.DELAY_WARNING)).isZero();
+        assertThat(Settings.of(Map.of("dsn.delay-warning", "0s")).get(Keys.DELAY_WARNING)).isZero();
+        assertThatThrownBy(() -> Settings.of(Map.of("queue.max-lifetime", "0"))).isInstanceOf(ConfigException.class);
+    }
+
+    @Test
     void unknownKeysAreRejectedWhereverTheyComeFrom() throws Exception {
         Path file = dir.resolve("typo.properties");
         Files.writeString(file, "smtp.prot=25\n");
