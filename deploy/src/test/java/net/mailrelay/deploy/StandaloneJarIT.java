@@ -30,6 +30,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StandaloneJarIT {
 
+    static final String TOKEN = "jar-admin-token";
+    /** Families docs/metrics.md promises from a standalone process, each of edge, worker and bounce. */
+    static final List<String> FAMILIES = List.of("mailrelay_smtp_connections_total", "mailrelay_smtp_connections_active",
+            "mailrelay_smtp_messages_accepted_total", "mailrelay_smtp_accepted_bytes_total",
+            "mailrelay_edge_publish_seconds_bucket", "mailrelay_delivery_attempts_total", "mailrelay_delivery_delay_seconds_bucket",
+            "mailrelay_delivery_attempt_seconds_bucket", "mailrelay_delivery_connections_active", "mailrelay_queue_lag",
+            "mailrelay_queue_in_flight", "mailrelay_delivery_backoffs_active", "mailrelay_suppression_entries",
+            "mailrelay_dsn_sent_total", "mailrelay_hazelcast_members", "kafka_consumer_", "kafka_producer_",
+            "jvm_memory_used_bytes", "process_cpu_usage");
+
     @TempDir
     Path dir;
 
@@ -72,7 +82,8 @@ class StandaloneJarIT {
                 "--set", "hazelcast.port=" + hazelcastPort,
                 "--set", "queue.retry-tiers=1s",
                 "--set", "queue.min-backoff=1s",
-                "--set", "queue.max-backoff=1s")
+                "--set", "queue.max-backoff=1s",
+                "--set", "admin.token=" + TOKEN)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
         Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
@@ -97,6 +108,20 @@ class StandaloneJarIT {
         }
     }
 
+    /** Runs the jar as a CLI against this process's admin API; returns what it printed. */
+    private String cli(String... args) throws Exception {
+        Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar"));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toString()));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--url", "http://127.0.0.1:" + httpPort, "--token", TOKEN));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("%s exit status; output:%n%s", command, out).isZero();
+        return out;
+    }
+
     private static HttpResponse<String> get(int port, String path) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -116,7 +141,17 @@ class StandaloneJarIT {
 
         assertThat(get(httpPort, "/health/live").statusCode()).isEqualTo(200);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> get(httpPort, "/health/ready").statusCode() == 200);
-        assertThat(get(httpPort, "/metrics").body()).contains("jvm_memory_used_bytes").contains("role=\"standalone\"");
+        String metrics = get(httpPort, "/metrics").body();
+        assertThat(metrics).contains("role=\"standalone\"");
+        assertThat(FAMILIES).allSatisfy(f -> assertThat(metrics).as("metric family %s", f).contains(f));
+
+        // The admin commands, as an operator runs them against the standalone process.
+        String id = routed.deliveriesTo("someone@routed.test").get(0).text().replaceAll("(?s).*with ESMTP id (\\w+).*", "$1");
+        assertThat(cli("queue", "show", id)).contains("someone@routed.test").contains("DELIVERED");
+        assertThat(cli("queue", "summary")).contains("mail.outbound");
+        assertThat(cli("queue", "hold", "held.test")).contains("held.test");
+        assertThat(cli("queue", "holds")).contains("held.test");
+        assertThat(cli("queue", "release", "held.test")).contains("released");
 
         // Accepted while its destination is down: it must survive the restart.
         assertThat(send("later@down.test", "survivor")).startsWith("250 2.0.0 Ok: queued as ");
