@@ -23,11 +23,19 @@ public record RelayPolicy(List<Cidr> trustedNetworks, Set<String> relayDomains) 
     }
 
     /**
-     * Whether mail for this recipient domain may be accepted from this client. Subdomains of a relay
-     * domain are not included unless listed (Postfix {@code parent_domain_matches_subdomains} is off for
-     * relay_domains in modern defaults).
+     * Whether mail for this recipient may be accepted from this client. Subdomains of a relay domain are
+     * not included unless listed (Postfix {@code parent_domain_matches_subdomains} is off for
+     * relay_domains in modern defaults). As Postfix's {@code reject_unauth_destination}, an outsider may
+     * not use sender-specified routing through a relay domain: {@code user%elsewhere@relay},
+     * {@code user!elsewhere@relay} and {@code "user@elsewhere"@relay} would ask the next hop to relay on,
+     * the oldest way of turning a relay open.
      */
-    public boolean permits(InetAddress client, boolean authenticated, String recipientDomain) {
-        return authenticated || isTrusted(client) || relayDomains.contains(recipientDomain.toLowerCase(Locale.ROOT));
+    public boolean permits(InetAddress client, boolean authenticated, String recipientLocalPart, String recipientDomain) {
+        return authenticated || isTrusted(client)
+                || relayDomains.contains(recipientDomain.toLowerCase(Locale.ROOT)) && !routed(recipientLocalPart);
+    }
+
+    private static boolean routed(String localPart) {
+        return localPart.indexOf('%') >= 0 || localPart.indexOf('!') >= 0 || localPart.indexOf('@') >= 0;
     }
 }

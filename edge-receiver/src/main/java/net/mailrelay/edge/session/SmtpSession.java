@@ -233,7 +233,8 @@ public final class SmtpSession {
             return respond(Replies.TOO_MANY_RECIPIENTS);
         }
         String address = path.mailbox().toString();
-        if (!settings.relayPolicy().permits(client, user != null, path.mailbox().domainKey())) {
+        if (!settings.relayPolicy().permits(client, user != null, path.mailbox().localPart(),
+                path.mailbox().domainKey())) {
             LOG.info("{}: reject: RCPT from [{}]: {}; from=<{}> to=<{}> helo=<{}>", tx.queueId, clientText,
                     Replies.relayDenied(address), tx.reversePath, address, heloName);
             return error(Replies.relayDenied(address));
