@@ -53,6 +53,11 @@ public final class DeliveryLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryLoop.class);
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration OUTCOME_RETRY_PAUSE = Duration.ofSeconds(5);
+    /**
+     * Offsets are committed at most this often (and on revocation and at close): a commit per poll cost
+     * a write to __consumer_offsets per message. A crash repeats at most this much finished work.
+     */
+    private static final long COMMIT_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
 
     /** A delivery thread's report that a record is finished (or must be read again). */
     private record Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
@@ -83,6 +88,7 @@ public final class DeliveryLoop implements AutoCloseable {
     private final Map<String, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile int inFlightNow;
     private long lagMeasuredAt;
+    private long committedAt = System.nanoTime();
     private final List<KafkaClientMetrics> clientMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
@@ -330,6 +336,11 @@ public final class DeliveryLoop implements AutoCloseable {
     }
 
     private void commit() {
+        long t = System.nanoTime();
+        if (t - committedAt < COMMIT_INTERVAL_NANOS) {
+            return;
+        }
+        committedAt = t;
         var offsets = tracker.committable();
         if (!offsets.isEmpty()) {
             consumer.commitAsync(offsets, (o, e) -> {

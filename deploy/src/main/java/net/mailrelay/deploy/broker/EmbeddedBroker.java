@@ -35,15 +35,17 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     /**
-     * @param flushEachMessage fsync each produce batch before the ack (log.flush.interval.messages=1), for
-     *        every topic: one broker has no replica to keep what it acknowledged
+     * @param flushEveryTopic fsync each produce batch before the ack (log.flush.interval.messages=1) on
+     *        every topic, internal ones included: for the broker role, whose topics are created by other
+     *        roles. The standalone role passes false and sets {@code flush.messages=1} on the topics that
+     *        carry mail instead (see {@link TopicSetup}), sparing the consumer offsets and the event log.
      */
     public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
-            boolean flushEachMessage) throws IOException {
+            boolean flushEveryTopic) throws IOException {
         Path logDir = dataDir.resolve("kafka").toAbsolutePath();
         Files.createDirectories(logDir);
         Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes);
-        if (flushEachMessage) {
+        if (flushEveryTopic) {
             props.put("log.flush.interval.messages", "1");
         }
         Path config = dataDir.resolve("kafka-server.properties");
