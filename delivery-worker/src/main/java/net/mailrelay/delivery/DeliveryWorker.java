@@ -146,7 +146,7 @@ public final class DeliveryWorker implements AutoCloseable {
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
         loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), c.topics(), c.schedule().tiers(), delivery, records,
                 c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock,
-                cluster.retryRequests()).start();
+                cluster.retryRequests(), cluster.ledger()).start();
         feed = cluster.suppressionCache() == null ? null
                 : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();

@@ -118,6 +118,20 @@ class DeliveryWorkerTest {
     }
 
     @Test
+    void forgetsDeliveredRecipientsOnceTheirOffsetIsCommitted() throws Exception {
+        QueueId id = enqueue("carol@routed.test", "dave@routed.test");
+        String carol = id.value() + " carol@routed.test";
+        var delivered = hazelcast.<String, Long>getMap(HazelcastLedger.DELIVERED);
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> eventsFor(id).stream().filter(e -> e.outcome() == DeliveryEvent.Outcome.DELIVERED).count() == 2);
+        // The ledger only has to outlive the window in which the record could be read again: once the
+        // offset is committed (every 500 ms), the entries go, so the map does not grow with the traffic.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !delivered.containsKey(carol)
+                && !delivered.containsKey(id.value() + " dave@routed.test"));
+        assertThat(MX.deliveriesTo("carol@routed.test")).hasSize(1);
+    }
+
+    @Test
     void retriesATemporaryFailureThroughTheTierTopic() throws Exception {
         QueueId id = enqueue("flaky-1@routed.test", "steady@routed.test");
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))

@@ -14,6 +14,13 @@ public interface RecipientLedger {
     void markDelivered(QueueId queueId, String recipient);
 
     /**
+     * Drops the memory of a delivered recipient once the record that carried it can no longer be read
+     * again (its offset is committed). Best effort, and need not wait.
+     */
+    default void forget(QueueId queueId, String recipient) {
+    }
+
+    /**
      * Claims the recipient for one delivery about to start. Returns the claim's token, or null when
      * another delivery holds the claim (on any worker, this one included: it is delivering this
      * recipient right now). A claim held by a worker that has died is taken over.

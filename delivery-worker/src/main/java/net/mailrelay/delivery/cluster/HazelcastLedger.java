@@ -15,9 +15,10 @@ import org.slf4j.LoggerFactory;
  * A claim is a {@code putIfAbsent} of "member-uuid/token" with a time to live (a lease): it stops two
  * deliveries of the same recipient at once after a rebalance, whether on two workers or two threads of
  * one. A claim whose member has left the cluster (its worker died) is taken over at once; the lease is
- * only the backstop for a member that is still listed but no longer working. Delivered entries are kept
- * longer than a message can live. If Hazelcast cannot answer, both say "go ahead": the price is a
- * possible duplicate, never a lost message.
+ * only the backstop for a member that is still listed but no longer working. A delivered entry is
+ * forgotten once the offset of its record is committed (it cannot be read again); its time to live is the
+ * backstop for a worker that dies before it forgets. If Hazelcast cannot answer, both say "go ahead": the
+ * price is a possible duplicate, never a lost message.
  */
 public final class HazelcastLedger implements RecipientLedger {
 
@@ -60,6 +61,15 @@ public final class HazelcastLedger implements RecipientLedger {
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered again if this message is read again", queueId,
                     e.toString(), recipient);
+        }
+    }
+
+    @Override
+    public void forget(QueueId queueId, String recipient) {
+        try {
+            delivered.deleteAsync(key(queueId, recipient));
+        } catch (RuntimeException e) {
+            // The time to live removes it.
         }
     }
 

@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
@@ -20,8 +21,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
+import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.attempt.Verdict;
 import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.Topics;
@@ -30,6 +33,7 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
@@ -60,7 +64,14 @@ public final class DeliveryLoop implements AutoCloseable {
     private static final long COMMIT_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
 
     /** A delivery thread's report that a record is finished (or must be read again). */
-    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
+    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable, Delivered delivered) {
+        Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
+            this(tp, offset, epoch, durable, null);
+        }
+    }
+
+    /** The recipients of one record that were delivered: forgotten by the ledger once its offset is committed. */
+    private record Delivered(QueueId queueId, List<String> recipients) {
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
@@ -89,12 +100,15 @@ public final class DeliveryLoop implements AutoCloseable {
     private volatile int inFlightNow;
     private long lagMeasuredAt;
     private long committedAt = System.nanoTime();
+    private final Map<TopicPartition, TreeMap<Long, Delivered>> forgettable = new HashMap<>();
+    private final RecipientLedger ledger;
     private final List<KafkaClientMetrics> clientMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
             MessageDelivery delivery, AttemptRecords records, int maxInFlight, int maxRecordBytes,
-            Duration shutdownGrace, String clientId, Clock clock, RetryRequests retryRequests) {
+            Duration shutdownGrace, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger) {
         this.retryRequests = retryRequests;
+        this.ledger = ledger;
         this.requestsSeen.putAll(retryRequests.current());
         this.delivery = delivery;
         this.records = records;
@@ -176,7 +190,7 @@ public final class DeliveryLoop implements AutoCloseable {
                 return;
             }
             long epoch = tracker.started(tp, record.offset());
-            deliveryThreads.execute(() -> completions.add(new Completion(tp, record.offset(), epoch, process(record))));
+            deliveryThreads.execute(() -> completions.add(process(tp, record, epoch)));
         }
     }
 
@@ -232,15 +246,15 @@ public final class DeliveryLoop implements AutoCloseable {
                 .whenComplete((ok, e) -> completions.add(new Completion(tp, record.offset(), epoch, e == null)));
     }
 
-    /** Runs on a delivery thread; true when the record's outcome is durable. */
-    private boolean process(ConsumerRecord<String, byte[]> record) {
+    /** Runs on a delivery thread; durable when the record's outcome is. */
+    private Completion process(TopicPartition tp, ConsumerRecord<String, byte[]> record, long epoch) {
         RecordCodec.Decoded<Envelope> d;
         try {
             d = RecordCodec.decode(record.value(), Envelope.class);
         } catch (RecordCodec.MalformedRecordException e) {
             LOG.error("skipping unreadable record {}-{}@{} (key {}): {}", record.topic(), record.partition(),
                     record.offset(), record.key(), e.getMessage());
-            return true;
+            return new Completion(tp, record.offset(), epoch, true);
         }
         Envelope env = d.metadata();
         try {
@@ -252,14 +266,15 @@ public final class DeliveryLoop implements AutoCloseable {
                 acks.add(writer.send(w.topic(), w.key(), w.value(), w.notBeforeMillis()));
             }
             CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
-            return true;
+            List<String> delivered = verdicts.stream().filter(v -> v instanceof Verdict.Delivered).map(Verdict::recipient).toList();
+            return new Completion(tp, record.offset(), epoch, true, delivered.isEmpty() ? null : new Delivered(env.queueId(), delivered));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             LOG.warn("{}: attempt interrupted by shutdown; it will be read again", env.queueId());
-            return false;
+            return new Completion(tp, record.offset(), epoch, false);
         } catch (RuntimeException e) {
             LOG.warn("{}: outcome not recorded ({}); the message will be read again", env.queueId(), e.toString());
-            return false;
+            return new Completion(tp, record.offset(), epoch, false);
         }
     }
 
@@ -268,6 +283,9 @@ public final class DeliveryLoop implements AutoCloseable {
         while ((c = completions.poll()) != null) {
             if (c.durable()) {
                 tracker.finished(c.tp(), c.offset(), c.epoch());
+                if (c.delivered() != null && consumer.assignment().contains(c.tp())) {
+                    forgettable.computeIfAbsent(c.tp(), k -> new TreeMap<>()).put(c.offset(), c.delivered());
+                }
             } else if (consumer.assignment().contains(c.tp())) {
                 tracker.rewind(c.tp(), c.offset());
                 consumer.seek(c.tp(), c.offset());
@@ -346,9 +364,28 @@ public final class DeliveryLoop implements AutoCloseable {
             consumer.commitAsync(offsets, (o, e) -> {
                 if (e != null) {
                     LOG.warn("offset commit failed ({}); the records will be committed with the next ones", e.toString());
+                } else {
+                    forgetCommitted(o);
                 }
             });
         }
+    }
+
+    /**
+     * A committed record is never read again, so the ledger no longer needs its delivered recipients:
+     * forgetting them keeps the ledger as small as the uncommitted window instead of growing with
+     * every message (its TTL is only the backstop for a worker that dies before it forgets).
+     */
+    private void forgetCommitted(Map<TopicPartition, OffsetAndMetadata> committed) {
+        committed.forEach((tp, o) -> {
+            TreeMap<Long, Delivered> m = forgettable.get(tp);
+            if (m == null) {
+                return;
+            }
+            var done = m.headMap(o.offset(), false);
+            done.values().forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r)));
+            done.clear();
+        });
     }
 
     private static final Duration LAG_INTERVAL = Duration.ofSeconds(5);
@@ -374,12 +411,14 @@ public final class DeliveryLoop implements AutoCloseable {
             if (!offsets.isEmpty()) {
                 try {
                     consumer.commitSync(offsets);
+                    forgetCommitted(offsets);
                 } catch (RuntimeException e) {
                     LOG.warn("commit on revocation failed ({}); the new owner will repeat some records", e.toString());
                 }
             }
             partitions.forEach(tp -> {
                 tracker.forget(tp);
+                forgettable.remove(tp);
                 pausedUntil.remove(tp);
                 paused.remove(tp);
                 flushUntil.remove(tp);
@@ -408,6 +447,7 @@ public final class DeliveryLoop implements AutoCloseable {
             var offsets = tracker.committable();
             if (!offsets.isEmpty()) {
                 consumer.commitSync(offsets);
+                forgetCommitted(offsets);
             }
         } catch (RuntimeException e) {
             LOG.warn("final commit failed ({}); some records will be delivered again", e.toString());
