@@ -10,6 +10,8 @@ import io.netty.handler.timeout.IdleStateEvent;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLSession;
 import net.mailrelay.edge.EdgeMetrics;
@@ -48,6 +50,11 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean tlsUsed;
     /** The verb of the last command, to tag the reply that answers it. */
     private String lastCommand = "connect";
+    // Postfix's smtpd_per_record_deadline: the idle timeout bounds the time to receive a whole command
+    // line or content line, not each read, so a client trickling a byte at a time cannot hold a
+    // connection forever.
+    private long recordAt = System.nanoTime();
+    private ScheduledFuture<?> deadline;
 
     SmtpConnectionHandler(ListenerContext context, SmtpFrameDecoder decoder) {
         this.context = context;
@@ -123,7 +130,27 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        long period = Math.max(50, context.idleTimeout().toMillis() / 4);
+        deadline = ctx.executor().scheduleAtFixedRate(() -> checkDeadline(ctx), period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void checkDeadline(ChannelHandlerContext ctx) {
+        if (waiting || session == null || !ctx.channel().isActive()
+                || System.nanoTime() - recordAt < context.idleTimeout().toNanos()) {
+            return;
+        }
+        deadline.cancel(false);
+        LOG.info("{}timeout after {} from [{}]: no complete line within {}", session.queueId() == null ? ""
+                : session.queueId() + ": ", session.state(), client.getHostAddress(), context.idleTimeout());
+        ctx.writeAndFlush(wire(Replies.IDLE_TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf chunk) || chunk.indexOf(chunk.readerIndex(), chunk.writerIndex(), (byte) '\n') >= 0) {
+            recordAt = System.nanoTime();
+        }
         if (msg instanceof ByteBuf chunk) {
             content.append(chunk);
         } else if (msg instanceof String line) {
@@ -255,6 +282,7 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void resume(ChannelHandlerContext ctx) {
         waiting = false;
+        recordAt = System.nanoTime();
         if (!ctx.channel().isActive()) {
             return;
         }
@@ -296,6 +324,9 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (deadline != null) {
+            deadline.cancel(false);
+        }
         dropContent();
     }
 

@@ -42,6 +42,7 @@ public final class SmtpSession {
     private SaslExchange sasl;
     private String pendingUser;
     private Transaction tx;
+    static final int RECIPIENT_OVERSHOOT_LIMIT = 1000;
 
     /** The MAIL transaction under way (RFC 5321 section 3.3). */
     private static final class Transaction {
@@ -49,6 +50,7 @@ public final class SmtpSession {
         final String reversePath;
         final EsmtpParameters.Mail params;
         final List<Recipient> recipients = new ArrayList<>();
+        int overshoot;
         long chunkOctets;
         boolean lastChunk;
         int chunks;
@@ -230,7 +232,10 @@ public final class SmtpSession {
             return error(Replies.NON_ASCII_ADDRESS);
         }
         if (tx.recipients.size() >= settings.maxRecipients()) {
-            return respond(Replies.TOO_MANY_RECIPIENTS);
+            // Postfix's smtpd_recipient_overshoot_limit: past this many refused recipients each one counts
+            // as an error, so a client that never stops sending RCPT ends at the error limit.
+            return ++tx.overshoot > RECIPIENT_OVERSHOOT_LIMIT ? error(Replies.TOO_MANY_RECIPIENTS)
+                    : respond(Replies.TOO_MANY_RECIPIENTS);
         }
         String address = path.mailbox().toString();
         if (!settings.relayPolicy().permits(client, user != null, path.mailbox().localPart(),
