@@ -15,7 +15,7 @@ public interface RecipientLedger {
 
     /**
      * Drops the memory of a delivered recipient once the record that carried it can no longer be read
-     * again (its offset is committed). Best effort, and need not wait.
+     * again (its offset is committed). Best effort; called off the delivery path, so it may wait.
      */
     default void forget(QueueId queueId, String recipient) {
     }

@@ -67,7 +67,7 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void forget(QueueId queueId, String recipient) {
         try {
-            delivered.deleteAsync(key(queueId, recipient));
+            delivered.delete(key(queueId, recipient));
         } catch (RuntimeException e) {
             // The time to live removes it.
         }

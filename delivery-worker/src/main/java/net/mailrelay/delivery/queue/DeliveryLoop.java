@@ -13,10 +13,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import net.mailrelay.delivery.attempt.AttemptRecords;
@@ -102,6 +104,14 @@ public final class DeliveryLoop implements AutoCloseable {
     private long committedAt = System.nanoTime();
     private final Map<TopicPartition, TreeMap<Long, Delivered>> forgettable = new HashMap<>();
     private final RecipientLedger ledger;
+    // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
+    // removes it instead.
+    private final ExecutorService forgetter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(10_000), r -> {
+                Thread t = new Thread(r, "ledger-forget");
+                t.setDaemon(true);
+                return t;
+            }, new ThreadPoolExecutor.DiscardPolicy());
     private final List<KafkaClientMetrics> clientMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
@@ -383,8 +393,13 @@ public final class DeliveryLoop implements AutoCloseable {
                 return;
             }
             var done = m.headMap(o.offset(), false);
-            done.values().forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r)));
-            done.clear();
+            if (!done.isEmpty()) {
+                // Off the poll thread: it dispatches every record, and a cluster call per recipient here
+                // held deliveries back.
+                List<Delivered> batch = new ArrayList<>(done.values());
+                forgetter.execute(() -> batch.forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r))));
+                done.clear();
+            }
         });
     }
 
@@ -452,6 +467,7 @@ public final class DeliveryLoop implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("final commit failed ({}); some records will be delivered again", e.toString());
         } finally {
+            forgetter.shutdown();
             consumer.close();
             writer.close();
         }
