@@ -16,7 +16,27 @@ public final class Replies {
     }
 
     private static Reply ok(StatusDetail d, String text) {
-        return new Reply(ReplyCode.OK, EnhancedStatus.success(d), text);
+        return new Reply(ReplyCode.OK, EnhancedStatus.success(d), printable(text));
+    }
+
+    /** Longest reply text: with the code and status, a line stays under RFC 5321's 512 octets. */
+    static final int MAX_TEXT = 400;
+
+    /**
+     * Reply text often quotes the client (an address, a parameter); what the client sent may hold CR, LF
+     * or other control characters that must not reach the wire, and may be long. Found by fuzzing: a bare
+     * CR inside a MAIL FROM: address made the reply itself throw, and the client got no answer.
+     */
+    static String printable(String text) {
+        StringBuilder b = new StringBuilder(Math.min(text.length(), MAX_TEXT + 3));
+        for (int i = 0; i < text.length() && b.length() < MAX_TEXT; i++) {
+            char c = text.charAt(i);
+            b.append(c < 0x20 || c == 0x7f ? '?' : c);
+        }
+        if (b.length() < text.length()) {
+            b.append("...");
+        }
+        return b.toString();
     }
 
     private static Reply of(ReplyCode code, StatusDetail d, String text) {
@@ -26,7 +46,7 @@ public final class Replies {
             case 5 -> EnhancedStatus.permanentFailure(d);
             default -> null;
         };
-        return new Reply(code, s, text);
+        return new Reply(code, s, printable(text));
     }
 
     // Sequencing (RFC 5321 section 4.1.4); chosen by Transitions.
