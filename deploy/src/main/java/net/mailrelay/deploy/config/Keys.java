@@ -215,7 +215,10 @@ public final class Keys {
     public static final Key<Integer> CONTROLLER_PORT = new Key<>("broker.controller-port", "19093", Parsers::port,
             "Standalone: port of the embedded broker's KRaft controller (loopback only).");
     public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
-            "Standalone and broker: fsync each produce batch before acknowledging it (log.flush.interval.messages=1), as Postfix fsyncs before 250.");
+            "Standalone: fsync each produce batch of the topics that carry mail before acknowledging it (`flush.messages=1` on "
+                    + "`mail.outbound`, the retry tiers and `mail.bounce`), as Postfix fsyncs a queue file before its 250; the event log and "
+                    + "consumer offsets are not flushed (a power cut costs log lines or a repeated delivery, never mail). Broker role: "
+                    + "every topic (`log.flush.interval.messages=1`).");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
             MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
