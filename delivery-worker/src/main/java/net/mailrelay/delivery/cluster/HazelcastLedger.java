@@ -16,8 +16,9 @@ import org.slf4j.LoggerFactory;
  * deliveries of the same recipient at once after a rebalance, whether on two workers or two threads of
  * one. A claim whose member has left the cluster (its worker died) is taken over at once; the lease is
  * only the backstop for a member that is still listed but no longer working. A delivered entry is
- * forgotten once the offset of its record is committed (it cannot be read again); its time to live is the
- * backstop for a worker that dies before it forgets. If Hazelcast cannot answer, both say "go ahead": the
+ * forgotten once the offset of its record is committed: its time to live drops to a minute, which covers
+ * a record read again around a rebalance; the long time to live is the backstop for a worker that dies
+ * before it forgets. If Hazelcast cannot answer, both say "go ahead": the
  * price is a possible duplicate, never a lost message.
  */
 public final class HazelcastLedger implements RecipientLedger {
@@ -31,12 +32,22 @@ public final class HazelcastLedger implements RecipientLedger {
     private final IMap<String, String> claims;
     private final Duration retention;
     private final Duration claimLease;
+    private final Duration forgetGrace;
 
     /**
      * @param retention how long a delivered recipient is remembered (longer than the queue lifetime)
      * @param claimLease how long a claim outlives a worker that died holding it (longer than one attempt)
      */
     public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease) {
+        this(hazelcast, retention, claimLease, DEFAULT_FORGET_GRACE);
+    }
+
+    /** How long a forgotten entry still answers isDelivered. */
+    public static final Duration DEFAULT_FORGET_GRACE = Duration.ofMinutes(1);
+
+    /** @param forgetGrace how long an entry lives on once forgotten */
+    public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease, Duration forgetGrace) {
+        this.forgetGrace = forgetGrace;
         this.hazelcast = hazelcast;
         this.delivered = hazelcast.getMap(DELIVERED);
         this.claims = hazelcast.getMap(CLAIMS);
@@ -67,7 +78,8 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void forget(QueueId queueId, String recipient) {
         try {
-            delivered.delete(key(queueId, recipient));
+            // Not deleted at once: kept a little longer, for a record read again around a rebalance.
+            delivered.setTtl(key(queueId, recipient), forgetGrace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RuntimeException e) {
             // The time to live removes it.
         }
