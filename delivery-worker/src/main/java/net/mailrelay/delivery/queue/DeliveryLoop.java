@@ -292,8 +292,9 @@ public final class DeliveryLoop implements AutoCloseable {
         Completion c;
         while ((c = completions.poll()) != null) {
             if (c.durable()) {
-                tracker.finished(c.tp(), c.offset(), c.epoch());
-                if (c.delivered() != null && consumer.assignment().contains(c.tp())) {
+                // A stale completion (from before a rewind or a revocation) must not make the ledger
+                // forget: the record it was for is being read again and asks the ledger.
+                if (tracker.finished(c.tp(), c.offset(), c.epoch()) && c.delivered() != null) {
                     forgettable.computeIfAbsent(c.tp(), k -> new TreeMap<>()).put(c.offset(), c.delivered());
                 }
             } else if (consumer.assignment().contains(c.tp())) {

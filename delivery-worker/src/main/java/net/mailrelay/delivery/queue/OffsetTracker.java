@@ -17,28 +17,43 @@ final class OffsetTracker {
         final TreeMap<Long, Boolean> offsets = new TreeMap<>(); // offset -> finished
         long epoch;
         long committed = -1;
+
+        Partition(long epoch) {
+            this.epoch = epoch;
+        }
     }
+
+    /**
+     * Epochs are unique over the tracker's life, not per partition: a partition revoked and assigned back
+     * must not accept a completion from before the revocation as the completion of its record read again.
+     */
+    private long nextEpoch;
 
     private final Map<TopicPartition, Partition> partitions = new HashMap<>();
     private int inFlight;
 
     /** Registers a record being started; returns the epoch its completion must carry. */
     long started(TopicPartition tp, long offset) {
-        Partition p = partitions.computeIfAbsent(tp, k -> new Partition());
+        Partition p = partitions.computeIfAbsent(tp, k -> new Partition(nextEpoch++));
         if (p.offsets.put(offset, Boolean.FALSE) == null) {
             inFlight++;
         }
         return p.epoch;
     }
 
-    /** Marks a record finished; completions from before a rewind or revocation are ignored. */
-    void finished(TopicPartition tp, long offset, long epoch) {
+    /**
+     * Marks a record finished; completions from before a rewind or revocation are ignored.
+     *
+     * @return whether the completion counted
+     */
+    boolean finished(TopicPartition tp, long offset, long epoch) {
         Partition p = partitions.get(tp);
         if (p == null || p.epoch != epoch || !Boolean.FALSE.equals(p.offsets.get(offset))) {
-            return;
+            return false;
         }
         p.offsets.put(offset, Boolean.TRUE);
         inFlight--;
+        return true;
     }
 
     /** Offsets that may now be committed: for each partition, one past its longest finished prefix. */
@@ -66,7 +81,7 @@ final class OffsetTracker {
         Map<Long, Boolean> dropped = p.offsets.tailMap(offset, true);
         inFlight -= (int) dropped.values().stream().filter(done -> !done).count();
         dropped.clear();
-        p.epoch++;
+        p.epoch = nextEpoch++;
     }
 
     /** The partition went to another consumer: whatever is still running no longer counts. */

@@ -45,4 +45,16 @@ class OffsetTrackerTest {
         assertThat(tracker.inFlight()).isZero();
         assertThat(tracker.committable()).isEmpty();
     }
+
+    @Test
+    void ignoresCompletionsFromBeforeARevocationWhenThePartitionComesBack() {
+        long before = tracker.started(tp, 7);
+        tracker.forget(tp); // revoked during a rebalance, the delivery still running
+        long after = tracker.started(tp, 7); // assigned back, read again from the committed offset
+        assertThat(tracker.finished(tp, 7, before)).isFalse();
+        assertThat(tracker.committable()).isEmpty();
+        assertThat(tracker.inFlight()).isEqualTo(1);
+        assertThat(tracker.finished(tp, 7, after)).isTrue();
+        assertThat(tracker.committable().get(tp).offset()).isEqualTo(8);
+    }
 }
