@@ -54,15 +54,20 @@ final class ConnectionPool {
         idle.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>()).addFirst(c);
     }
 
-    /** Closes connections idle for too long; called periodically. */
+    /**
+     * Closes connections idle for too long; called periodically. A connection is quit only by whoever
+     * removed it from its queue: {@link #take} may hand the same one to a delivery at the same moment,
+     * and quitting a connection in the middle of that delivery's transaction would cut it off.
+     */
     void reap() {
-        idle.values().forEach(q -> q.removeIf(c -> {
-            boolean stale = c.idleNanos() >= maxIdle.toNanos() || !c.reusable(maxTransactions, maxAge);
-            if (stale) {
-                c.quit();
+        idle.values().forEach(q -> {
+            for (SmtpConnection c : q) {
+                boolean stale = c.idleNanos() >= maxIdle.toNanos() || !c.reusable(maxTransactions, maxAge);
+                if (stale && q.remove(c)) {
+                    c.quit();
+                }
             }
-            return stale;
-        }));
+        });
     }
 
     void closeAll() {

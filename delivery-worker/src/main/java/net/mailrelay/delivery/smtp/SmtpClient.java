@@ -101,7 +101,7 @@ public final class SmtpClient implements AutoCloseable {
     private static final Duration SLOT_POLL = Duration.ofMillis(50);
 
     /** A connection ready for a transaction, or the report of why none could be set up. */
-    private record Opened(SmtpConnection connection, SessionReport failure) {
+    record Opened(SmtpConnection connection, SessionReport failure) {
     }
 
     private CompletableFuture<SessionReport> send(ConnectionPool.Key key, CompletableFuture<Opened> opened,
@@ -117,7 +117,7 @@ public final class SmtpClient implements AutoCloseable {
     }
 
     /** Opens and sets up a connection that holds {@code lease} until it closes. */
-    private CompletableFuture<Opened> open(String host, InetSocketAddress address, ConnectionSpec spec,
+    CompletableFuture<Opened> open(String host, InetSocketAddress address, ConnectionSpec spec,
             ConnectionGate.Lease lease) {
         String peer = host + "[" + address.getAddress().getHostAddress() + "]:" + address.getPort();
         String addressText = address.getAddress().getHostAddress() + ":" + address.getPort();

@@ -86,13 +86,16 @@ final class SmtpConnection extends SimpleChannelInboundHandler<SmtpResponse> {
         return System.nanoTime() - idleSince;
     }
 
-    /** Says QUIT and closes. */
+    /** Says QUIT and closes; not while a transaction is running (it then says goodbye when done, if asked). */
     void quit() {
         if (ctx == null) {
             return;
         }
         usable = false;
         ctx.channel().eventLoop().execute(() -> {
+            if (current != null) {
+                return; // taken for a transaction after all: whoever took it gives it back, and decides then
+            }
             if (ctx.channel().isActive() && !closing) {
                 closing = true;
                 ctx.writeAndFlush(SmtpRequests.quit()).addListener(ChannelFutureListener.CLOSE);
@@ -114,7 +117,7 @@ final class SmtpConnection extends SimpleChannelInboundHandler<SmtpResponse> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, SmtpResponse response) {
         disarm();
-        if (closing) {
+        if (closing && current == null) {
             return; // the reply to QUIT, or anything after it
         }
         if (current == null && setup.isDone()) {
@@ -213,7 +216,9 @@ final class SmtpConnection extends SimpleChannelInboundHandler<SmtpResponse> {
 
     private void lost(String problem) {
         usable = false;
-        if (!closing && (current != null || !setup.isDone())) {
+        // A transaction in progress always gets its report, even on a connection being closed: a
+        // delivery thread is waiting for it.
+        if (current != null || !closing && !setup.isDone()) {
             perform(session.onConnectionLost(problem));
         }
     }
