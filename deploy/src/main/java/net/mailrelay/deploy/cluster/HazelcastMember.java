@@ -1,6 +1,7 @@
 package net.mailrelay.deploy.cluster;
 
 import com.hazelcast.config.Config;
+import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
@@ -38,6 +39,11 @@ public final class HazelcastMember {
         c.setProperty("hazelcast.logging.type", "slf4j");
         c.setProperty("hazelcast.phone.home.enabled", "false");
         c.setProperty("hazelcast.shutdownhook.enabled", "false");
+        // Two synchronous backups of the relay's maps: edges and workers are all members, so losing an
+        // edge and a worker at once must not lose a partition of the delivered-recipients ledger (the
+        // default single backup could have both copies on those two, and every record they covered
+        // would be delivered again).
+        c.addMapConfig(new MapConfig("mailrelay.*").setBackupCount(2));
         c.getNetworkConfig().setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());
         if (bindAddress != null) {
             c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(bindAddress);
