@@ -24,12 +24,16 @@ import picocli.CommandLine.Option;
  * <p>Reads and writes: the Kafka log under {@code DIR/kafka} (formatted on first start, reused after).
  * It creates no topics; each relay role creates the ones it misses at start.
  *
+ * <p>With {@code broker.quorum} it runs one node of a small cluster on one machine instead (the fault
+ * suite's three brokers): {@code broker.node-id}, {@code broker.cluster-id} and this node's own
+ * {@code broker.port} and {@code broker.controller-port}, which must match its entry in the quorum.
+ *
  * <p>Security: it listens on 127.0.0.1 only, without TLS or authentication. Not for production, where
  * Kafka is a replicated cluster of its own.
  *
  * <p>Configuration keys: {@code data-dir} (the required {@code --data-dir}), {@code broker.port},
  * {@code broker.controller-port}, {@code message.max-size} (records up to that plus the envelope's room),
- * {@code broker.flush-each-message}. Other keys are accepted, as every role accepts every key, and unused.
+ * {@code broker.flush-each-message}, {@code broker.node-id}, {@code broker.quorum}, {@code broker.cluster-id}. Other keys are accepted, as every role accepts every key, and unused.
  */
 @Command(name = "broker", mixinStandardHelpOptions = true,
         description = "Runs only the embedded single-node Kafka broker (as standalone does), for development and tests.")
@@ -57,9 +61,16 @@ final class BrokerCommand implements Callable<Integer> {
         }
         cli.put(Keys.DATA_DIR.name(), dataDir.toString());
         Settings settings = Settings.resolve(Map.of(), null, System.getenv(), cli);
+        EmbeddedBroker.Node node;
+        try {
+            node = new EmbeddedBroker.Node(settings.get(Keys.BROKER_NODE_ID), settings.get(Keys.BROKER_QUORUM),
+                    settings.get(Keys.BROKER_CLUSTER_ID));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(Keys.BROKER_QUORUM.name(), String.join(",", settings.get(Keys.BROKER_QUORUM)), e.getMessage());
+        }
         EmbeddedBroker broker = EmbeddedBroker.start(settings.get(Keys.DATA_DIR), settings.get(Keys.BROKER_PORT),
                 settings.get(Keys.CONTROLLER_PORT), RecordCodec.maxRecordBytes(settings.get(Keys.MAX_MESSAGE_SIZE)),
-                settings.get(Keys.FLUSH_EACH_MESSAGE));
+                settings.get(Keys.FLUSH_EACH_MESSAGE), node);
         LOG.info("mail-relay broker running at {} (data in {})", broker.bootstrapServers(), settings.get(Keys.DATA_DIR));
         MailRelay.runUntilStopped(broker);
         return 0;

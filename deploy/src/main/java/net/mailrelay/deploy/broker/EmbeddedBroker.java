@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
@@ -21,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * loopback only. Its log lives under the data directory; the directory is formatted on first start
  * (as {@code kafka-storage.sh format --standalone} would) and reused on every later start, so queued
  * mail survives a restart.
+ *
+ * <p>The {@code broker} role can also run one node of a small cluster on one machine (the fault suite's
+ * three brokers): each node is broker and controller, the controllers form a static quorum, and the
+ * internal topics get three replicas (two in sync) when there are three nodes.
  */
 public final class EmbeddedBroker implements AutoCloseable {
 
@@ -35,16 +40,46 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     /**
+     * Which node of which cluster this broker is.
+     *
+     * @param nodeId this node's id, one of the voters' ids
+     * @param voters the controller quorum, {@code id@host:port} each; a single node when empty
+     * @param clusterId the cluster id every node is formatted with; random for a single node when null
+     */
+    public record Node(int nodeId, List<String> voters, String clusterId) {
+        public static final Node SINGLE = new Node(1, List.of(), null);
+
+        public Node {
+            voters = List.copyOf(voters);
+            if (!voters.isEmpty() && (clusterId == null || clusterId.isBlank())) {
+                throw new IllegalArgumentException("a broker in a quorum needs the cluster id shared by every node");
+            }
+            if (!voters.isEmpty() && voters.stream().noneMatch(v -> v.startsWith(nodeId + "@"))) {
+                throw new IllegalArgumentException("node " + nodeId + " is not one of the voters " + voters);
+            }
+        }
+
+        boolean single() {
+            return voters.isEmpty();
+        }
+    }
+
+    public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
+            boolean flushEveryTopic) throws IOException {
+        return start(dataDir, brokerPort, controllerPort, maxRecordBytes, flushEveryTopic, Node.SINGLE);
+    }
+
+    /**
      * @param flushEveryTopic fsync each produce batch before the ack (log.flush.interval.messages=1) on
      *        every topic, internal ones included: for the broker role, whose topics are created by other
      *        roles. The standalone role passes false and sets {@code flush.messages=1} on the topics that
      *        carry mail instead (see {@link TopicSetup}), sparing the consumer offsets and the event log.
      */
     public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
-            boolean flushEveryTopic) throws IOException {
+            boolean flushEveryTopic, Node node) throws IOException {
         Path logDir = dataDir.resolve("kafka").toAbsolutePath();
         Files.createDirectories(logDir);
-        Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes);
+        Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes, node);
         if (flushEveryTopic) {
             props.put("log.flush.interval.messages", "1");
         }
@@ -53,7 +88,7 @@ public final class EmbeddedBroker implements AutoCloseable {
             props.store(out, "written by mail-relay standalone at each start; edits are overwritten");
         }
         if (!Files.exists(logDir.resolve("meta.properties"))) {
-            format(config, logDir);
+            format(config, logDir, node);
         }
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         server.startup();
@@ -62,23 +97,29 @@ public final class EmbeddedBroker implements AutoCloseable {
         return new EmbeddedBroker(server, bootstrap);
     }
 
-    static Properties properties(Path logDir, int brokerPort, int controllerPort, int maxRecordBytes) {
+    static Properties properties(Path logDir, int brokerPort, int controllerPort, int maxRecordBytes, Node node) {
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
-        p.put("node.id", "1");
-        p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
+        p.put("node.id", Integer.toString(node.nodeId()));
+        if (node.single()) {
+            p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
+        } else {
+            p.put("controller.quorum.voters", String.join(",", node.voters()));
+        }
         p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
         p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
         p.put("controller.listener.names", "CONTROLLER");
         p.put("inter.broker.listener.name", "PLAINTEXT");
         p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         p.put("log.dirs", logDir.toString());
-        // One node: internal topics cannot have replicas.
-        p.put("offsets.topic.replication.factor", "1");
-        p.put("transaction.state.log.replication.factor", "1");
-        p.put("transaction.state.log.min.isr", "1");
-        p.put("share.coordinator.state.topic.replication.factor", "1");
-        p.put("share.coordinator.state.topic.min.isr", "1");
+        // One node: internal topics cannot have replicas. Three or more: three replicas, two in sync.
+        String replicas = Integer.toString(Math.min(3, Math.max(1, node.voters().size())));
+        String minIsr = Integer.toString(Math.min(2, Math.max(1, node.voters().size())));
+        p.put("offsets.topic.replication.factor", replicas);
+        p.put("transaction.state.log.replication.factor", replicas);
+        p.put("transaction.state.log.min.isr", minIsr);
+        p.put("share.coordinator.state.topic.replication.factor", replicas);
+        p.put("share.coordinator.state.topic.min.isr", minIsr);
         p.put("group.initial.rebalance.delay.ms", "0");
         // Topics are created by the relay with the right settings; a typo must not create a new one.
         p.put("auto.create.topics.enable", "false");
@@ -87,12 +128,16 @@ public final class EmbeddedBroker implements AutoCloseable {
         return p;
     }
 
-    private static void format(Path config, Path logDir) throws IOException {
-        String clusterId = Uuid.randomUuid().toString();
+    private static void format(Path config, Path logDir, Node node) throws IOException {
+        String clusterId = node.single() ? Uuid.randomUuid().toString() : node.clusterId();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int rc;
         try (PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8)) {
-            rc = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c", config.toString(), "--standalone"}, ps);
+            // A static quorum (controller.quorum.voters) is formatted without naming the controllers.
+            String[] args = node.single()
+                    ? new String[] {"format", "-t", clusterId, "-c", config.toString(), "--standalone"}
+                    : new String[] {"format", "-t", clusterId, "-c", config.toString()};
+            rc = StorageTool.execute(args, ps);
         }
         if (rc != 0) {
             throw new IOException("formatting the Kafka log directory " + logDir + " failed: " + out.toString(StandardCharsets.UTF_8));

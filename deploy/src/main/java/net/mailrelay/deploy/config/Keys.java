@@ -214,6 +214,14 @@ public final class Keys {
             "Standalone and broker: port of the embedded Kafka broker (loopback only).");
     public static final Key<Integer> CONTROLLER_PORT = new Key<>("broker.controller-port", "19093", Parsers::port,
             "Standalone: port of the embedded broker's KRaft controller (loopback only).");
+    public static final Key<Integer> BROKER_NODE_ID = new Key<>("broker.node-id", "1", Parsers::positive,
+            "Broker role in a quorum: this node's id, one of broker.quorum's.");
+    public static final Key<List<String>> BROKER_QUORUM = new Key<>("broker.quorum", "", Parsers::list,
+            "Broker role: the KRaft controller quorum as id@host:port, comma-separated, every node both broker and controller "
+                    + "(internal topics then get three replicas, two in sync); empty: a single node.");
+    public static final Key<String> BROKER_CLUSTER_ID = new Key<>("broker.cluster-id", "", s -> s,
+            "Broker role in a quorum: the Kafka cluster id every node is formatted with (22 characters of base64, as "
+                    + "`kafka-storage.sh random-uuid` prints).");
     public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
             "Standalone: fsync each produce batch of the topics that carry mail before acknowledging it (`flush.messages=1` on "
                     + "`mail.outbound`, the retry tiers and `mail.bounce`), as Postfix fsyncs a queue file before its 250; the event log and "
@@ -230,5 +238,5 @@ public final class Keys {
             SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
-            FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
+            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }
