@@ -173,6 +173,15 @@ public final class FakeMx extends TestServer {
         return this;
     }
 
+    /**
+     * Closes every open connection, as an MX that restarts does: with {@link #mode}, a change of behaviour
+     * that also reaches clients holding a connection open for reuse.
+     */
+    public FakeMx closeConnections() {
+        sockets.forEach(FakeMx::closeQuietly);
+        return this;
+    }
+
     /** Whether EHLO offers PIPELINING (default true). Pipelined commands are answered in order either way. */
     public FakeMx pipelining(boolean on) {
         this.pipelining = on;

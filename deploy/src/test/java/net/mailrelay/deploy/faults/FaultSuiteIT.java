@@ -1,0 +1,303 @@
+package net.mailrelay.deploy.faults;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.assertj.core.api.SoftAssertions;
+import net.mailrelay.testing.DnsResponder;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.Ports;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fault suite: the relay as a cluster of processes (see {@link RelayCluster}) takes a fixed number of
+ * messages from a client that keeps a ledger of every {@code 250}, while one fault after another hits it;
+ * after each scenario the ledger is reconciled with what the MX and the senders' MX received
+ * ({@link Reconciliation}). Every accepted recipient must be delivered or bounced (lost = 0), every
+ * refusal the client saw must be a 4xx, nothing may hang, and the duplicates are counted.
+ *
+ * <p>Scenarios, each a fault held for the window and then healed while the load runs:
+ * <ul>
+ *   <li>{@code edge-kill}: SIGKILL an edge (started again at the end of the window);</li>
+ *   <li>{@code worker-kill}: SIGKILL a worker (likewise);</li>
+ *   <li>{@code broker-kill}: SIGKILL one of the three Kafka brokers (likewise);</li>
+ *   <li>{@code bounce-restart}: stop the bounce service, start it at the end of the window;</li>
+ *   <li>{@code mx-421}: the MX greets every connection with 421 (and drops those open);</li>
+ *   <li>{@code dns-timeout}: the DNS server stops answering the MX query;</li>
+ *   <li>{@code mx-drop-in-data}: the MX closes each connection after the first line of DATA;</li>
+ *   <li>{@code all}: all of them at once, the two MX faults one after the other.</li>
+ * </ul>
+ *
+ * <p>{@code mvn verify} runs a short version ({@code all}, 300 messages, an 8-second window). The full
+ * suite is {@code deploy/faults/run}; system properties {@code faults.scenarios} (comma-separated),
+ * {@code faults.messages}, {@code faults.rate} (messages/s offered), {@code faults.sessions},
+ * {@code faults.window} (e.g. 60s). Results go to {@code target/fault-suite/summary.md}, each process's
+ * log beside it.
+ */
+class FaultSuiteIT {
+
+    static final List<String> SCENARIOS = Arrays.stream(System.getProperty("faults.scenarios", "all").split(","))
+            .map(String::trim).filter(s -> !s.isEmpty()).toList();
+    static final int MESSAGES = Integer.getInteger("faults.messages", 300);
+    static final double RATE = Double.parseDouble(System.getProperty("faults.rate", "20"));
+    static final int SESSIONS = Integer.getInteger("faults.sessions", 10);
+    static final Duration WINDOW = duration(System.getProperty("faults.window", "8s"));
+    static final Duration DRAIN = duration(System.getProperty("faults.drain", "240s"));
+    static final int MAX_IN_FLIGHT = 50;
+
+    @TempDir
+    Path data;
+
+    private final long t0 = System.nanoTime();
+    private final List<String> timeline = new ArrayList<>();
+    private final Map<String, String> rows = new LinkedHashMap<>();
+    private final DnsResponder dns = new DnsResponder();
+    private FakeMx mx;
+    private FakeMx returns;
+    private RelayCluster cluster;
+    private Path logs;
+
+    @Test
+    void everyAcceptedMessageIsDeliveredOrBouncedWhateverFails() throws Exception {
+        Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar")).toAbsolutePath();
+        assertThat(jar).exists();
+        logs = jar.getParent().resolve("fault-suite");
+        Files.createDirectories(logs);
+        startSinks();
+        cluster = new RelayCluster(jar, logs, data, dns.hostPort(), mx.port(), List.of(
+                "queue.retry-tiers=2s,10s", "queue.min-backoff=2s", "queue.max-backoff=10s",
+                "delivery.backoff.time=5s", "dns.timeout=2s", "delivery.max-in-flight=" + MAX_IN_FLIGHT,
+                "edge.publish-timeout=10s", "delivery.timeout.connect=5s", "delivery.timeout.command=20s"),
+                s -> note("%s", s)).start();
+
+        SoftAssertions soft = new SoftAssertions();
+        for (String scenario : SCENARIOS) {
+            run(scenario, soft);
+        }
+        soft.assertAll();
+    }
+
+    private void run(String scenario, SoftAssertions soft) throws Exception {
+        note("scenario %s: %d messages at %.0f/s over %d sessions, fault window %d s", scenario, MESSAGES, RATE, SESSIONS,
+                WINDOW.toSeconds());
+        int mxBefore = mx.deliveries().size();
+        LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60)).start();
+        long loadMillis = (long) (MESSAGES * 1000 / RATE);
+        Thread.sleep(Math.max(2_000, loadMillis / 4));
+        note("%s: fault injected after %d messages finished", scenario, driver.finished());
+        int workerKills = inject(scenario);
+        if (scenario.equals("all")) {
+            Thread.sleep(WINDOW.toMillis() / 2);
+            note("all: the MX now drops connections in DATA instead of greeting with 421");
+            mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
+            Thread.sleep(WINDOW.toMillis() / 2);
+        } else {
+            Thread.sleep(WINDOW.toMillis());
+        }
+        heal(scenario);
+        note("%s: healed after %d messages finished", scenario, driver.finished());
+        driver.awaitDone(Duration.ofSeconds(Math.max(120, loadMillis / 1000 * 3)));
+        note("%s: the client is done: %d in the ledger", scenario, driver.ledger().size());
+
+        long drainStart = System.nanoTime();
+        Reconciliation r = reconcile(scenario, driver);
+        while (!r.lost.isEmpty() && System.nanoTime() - drainStart < DRAIN.toNanos()) {
+            Thread.sleep(1_000);
+            r = reconcile(scenario, driver);
+        }
+        double drained = (System.nanoTime() - drainStart) / 1e9;
+        // Late duplicates still count: wait until nothing has arrived for five seconds.
+        int seen = -1;
+        while (seen != mx.deliveries().size() + returns.deliveries().size()) {
+            seen = mx.deliveries().size() + returns.deliveries().size();
+            Thread.sleep(5_000);
+        }
+        r = reconcile(scenario, driver);
+        note("%s: %s (settled %.1f s after the client finished; %d messages reached the MX)", scenario, r.summary(), drained,
+                mx.deliveries().size() - mxBefore);
+        if (!r.lost.isEmpty()) {
+            note("%s: lost %s", scenario, r.lost.stream().limit(20).toList());
+        }
+        if (r.duplicates > 0) {
+            note("%s: duplicated %s", scenario, r.duplicated.stream().limit(20).toList());
+        }
+        LoadDriver.Replies replies = driver.replies();
+        replies.examples.forEach((kind, examples) -> {
+            if (!kind.equals(LoadDriver.ACCEPTED)) {
+                note("%s: %d x %s, e.g. %s", scenario, replies.get(kind), kind, examples);
+            }
+        });
+        row(scenario, r, replies, drained, driver.slowestDataReply());
+
+        soft.assertThat(driver.ledger()).as("%s: messages accepted", scenario).hasSize(MESSAGES);
+        soft.assertThat(r.lost).as("%s: accepted recipients neither delivered nor bounced", scenario).isEmpty();
+        soft.assertThat(r.wrongOutcome).as("%s: recipients with the wrong outcome", scenario).isEmpty();
+        soft.assertThat(replies.get(LoadDriver.PERMANENT)).as("%s: 5xx replies from an edge", scenario).isZero();
+        soft.assertThat(replies.get(LoadDriver.HUNG)).as("%s: edge replies that never came", scenario).isZero();
+        if (!scenario.equals("edge-kill") && !scenario.equals("all")) {
+            soft.assertThat(replies.get(LoadDriver.NO_REPLY)).as("%s: connections lost without a reply", scenario).isZero();
+        }
+        // A duplicate needs a delivery cut off between the MX's 250 and the ledger entry: a killed worker's.
+        soft.assertThat(r.duplicates).as("%s: duplicate deliveries", scenario).isLessThanOrEqualTo(workerKills * MAX_IN_FLIGHT);
+    }
+
+    /** Injects the scenario's fault; returns how many workers it killed. */
+    private int inject(String scenario) {
+        boolean all = scenario.equals("all");
+        int workerKills = 0;
+        if (all || scenario.equals("edge-kill")) {
+            cluster.kill("edge-1");
+        }
+        if (all || scenario.equals("worker-kill")) {
+            cluster.kill("worker-2");
+            workerKills++;
+        }
+        if (all || scenario.equals("broker-kill")) {
+            cluster.kill("broker-2");
+        }
+        if (all || scenario.equals("bounce-restart")) {
+            cluster.stop("bounce");
+        }
+        if (all || scenario.equals("mx-421")) {
+            mx.mode(FakeMx.Mode.GREET_421).closeConnections();
+            note("the MX greets with 421 and has dropped its open connections");
+        }
+        if (all || scenario.equals("dns-timeout")) {
+            dns.silent("sink.test");
+            note("DNS no longer answers for sink.test");
+        }
+        if (scenario.equals("mx-drop-in-data")) {
+            mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
+            note("the MX drops every connection after the first line of DATA");
+        }
+        if (!all && !List.of("edge-kill", "worker-kill", "broker-kill", "bounce-restart", "mx-421", "dns-timeout",
+                "mx-drop-in-data").contains(scenario)) {
+            throw new IllegalArgumentException("no scenario " + scenario);
+        }
+        return workerKills;
+    }
+
+    private void heal(String scenario) {
+        mx.mode(FakeMx.Mode.NORMAL);
+        dns.clearFailure("sink.test");
+        List<String> down = cluster.names().stream().filter(n -> !cluster.alive(n)).toList();
+        if (!down.isEmpty()) {
+            cluster.restart(down);
+        }
+    }
+
+    private Reconciliation reconcile(String scenario, LoadDriver driver) {
+        return Reconciliation.of(scenario, driver.ledger(), mx.deliveries(), returns.deliveries());
+    }
+
+    // ---- the outside world ---------------------------------------------------------------------
+
+    /**
+     * The MX of sink.test on 127.0.0.2 and that of senders.test (where DSNs go) on 127.0.0.3, on one port,
+     * as the workers connect to every MX on delivery.mx-port. DNS answers with a one-second TTL, so that
+     * a DNS outage reaches the workers at once.
+     */
+    private void startSinks() throws IOException {
+        dns.ttl(1).mx("sink.test", 10, "mx.sink.test").address("mx.sink.test", "127.0.0.2")
+                .mx("senders.test", 10, "mx.senders.test").address("mx.senders.test", "127.0.0.3");
+        dns.start();
+        for (int attempt = 0; ; attempt++) {
+            int port = Ports.free();
+            FakeMx a = new FakeMx("mx.sink.test", InetAddress.getByName("127.0.0.2"), port);
+            FakeMx b = new FakeMx("mx.senders.test", InetAddress.getByName("127.0.0.3"), port);
+            try {
+                a.start();
+                b.start();
+                mx = a;
+                returns = b;
+                return;
+            } catch (IllegalStateException e) {
+                a.close();
+                b.close();
+                if (!(e.getCause() instanceof BindException) || attempt > 5) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    @AfterEach
+    void stopEverything() throws IOException {
+        if (cluster != null) {
+            cluster.close();
+            for (String name : cluster.names()) {
+                long errors = cluster.log(name).lines().filter(l -> l.contains(" ERROR ")).count();
+                if (errors > 0) {
+                    note("%s logged %d ERROR lines", name, errors);
+                }
+            }
+        }
+        if (mx != null) {
+            mx.close();
+            returns.close();
+        }
+        dns.close();
+        if (logs != null) {
+            Files.write(logs.resolve("summary.md"), summary(), StandardCharsets.UTF_8);
+        }
+    }
+
+    // ---- the report ----------------------------------------------------------------------------
+
+    private void row(String scenario, Reconciliation r, LoadDriver.Replies replies, double drained, Duration slowest) {
+        rows.put(scenario, String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | **%d** | %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f |",
+                scenario, r.messages, r.recipients, r.delivered, r.bounced, r.lost.size(), r.duplicates, r.wrongOutcome.size(),
+                r.unledgered, replies.get(LoadDriver.TEMPORARY), replies.get(LoadDriver.NO_REPLY), replies.get(LoadDriver.REFUSED),
+                replies.get(LoadDriver.PERMANENT), replies.get(LoadDriver.HUNG), slowest.toMillis() / 1000.0, drained));
+    }
+
+    private List<String> summary() {
+        List<String> out = new ArrayList<>();
+        out.add("# Fault suite");
+        out.add("");
+        out.add(String.format(Locale.ROOT, "Scenarios %s; %d messages each at %.0f/s over %d sessions; fault window %d s; "
+                + "3 brokers (RF 3, min ISR 2), 2 edges, 3 workers, 1 bounce service.", SCENARIOS, MESSAGES, RATE, SESSIONS,
+                WINDOW.toSeconds()));
+        out.add("");
+        out.add("| scenario | accepted | recipients | delivered | bounced | lost | duplicates | wrong outcome | unledgered "
+                + "| 4xx | no reply | refused | 5xx | hung | slowest DATA reply (s) | settled after (s) |");
+        out.add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        out.addAll(rows.values());
+        out.add("");
+        out.add("## Timeline");
+        out.add("");
+        timeline.forEach(l -> out.add("    " + l));
+        return out;
+    }
+
+    private void note(String format, Object... args) {
+        String line = String.format(Locale.ROOT, "[%6.1f s] ", (System.nanoTime() - t0) / 1e9) + String.format(Locale.ROOT, format, args);
+        timeline.add(line);
+        System.out.println("FaultSuiteIT: " + line);
+    }
+
+    private static Duration duration(String s) {
+        String t = s.trim();
+        if (t.endsWith("ms")) {
+            return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+        }
+        if (t.endsWith("m")) {
+            return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+        }
+        return Duration.ofSeconds(Long.parseLong(t.endsWith("s") ? t.substring(0, t.length() - 1) : t));
+    }
+}
