@@ -178,8 +178,13 @@ public final class EdgeReceiver implements AutoCloseable {
     @Override
     public void close() {
         listeners.forEach(SmtpListener::close);
-        acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        var acceptorsDone = acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        var workersDone = workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        // Bounded: a stop must never hang on an event loop (one did once, after a long benchmark); the
+        // connections are closed by then, and the process is on its way out.
+        if (!acceptorsDone.awaitUninterruptibly(10, TimeUnit.SECONDS) || !workersDone.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
+            LOG.warn("the SMTP event loops did not stop within 10 s; stopping the rest anyway");
+        }
         authenticator.close();
         publisher.close();
     }

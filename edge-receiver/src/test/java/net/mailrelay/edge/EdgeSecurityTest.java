@@ -159,6 +159,42 @@ class EdgeSecurityTest {
         }
     }
 
+    /**
+     * What the listeners offer: TLS 1.3 and 1.2 only, forward-secret AEAD suites only. Checked on the
+     * server's own engine (the JDK client would not offer TLS 1.1 or older to prove it by handshake), and
+     * by handshakes over real sockets: a TLS 1.2 client with only CBC or static-RSA suites is refused,
+     * one with the JDK's defaults gets an ECDHE AEAD suite.
+     */
+    @Test
+    void offersOnlyTls12AndNewerWithForwardSecretAeadCiphers() throws Exception {
+        javax.net.ssl.SSLEngine engine = net.mailrelay.edge.listener.TlsContexts.server(
+                TestEdges.certificate().certificate().toPath(), TestEdges.certificate().privateKey().toPath())
+                .newEngine(io.netty.buffer.ByteBufAllocator.DEFAULT);
+        assertThat(engine.getEnabledProtocols()).containsExactlyInAnyOrder("TLSv1.3", "TLSv1.2");
+        assertThat(engine.getEnabledCipherSuites()).isNotEmpty().allSatisfy(suite -> assertThat(suite)
+                .matches("TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256"
+                        + "|ECDHE_(ECDSA|RSA)_WITH_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256))"));
+
+        int port = edge.address("submissions").getPort();
+        for (String weak : List.of("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+                "TLS_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_256_CBC_SHA256")) {
+            try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) TLS.getSocketFactory().createSocket("127.0.0.1", port)) {
+                s.setSoTimeout(10_000);
+                s.setEnabledProtocols(new String[] {"TLSv1.2"});
+                s.setEnabledCipherSuites(new String[] {weak});
+                org.assertj.core.api.Assertions.assertThatThrownBy(s::startHandshake).as("handshake offering only %s", weak)
+                        .isInstanceOf(javax.net.ssl.SSLException.class);
+            }
+        }
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) TLS.getSocketFactory().createSocket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.setEnabledProtocols(new String[] {"TLSv1.2"});
+            s.startHandshake();
+            assertThat(s.getSession().getProtocol()).isEqualTo("TLSv1.2");
+            assertThat(s.getSession().getCipherSuite()).startsWith("TLS_ECDHE_").containsAnyOf("_GCM_", "_CHACHA20_");
+        }
+    }
+
     @Test
     void implicitTlsWithLogin() {
         try (SmtpTranscript c = connect("submissions")) {

@@ -77,6 +77,11 @@ class FaultSuiteIT {
         assertThat(jar).exists();
         logs = jar.getParent().resolve("fault-suite");
         Files.createDirectories(logs);
+        try (var old = Files.list(logs)) {
+            for (Path f : old.toList()) {
+                Files.delete(f); // an earlier run's logs and summary
+            }
+        }
         startSinks();
         cluster = new RelayCluster(jar, logs, data, dns.hostPort(), mx.port(), List.of(
                 "queue.retry-tiers=2s,10s", "queue.min-backoff=2s", "queue.max-backoff=10s",
