@@ -95,10 +95,8 @@ public final class MessageDelivery {
         List<Verdict> verdicts = new ArrayList<>();
         Map<String, String> claimed = new LinkedHashMap<>();
         for (Recipient r : env.recipients()) {
-            if (ledger.isDelivered(env.queueId(), r.address())) {
-                // Already delivered before a crash or rebalance brought this record back.
-                LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
-                continue;
+            if (alreadySettled(env, r.address())) {
+                continue; // settled before a crash or rebalance brought this record back
             }
             if (held.computeIfAbsent(r.domain(), controls::held)) {
                 // Postfix's hold queue: no attempt at all until released; not counted as an attempt.
@@ -118,10 +116,9 @@ public final class MessageDelivery {
                         "another worker is delivering this recipient right now", Verdict.Postponed.Limit.CLAIM));
                 continue;
             }
-            if (ledger.isDelivered(env.queueId(), r.address())) {
+            if (alreadySettled(env, r.address())) {
                 // The delivery that held the claim until a moment ago finished it.
                 ledger.release(env.queueId(), r.address(), token);
-                LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), r.address());
                 continue;
             }
             claimed.put(r.address(), token);
@@ -270,6 +267,18 @@ public final class MessageDelivery {
             return new SessionReport(target.host(), addr, Stage.DOT, null,
                     "no result from session with " + target.host() + " within " + sessionLimit, null, Map.of(), null, null, false);
         }
+    }
+
+    /** Whether the ledger knows the recipient as delivered or bounced already; logs the skip. */
+    private boolean alreadySettled(Envelope env, String rcpt) {
+        RecipientLedger.Settled s = ledger.settled(env.queueId(), rcpt);
+        if (s == RecipientLedger.Settled.DELIVERED) {
+            LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), rcpt);
+        } else if (s == RecipientLedger.Settled.BOUNCED) {
+            LOG.info("{}: to=<{}>, status=bounced (failed in an earlier attempt, its bounce already queued; skipped)",
+                    env.queueId(), rcpt);
+        }
+        return s != RecipientLedger.Settled.NO;
     }
 
     private static boolean eightBit(byte[] m, int offset, int length) {

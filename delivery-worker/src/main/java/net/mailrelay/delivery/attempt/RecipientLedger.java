@@ -3,18 +3,35 @@ package net.mailrelay.delivery.attempt;
 import net.mailrelay.protocol.envelope.QueueId;
 
 /**
- * The cluster's memory of which recipients of which message have been delivered, so that a record
- * read twice (after a crash or a rebalance) is not delivered twice. It is soft state: losing it may
- * cost a duplicate, never a message.
+ * The cluster's memory of which recipients of which message are settled (delivered, or bounced with
+ * their bounce request safely queued), so that a record read twice (after a crash or a rebalance) is
+ * neither delivered nor bounced twice. It is soft state: losing it may cost a duplicate, never a message.
  */
 public interface RecipientLedger {
+
+    /** What the ledger knows of a recipient. */
+    enum Settled {
+        NO, DELIVERED, BOUNCED
+    }
 
     boolean isDelivered(QueueId queueId, String recipient);
 
     void markDelivered(QueueId queueId, String recipient);
 
+    /** Whether the recipient was delivered or bounced already; one lookup. */
+    default Settled settled(QueueId queueId, String recipient) {
+        return isDelivered(queueId, recipient) ? Settled.DELIVERED : Settled.NO;
+    }
+
     /**
-     * Drops the memory of a delivered recipient once the record that carried it can no longer be read
+     * Remembers a recipient that failed for good, once its bounce request is durable (never before: a
+     * record read again after a crash in between must still ask for the bounce).
+     */
+    default void markBounced(QueueId queueId, String recipient) {
+    }
+
+    /**
+     * Drops the memory of a settled recipient once the record that carried it can no longer be read
      * again (its offset is committed). Best effort; called off the delivery path, so it may wait.
      */
     default void forget(QueueId queueId, String recipient) {

@@ -11,7 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The delivered-recipients ledger and the delivery claims, in Hazelcast maps shared by every worker.
+ * The settled-recipients ledger (delivered or bounced) and the delivery claims, in Hazelcast maps shared by every worker.
  * A claim is a {@code putIfAbsent} of "member-uuid/token" with a time to live (a lease): it stops two
  * deliveries of the same recipient at once after a rebalance, whether on two workers or two threads of
  * one. A claim whose member has left the cluster (its worker died) is taken over at once; the lease is
@@ -57,11 +57,28 @@ public final class HazelcastLedger implements RecipientLedger {
 
     @Override
     public boolean isDelivered(QueueId queueId, String recipient) {
+        return settled(queueId, recipient) == Settled.DELIVERED;
+    }
+
+    /** A delivered entry holds the time of delivery; a bounced one the time negated. */
+    @Override
+    public Settled settled(QueueId queueId, String recipient) {
         try {
-            return delivered.containsKey(key(queueId, recipient));
+            Long at = delivered.get(key(queueId, recipient));
+            return at == null ? Settled.NO : at < 0 ? Settled.BOUNCED : Settled.DELIVERED;
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); delivering to <{}> without duplicate check", queueId, e.toString(), recipient);
-            return false;
+            return Settled.NO;
+        }
+    }
+
+    @Override
+    public void markBounced(QueueId queueId, String recipient) {
+        try {
+            delivered.set(key(queueId, recipient), -System.currentTimeMillis(), retention.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: ledger unavailable ({}); <{}> may be bounced again if this message is read again", queueId,
+                    e.toString(), recipient);
         }
     }
 

@@ -66,14 +66,14 @@ public final class DeliveryLoop implements AutoCloseable {
     private static final long COMMIT_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
 
     /** A delivery thread's report that a record is finished (or must be read again). */
-    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable, Delivered delivered) {
+    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable, Settled settled) {
         Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
             this(tp, offset, epoch, durable, null);
         }
     }
 
-    /** The recipients of one record that were delivered: forgotten by the ledger once its offset is committed. */
-    private record Delivered(QueueId queueId, List<String> recipients) {
+    /** The recipients of one record that were delivered or bounced: forgotten by the ledger once its offset is committed. */
+    private record Settled(QueueId queueId, List<String> recipients) {
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
@@ -102,7 +102,7 @@ public final class DeliveryLoop implements AutoCloseable {
     private volatile int inFlightNow;
     private long lagMeasuredAt;
     private long committedAt = System.nanoTime();
-    private final Map<TopicPartition, TreeMap<Long, Delivered>> forgettable = new HashMap<>();
+    private final Map<TopicPartition, TreeMap<Long, Settled>> forgettable = new HashMap<>();
     private final RecipientLedger ledger;
     // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
     // removes it instead.
@@ -276,8 +276,11 @@ public final class DeliveryLoop implements AutoCloseable {
                 acks.add(writer.send(w.topic(), w.key(), w.value(), w.notBeforeMillis()));
             }
             CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
-            List<String> delivered = verdicts.stream().filter(v -> v instanceof Verdict.Delivered).map(Verdict::recipient).toList();
-            return new Completion(tp, record.offset(), epoch, true, delivered.isEmpty() ? null : new Delivered(env.queueId(), delivered));
+            // Their bounce requests are durable now: a record read again must not ask for them twice.
+            verdicts.stream().filter(v -> v instanceof Verdict.Failed).forEach(v -> ledger.markBounced(env.queueId(), v.recipient()));
+            List<String> settled = verdicts.stream().filter(v -> v instanceof Verdict.Delivered || v instanceof Verdict.Failed)
+                    .map(Verdict::recipient).toList();
+            return new Completion(tp, record.offset(), epoch, true, settled.isEmpty() ? null : new Settled(env.queueId(), settled));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             LOG.warn("{}: attempt interrupted by shutdown; it will be read again", env.queueId());
@@ -294,8 +297,8 @@ public final class DeliveryLoop implements AutoCloseable {
             if (c.durable()) {
                 // A stale completion (from before a rewind or a revocation) must not make the ledger
                 // forget: the record it was for is being read again and asks the ledger.
-                if (tracker.finished(c.tp(), c.offset(), c.epoch()) && c.delivered() != null) {
-                    forgettable.computeIfAbsent(c.tp(), k -> new TreeMap<>()).put(c.offset(), c.delivered());
+                if (tracker.finished(c.tp(), c.offset(), c.epoch()) && c.settled() != null) {
+                    forgettable.computeIfAbsent(c.tp(), k -> new TreeMap<>()).put(c.offset(), c.settled());
                 }
             } else if (consumer.assignment().contains(c.tp())) {
                 tracker.rewind(c.tp(), c.offset());
@@ -389,7 +392,7 @@ public final class DeliveryLoop implements AutoCloseable {
      */
     private void forgetCommitted(Map<TopicPartition, OffsetAndMetadata> committed) {
         committed.forEach((tp, o) -> {
-            TreeMap<Long, Delivered> m = forgettable.get(tp);
+            TreeMap<Long, Settled> m = forgettable.get(tp);
             if (m == null) {
                 return;
             }
@@ -397,7 +400,7 @@ public final class DeliveryLoop implements AutoCloseable {
             if (!done.isEmpty()) {
                 // Off the poll thread: it dispatches every record, and a cluster call per recipient here
                 // held deliveries back.
-                List<Delivered> batch = new ArrayList<>(done.values());
+                List<Settled> batch = new ArrayList<>(done.values());
                 forgetter.execute(() -> batch.forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r))));
                 done.clear();
             }

@@ -298,16 +298,26 @@ class ClientBehaviourTest {
     }
 
     static final class MemoryLedger implements RecipientLedger {
-        private final java.util.Set<String> delivered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final java.util.Map<String, Settled> settled = new java.util.concurrent.ConcurrentHashMap<>();
 
         @Override
         public boolean isDelivered(QueueId q, String r) {
-            return delivered.contains(q + " " + r);
+            return settled(q, r) == Settled.DELIVERED;
+        }
+
+        @Override
+        public Settled settled(QueueId q, String r) {
+            return settled.getOrDefault(q + " " + r, Settled.NO);
         }
 
         @Override
         public void markDelivered(QueueId q, String r) {
-            delivered.add(q + " " + r);
+            settled.put(q + " " + r, Settled.DELIVERED);
+        }
+
+        @Override
+        public void markBounced(QueueId q, String r) {
+            settled.put(q + " " + r, Settled.BOUNCED);
         }
 
         @Override

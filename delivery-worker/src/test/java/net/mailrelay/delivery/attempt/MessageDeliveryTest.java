@@ -42,6 +42,8 @@ class MessageDeliveryTest {
         }
     }
 
+    static RecipientLedger memory;
+
     @BeforeAll
     static void start() {
         // mx1 (preference 10) has nothing listening; mx2 (preference 20) is the fake MX.
@@ -50,7 +52,7 @@ class MessageDeliveryTest {
                 .mx("one.test", 10, "mx2.two.test");
         client = new SmtpClient(new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5),
                 Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5)), tls(), SmtpClient.Reuse.DEFAULT);
-        RecipientLedger memory = new ClientBehaviourTest.MemoryLedger();
+        memory = new ClientBehaviourTest.MemoryLedger();
         delivery = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT,
                 new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
                 client, memory, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
@@ -117,6 +119,16 @@ class MessageDeliveryTest {
         delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
         assertThat(delivery.deliver(env, MESSAGE, 0, MESSAGE.length)).isEmpty();
         assertThat(MX.deliveriesTo("once@routed.test")).hasSize(1);
+    }
+
+    /** A refused recipient whose bounce request is queued is not tried (nor bounced) again when its record comes back. */
+    @Test
+    void skipsRecipientsTheLedgerKnowsAreBounced() throws Exception {
+        Envelope env = envelope("permfail-once@routed.test");
+        assertThat(delivery.deliver(env, MESSAGE, 0, MESSAGE.length)).singleElement().isInstanceOf(Verdict.Failed.class);
+        memory.markBounced(env.queueId(), "permfail-once@routed.test"); // as the delivery loop does once the request is durable
+        assertThat(delivery.deliver(env, MESSAGE, 0, MESSAGE.length)).isEmpty();
+        assertThat(MX.timesOffered("permfail-once@routed.test")).isEqualTo(1);
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import net.mailrelay.delivery.smtp.ConnectionGate;
+import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.protocol.envelope.QueueId;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
@@ -105,5 +106,10 @@ class DestinationStateTest {
         a.release(q, "x@y.test", held);
         assertThat(b.claim(q, "x@y.test")).isNotNull();
         assertThat(b.isDelivered(q, "x@y.test")).isTrue();
+        assertThat(b.settled(q, "x@y.test")).isEqualTo(RecipientLedger.Settled.DELIVERED);
+        b.markBounced(q, "refused@y.test");
+        assertThat(a.settled(q, "refused@y.test")).isEqualTo(RecipientLedger.Settled.BOUNCED);
+        assertThat(a.isDelivered(q, "refused@y.test")).isFalse();
+        assertThat(a.settled(q, "other@y.test")).isEqualTo(RecipientLedger.Settled.NO);
     }
 }
