@@ -71,7 +71,7 @@ class DeliveryWorkerTest {
                 SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2), null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5),
                 Duration.ZERO, Duration.ZERO),
-                new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, Duration.ofHours(1), Duration.ofMinutes(5), Duration.ofSeconds(1)),
+                new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, Duration.ofHours(1), Duration.ofMinutes(5)),
                         ConnectionGate.NONE, DestinationGuard.NONE, RetryRequests.NONE));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
@@ -125,8 +125,8 @@ class DeliveryWorkerTest {
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
                 .until(() -> eventsFor(id).stream().filter(e -> e.outcome() == DeliveryEvent.Outcome.DELIVERED).count() == 2);
         // The ledger only has to outlive the window in which the record could be read again: once the
-        // offset is committed (every 500 ms), the entries expire after a short grace (1 s here), so the map
-        // does not grow with the traffic.
+        // offset is committed (every 500 ms), the entries are deleted, so the map does not grow with the
+        // traffic.
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !delivered.containsKey(carol)
                 && !delivered.containsKey(id.value() + " dave@routed.test"));
         assertThat(MX.deliveriesTo("carol@routed.test")).hasSize(1);
