@@ -377,8 +377,9 @@ public final class DeliveryLoop implements AutoCloseable {
         if (!offsets.isEmpty()) {
             consumer.commitAsync(offsets, (o, e) -> {
                 if (e != null) {
-                    LOG.warn("offset commit failed ({}); the records will be committed with the next ones", e.toString());
+                    LOG.warn("offset commit failed ({}); it is tried again", e.toString());
                 } else {
+                    tracker.committed(o);
                     forgetCommitted(o);
                 }
             });
@@ -430,6 +431,7 @@ public final class DeliveryLoop implements AutoCloseable {
             if (!offsets.isEmpty()) {
                 try {
                     consumer.commitSync(offsets);
+                    tracker.committed(offsets);
                     forgetCommitted(offsets);
                 } catch (RuntimeException e) {
                     LOG.warn("commit on revocation failed ({}); the new owner will repeat some records", e.toString());
@@ -466,6 +468,7 @@ public final class DeliveryLoop implements AutoCloseable {
             var offsets = tracker.committable();
             if (!offsets.isEmpty()) {
                 consumer.commitSync(offsets);
+                tracker.committed(offsets);
                 forgetCommitted(offsets);
             }
         } catch (RuntimeException e) {

@@ -16,6 +16,9 @@ final class OffsetTracker {
     private static final class Partition {
         final TreeMap<Long, Boolean> offsets = new TreeMap<>(); // offset -> finished
         long epoch;
+        /** One past the longest finished prefix: what may be committed. */
+        long next = -1;
+        /** What Kafka has acknowledged as committed. */
         long committed = -1;
 
         Partition(long epoch) {
@@ -56,20 +59,34 @@ final class OffsetTracker {
         return true;
     }
 
-    /** Offsets that may now be committed: for each partition, one past its longest finished prefix. */
+    /**
+     * Offsets that may now be committed: for each partition, one past its longest finished prefix, as
+     * long as Kafka has not acknowledged it ({@link #committed}). An offset whose commit failed (the group
+     * coordinator moved with a broker, say) is offered again, so that it is not left uncommitted on a
+     * partition that gets no more records: a record read again after that could find its recipients
+     * already forgotten by the ledger through a later copy of the same message.
+     */
     Map<TopicPartition, OffsetAndMetadata> committable() {
         Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
         partitions.forEach((tp, p) -> {
-            long next = -1;
             while (!p.offsets.isEmpty() && p.offsets.firstEntry().getValue()) {
-                next = p.offsets.pollFirstEntry().getKey() + 1;
+                p.next = p.offsets.pollFirstEntry().getKey() + 1;
             }
-            if (next > p.committed) {
-                p.committed = next;
-                out.put(tp, new OffsetAndMetadata(next));
+            if (p.next > p.committed) {
+                out.put(tp, new OffsetAndMetadata(p.next));
             }
         });
         return out;
+    }
+
+    /** Kafka acknowledged these offsets as committed. */
+    void committed(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        offsets.forEach((tp, o) -> {
+            Partition p = partitions.get(tp);
+            if (p != null) {
+                p.committed = Math.max(p.committed, o.offset());
+            }
+        });
     }
 
     /** Forgets every record at or after {@code offset}: they will be read again. */

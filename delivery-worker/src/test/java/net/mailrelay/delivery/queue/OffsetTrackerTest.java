@@ -20,7 +20,9 @@ class OffsetTrackerTest {
         assertThat(tracker.committable()).isEmpty();
         assertThat(tracker.inFlight()).isEqualTo(1);
         tracker.finished(tp, 10, e);
-        assertThat(tracker.committable().get(tp).offset()).isEqualTo(13);
+        var offsets = tracker.committable();
+        assertThat(offsets.get(tp).offset()).isEqualTo(13);
+        tracker.committed(offsets);
         assertThat(tracker.committable()).isEmpty();
         assertThat(tracker.inFlight()).isZero();
     }
@@ -56,5 +58,17 @@ class OffsetTrackerTest {
         assertThat(tracker.inFlight()).isEqualTo(1);
         assertThat(tracker.finished(tp, 7, after)).isTrue();
         assertThat(tracker.committable().get(tp).offset()).isEqualTo(8);
+    }
+
+    /** A failed commit (the coordinator moved with a broker) is offered again, even if nothing else finishes. */
+    @Test
+    void offersAnOffsetAgainUntilKafkaAcknowledgesIt() {
+        long e = tracker.started(tp, 20);
+        tracker.finished(tp, 20, e);
+        assertThat(tracker.committable().get(tp).offset()).isEqualTo(21);
+        // commitAsync failed: no acknowledgement
+        assertThat(tracker.committable().get(tp).offset()).as("offered again").isEqualTo(21);
+        tracker.committed(tracker.committable());
+        assertThat(tracker.committable()).isEmpty();
     }
 }
