@@ -112,6 +112,7 @@ public final class MessageDelivery {
             }
             String token = ledger.claim(env.queueId(), r.address());
             if (token == null) {
+                ledger.keepCopies(env.queueId(), r.address()); // the copy queued here must find it settled later
                 verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
                         "another worker is delivering this recipient right now", Verdict.Postponed.Limit.CLAIM));
                 continue;

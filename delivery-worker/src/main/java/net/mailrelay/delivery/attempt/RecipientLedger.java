@@ -31,6 +31,14 @@ public interface RecipientLedger {
     }
 
     /**
+     * Notes that this recipient now has a second queued copy: a record read twice at once around a
+     * rebalance, one reading delivering it while the other, finding it claimed, queued it for later. The
+     * entry then outlives {@link #forget} (until its time to live), so the later copy finds it settled.
+     */
+    default void keepCopies(QueueId queueId, String recipient) {
+    }
+
+    /**
      * Drops the memory of a settled recipient once the record that carried it can no longer be read
      * again (its offset is committed). Best effort; called off the delivery path, so it may wait.
      */

@@ -1,8 +1,11 @@
 package net.mailrelay.delivery.cluster;
 
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.map.IMap;
 import java.time.Duration;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.attempt.RecipientLedger;
@@ -64,12 +67,18 @@ public final class HazelcastLedger implements RecipientLedger {
         return settled(queueId, recipient) == Settled.DELIVERED;
     }
 
-    /** A delivered entry holds the time of delivery; a bounced one the time negated. */
+    // An entry's value: the time it was set, shifted left by 3, with these flags in the low bits.
+    static final long DELIVERED_FLAG = 1;
+    static final long BOUNCED_FLAG = 2;
+    /** Another queued copy of this recipient exists: the entry must outlive the forget of the first. */
+    static final long KEEP_FLAG = 4;
+
     @Override
     public Settled settled(QueueId queueId, String recipient) {
         try {
-            Long at = delivered.get(key(queueId, recipient));
-            return at == null ? Settled.NO : at < 0 ? Settled.BOUNCED : Settled.DELIVERED;
+            Long v = delivered.get(key(queueId, recipient));
+            return v == null ? Settled.NO : (v & DELIVERED_FLAG) != 0 ? Settled.DELIVERED
+                    : (v & BOUNCED_FLAG) != 0 ? Settled.BOUNCED : Settled.NO;
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); delivering to <{}> without duplicate check", queueId, e.toString(), recipient);
             return Settled.NO;
@@ -79,7 +88,7 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void markBounced(QueueId queueId, String recipient) {
         try {
-            delivered.set(key(queueId, recipient), -System.currentTimeMillis(), retention.toMillis(), TimeUnit.MILLISECONDS);
+            delivered.executeOnKey(key(queueId, recipient), new Flag(BOUNCED_FLAG, retention.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be bounced again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -89,7 +98,7 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void markDelivered(QueueId queueId, String recipient) {
         try {
-            delivered.set(key(queueId, recipient), System.currentTimeMillis(), retention.toMillis(), TimeUnit.MILLISECONDS);
+            delivered.executeOnKey(key(queueId, recipient), new Flag(DELIVERED_FLAG, retention.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -97,15 +106,50 @@ public final class HazelcastLedger implements RecipientLedger {
     }
 
     @Override
+    public void keepCopies(QueueId queueId, String recipient) {
+        try {
+            delivered.executeOnKey(key(queueId, recipient), new Flag(KEEP_FLAG, retention.toMillis()));
+        } catch (RuntimeException e) {
+            LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered twice", queueId, e.toString(), recipient);
+        }
+    }
+
+    @Override
     public void forget(QueueId queueId, String recipient) {
         try {
             if (forgetGrace.isZero()) {
-                delivered.delete(key(queueId, recipient));
+                delivered.executeOnKey(key(queueId, recipient), FORGET);
             } else {
                 delivered.setTtl(key(queueId, recipient), forgetGrace.toMillis(), TimeUnit.MILLISECONDS);
             }
         } catch (RuntimeException e) {
             // The time to live removes it.
+        }
+    }
+
+    /** Adds a flag to an entry (creating it), keeping the flags it has; runs where the entry lives. */
+    private record Flag(long flag, long ttlMillis) implements EntryProcessor<String, Long, Void> {
+        @Override
+        public Void process(Map.Entry<String, Long> entry) {
+            Long v = entry.getValue();
+            long kept = v == null ? 0 : v & KEEP_FLAG;
+            ((ExtendedMapEntry<String, Long>) entry).setValue((System.currentTimeMillis() << 3) | kept | flag | (v == null ? 0 : v & 3),
+                    ttlMillis, TimeUnit.MILLISECONDS);
+            return null;
+        }
+    }
+
+    /** Deletes an entry unless another copy of its recipient is queued; its time to live removes it then. */
+    private static final EntryProcessor<String, Long, Void> FORGET = new Forget();
+
+    private static final class Forget implements EntryProcessor<String, Long, Void> {
+        @Override
+        public Void process(Map.Entry<String, Long> entry) {
+            Long v = entry.getValue();
+            if (v != null && (v & KEEP_FLAG) == 0) {
+                entry.setValue(null);
+            }
+            return null;
         }
     }
 

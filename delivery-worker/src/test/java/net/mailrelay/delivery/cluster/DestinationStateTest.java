@@ -111,5 +111,15 @@ class DestinationStateTest {
         assertThat(a.settled(q, "refused@y.test")).isEqualTo(RecipientLedger.Settled.BOUNCED);
         assertThat(a.isDelivered(q, "refused@y.test")).isFalse();
         assertThat(a.settled(q, "other@y.test")).isEqualTo(RecipientLedger.Settled.NO);
+
+        a.forget(q, "x@y.test");
+        assertThat(b.settled(q, "x@y.test")).as("forgotten once its record is committed").isEqualTo(RecipientLedger.Settled.NO);
+        // Read twice at once around a rebalance: one reading found it claimed and queued a second copy.
+        b.keepCopies(q, "twice@y.test");
+        assertThat(a.settled(q, "twice@y.test")).as("a copy noted is not settled").isEqualTo(RecipientLedger.Settled.NO);
+        a.markDelivered(q, "twice@y.test");
+        a.forget(q, "twice@y.test");
+        assertThat(b.settled(q, "twice@y.test")).as("the second copy still finds it delivered")
+                .isEqualTo(RecipientLedger.Settled.DELIVERED);
     }
 }

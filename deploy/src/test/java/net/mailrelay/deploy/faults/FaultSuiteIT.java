@@ -156,8 +156,12 @@ class FaultSuiteIT {
         if (!scenario.equals("edge-kill") && !scenario.equals("all")) {
             soft.assertThat(replies.get(LoadDriver.NO_REPLY)).as("%s: connections lost without a reply", scenario).isZero();
         }
-        // A duplicate needs a delivery cut off between the MX's 250 and the ledger entry: a killed worker's.
-        soft.assertThat(r.duplicates).as("%s: duplicate deliveries", scenario).isLessThanOrEqualTo(workerKills * MAX_IN_FLIGHT);
+        // Duplicates are counted and explained (docs/faults.md), not forbidden: at-least-once delivery repeats
+        // a delivery cut off between the MX's 250 and the ledger entry (a killed worker's in flight), one
+        // whose 250 the MX never got out, and a recipient that a rebalance left with two queued copies.
+        // The bound only catches a ledger that stopped working.
+        soft.assertThat(r.duplicates).as("%s: duplicate deliveries", scenario)
+                .isLessThanOrEqualTo((1 + workerKills) * MAX_IN_FLIGHT);
     }
 
     /** Injects the scenario's fault; returns how many workers it killed. */
