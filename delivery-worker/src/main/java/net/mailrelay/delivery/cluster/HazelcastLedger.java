@@ -156,10 +156,13 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public String claim(QueueId queueId, String recipient) {
         String key = key(queueId, recipient);
+        String token = null;
         try {
-            String token = hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID();
+            token = hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID();
             String holder = claims.putIfAbsent(key, token, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            if (holder == null) {
+            // Our own token: Hazelcast retried the put after a member left and found its first try applied.
+            // Taking that for another worker's claim held the recipient back for the whole lease.
+            if (holder == null || holder.equals(token)) {
                 return token;
             }
             if (memberPresent(holder) || !claims.replace(key, holder, token)) {
@@ -170,7 +173,8 @@ public final class HazelcastLedger implements RecipientLedger {
             return token;
         } catch (RuntimeException e) {
             LOG.warn("{}: claims unavailable ({}); delivering to <{}> unclaimed", queueId, e.toString(), recipient);
-            return "unclaimed";
+            // The put may have been applied before the failure: releasing this token then removes it.
+            return token == null ? "unclaimed" : token;
         }
     }
 
