@@ -67,6 +67,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class RelayProcess implements AutoCloseable {
 
+    /**
+     * How long the ledger keeps a recipient with a queued retry copy: twice the longest a copy waits
+     * between readings (the maximal backoff, or the longest tier), and an hour for consumer lag.
+     */
+    static Duration copyHorizon(Duration maxBackoff, List<Duration> tiers) {
+        Duration longest = tiers.stream().max(Duration::compareTo).orElse(Duration.ZERO);
+        return (maxBackoff.compareTo(longest) > 0 ? maxBackoff : longest).multipliedBy(2).plusHours(1);
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(RelayProcess.class);
 
     /** What a process runs. */
@@ -163,7 +172,8 @@ public final class RelayProcess implements AutoCloseable {
             queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
                     topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30)), gate,
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30),
+                            copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
                     suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null, controls);

@@ -150,6 +150,12 @@ public final class MessageDelivery {
         for (Verdict v : verdicts) {
             if (v instanceof Verdict.Delivered) {
                 ledger.markDelivered(env.queueId(), v.recipient());
+            } else if (v instanceof Verdict.Deferred
+                    || v instanceof Verdict.Postponed p && p.limit() != Verdict.Postponed.Limit.CLAIM) {
+                // A retry copy is queued: if this record is read again (its offset was not committed
+                // before a crash or rebalance) and that reading delivers, the ledger must still know
+                // when the copy comes. Set while the claims are held, before any other reading can settle it.
+                ledger.keepCopies(env.queueId(), v.recipient());
             }
             log(env, v, delay);
         }

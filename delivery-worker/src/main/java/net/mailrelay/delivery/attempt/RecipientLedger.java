@@ -31,9 +31,10 @@ public interface RecipientLedger {
     }
 
     /**
-     * Notes that this recipient now has a second queued copy: a record read twice at once around a
-     * rebalance, one reading delivering it while the other, finding it claimed, queued it for later. The
-     * entry then outlives {@link #forget} (until its time to live), so the later copy finds it settled.
+     * Notes that this recipient now has another queued copy: a retry copy, or a record read twice at once
+     * around a rebalance, one reading delivering it while the other, finding it claimed, queued it for
+     * later. The entry then outlives {@link #forget} (for the copy horizon), so the later copy finds it
+     * settled even after a second reading of the first record delivered it and was committed.
      */
     default void keepCopies(QueueId queueId, String recipient) {
     }

@@ -34,32 +34,27 @@ public final class HazelcastLedger implements RecipientLedger {
     private final IMap<String, String> claims;
     private final Duration retention;
     private final Duration claimLease;
-    private final Duration forgetGrace;
+    private final Duration copyHorizon;
 
     /**
      * @param retention how long a delivered recipient is remembered (longer than the queue lifetime)
      * @param claimLease how long a claim outlives a worker that died holding it (longer than one attempt)
      */
     public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease) {
-        this(hazelcast, retention, claimLease, DEFAULT_FORGET_GRACE);
+        this(hazelcast, retention, claimLease, retention);
     }
 
     /**
-     * How long a forgotten entry still answers: none. A one-minute grace guarded against a re-read
-     * of committed records until its cause was found (a completion from before a revocation counted for
-     * the partition assigned back; fixed in OffsetTracker); it cost a quarter of the delivery rate in the
-     * benchmark (656 against 846 msg/s at 5k/20), Hazelcast's expiry being far dearer than a delete.
+     * @param copyHorizon how long an entry is kept for a queued retry copy of its recipient: longer than
+     *     the longest wait of a copy in the retry tiers (the maximal backoff or the longest tier), plus lag
      */
-    public static final Duration DEFAULT_FORGET_GRACE = Duration.ZERO;
-
-    /** @param forgetGrace how long an entry lives on once forgotten */
-    public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease, Duration forgetGrace) {
-        this.forgetGrace = forgetGrace;
+    public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease, Duration copyHorizon) {
         this.hazelcast = hazelcast;
         this.delivered = hazelcast.getMap(DELIVERED);
         this.claims = hazelcast.getMap(CLAIMS);
         this.retention = retention;
         this.claimLease = claimLease;
+        this.copyHorizon = copyHorizon;
     }
 
     @Override
@@ -70,7 +65,7 @@ public final class HazelcastLedger implements RecipientLedger {
     // An entry's value: the time it was set, shifted left by 3, with these flags in the low bits.
     static final long DELIVERED_FLAG = 1;
     static final long BOUNCED_FLAG = 2;
-    /** Another queued copy of this recipient exists: the entry must outlive the forget of the first. */
+    /** Another queued copy of this recipient exists (a retry copy, or a second reading's): the entry outlives a forget. */
     static final long KEEP_FLAG = 4;
 
     @Override
@@ -108,20 +103,21 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void keepCopies(QueueId queueId, String recipient) {
         try {
-            delivered.executeOnKey(key(queueId, recipient), new Flag(KEEP_FLAG, retention.toMillis()));
+            delivered.executeOnKey(key(queueId, recipient), new Flag(KEEP_FLAG, copyHorizon.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered twice", queueId, e.toString(), recipient);
         }
     }
 
+    /**
+     * Deletes the entry, the cheap case (Hazelcast's expiry costs far more than a delete: a one-minute
+     * grace on every forget cost a quarter of the delivery rate). An entry with another queued copy of
+     * its recipient lives on for the copy horizon instead.
+     */
     @Override
     public void forget(QueueId queueId, String recipient) {
         try {
-            if (forgetGrace.isZero()) {
-                delivered.executeOnKey(key(queueId, recipient), FORGET);
-            } else {
-                delivered.setTtl(key(queueId, recipient), forgetGrace.toMillis(), TimeUnit.MILLISECONDS);
-            }
+            delivered.executeOnKey(key(queueId, recipient), new Forget(copyHorizon.toMillis()));
         } catch (RuntimeException e) {
             // The time to live removes it.
         }
@@ -132,22 +128,25 @@ public final class HazelcastLedger implements RecipientLedger {
         @Override
         public Void process(Map.Entry<String, Long> entry) {
             Long v = entry.getValue();
-            long kept = v == null ? 0 : v & KEEP_FLAG;
-            ((ExtendedMapEntry<String, Long>) entry).setValue((System.currentTimeMillis() << 3) | kept | flag | (v == null ? 0 : v & 3),
+            long flags = v == null ? 0 : v & (DELIVERED_FLAG | BOUNCED_FLAG | KEEP_FLAG);
+            ((ExtendedMapEntry<String, Long>) entry).setValue((System.currentTimeMillis() << 3) | flags | flag,
                     ttlMillis, TimeUnit.MILLISECONDS);
             return null;
         }
     }
 
-    /** Deletes an entry unless another copy of its recipient is queued; its time to live removes it then. */
-    private static final EntryProcessor<String, Long, Void> FORGET = new Forget();
-
-    private static final class Forget implements EntryProcessor<String, Long, Void> {
+    /** Deletes an entry, or, when another copy of its recipient is queued, shortens its life to the copy horizon. */
+    private record Forget(long keepMillis) implements EntryProcessor<String, Long, Void> {
         @Override
         public Void process(Map.Entry<String, Long> entry) {
             Long v = entry.getValue();
-            if (v != null && (v & KEEP_FLAG) == 0) {
+            if (v == null) {
+                return null;
+            }
+            if ((v & KEEP_FLAG) == 0) {
                 entry.setValue(null);
+            } else {
+                ((ExtendedMapEntry<String, Long>) entry).setValue(v, keepMillis, TimeUnit.MILLISECONDS);
             }
             return null;
         }

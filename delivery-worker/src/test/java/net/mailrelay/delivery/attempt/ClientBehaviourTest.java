@@ -299,6 +299,13 @@ class ClientBehaviourTest {
 
     static final class MemoryLedger implements RecipientLedger {
         private final java.util.Map<String, Settled> settled = new java.util.concurrent.ConcurrentHashMap<>();
+        /** Recipients noted as having another queued copy, as "queue-id recipient". */
+        final java.util.Set<String> kept = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        @Override
+        public void keepCopies(QueueId q, String r) {
+            kept.add(q + " " + r);
+        }
 
         @Override
         public boolean isDelivered(QueueId q, String r) {

@@ -111,6 +111,8 @@ class MessageDeliveryTest {
                         "tempfail@routed.test=Deferred 4.3.0", "ok2@one.test=Delivered 2.0.0");
         Verdict failed = verdicts.stream().filter(v -> v.recipient().startsWith("permfail")).findFirst().orElseThrow();
         assertThat(failed.explanation()).contains("said: 550 5.1.1").contains("(in reply to RCPT TO command)");
+        // Only the deferred recipient gets a retry copy, so only its ledger entry must outlive a forget.
+        assertThat(((ClientBehaviourTest.MemoryLedger) memory).kept).containsExactly(env.queueId() + " tempfail@routed.test");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package net.mailrelay.delivery.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.hazelcast.core.HazelcastInstance;
 import java.time.Clock;
@@ -121,5 +122,27 @@ class DestinationStateTest {
         a.forget(q, "twice@y.test");
         assertThat(b.settled(q, "twice@y.test")).as("the second copy still finds it delivered")
                 .isEqualTo(RecipientLedger.Settled.DELIVERED);
+    }
+
+    /**
+     * A record's first reading deferred a recipient and queued a retry copy, but its offset was not
+     * committed; a second reading after a rebalance delivered it, was committed and forgot it. The copy
+     * must still find it delivered, until the copy horizon ends.
+     */
+    @Test
+    void aRetryCopyFindsItsRecipientDeliveredByASecondReadingOfTheRecord() {
+        HazelcastLedger a = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
+        HazelcastLedger b = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
+        QueueId q = QueueId.next(System.currentTimeMillis());
+        a.keepCopies(q, "deferred@y.test"); // the first reading: deferred, a retry copy queued
+        b.markDelivered(q, "deferred@y.test"); // the second reading
+        b.forget(q, "deferred@y.test"); // its offset committed
+        assertThat(a.settled(q, "deferred@y.test")).as("the retry copy's reading").isEqualTo(RecipientLedger.Settled.DELIVERED);
+        a.forget(q, "deferred@y.test"); // the copy's own offset committed
+        await().atMost(Duration.ofSeconds(15)).until(() -> a.settled(q, "deferred@y.test") == RecipientLedger.Settled.NO);
+
+        a.markDelivered(q, "plain@y.test");
+        a.forget(q, "plain@y.test");
+        assertThat(b.settled(q, "plain@y.test")).as("without a copy, forget deletes at once").isEqualTo(RecipientLedger.Settled.NO);
     }
 }
