@@ -26,6 +26,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.Date;
 import java.util.Deque;
 import java.util.List;
@@ -124,13 +125,15 @@ public final class FakeMx extends TestServer {
     private final String name;
     private final InetAddress bindAddress;
     private final int bindPort;
-    private final List<Delivery> deliveries = new CopyOnWriteArrayList<>();
+    // Synchronized lists, not copy-on-write: a long run adds millions of commands, and copying the whole
+    // array on each add made the fault suite's MX the bottleneck.
+    private final List<Delivery> deliveries = Collections.synchronizedList(new ArrayList<>());
     private final Map<String, Deque<String>> scripted = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> offers = new ConcurrentHashMap<>();
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger maxOpen = new AtomicInteger();
-    private final List<AtomicInteger> transactions = new CopyOnWriteArrayList<>();
+    private final List<AtomicInteger> transactions = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger pipeliningViolations = new AtomicInteger();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private volatile Mode mode = Mode.NORMAL;
@@ -141,7 +144,7 @@ public final class FakeMx extends TestServer {
     private volatile boolean startTls;
     private volatile boolean dsn;
     private volatile java.time.Duration finalDotDelay = java.time.Duration.ZERO;
-    private final List<String> commands = new CopyOnWriteArrayList<>();
+    private final List<String> commands = Collections.synchronizedList(new ArrayList<>());
     private volatile Credentials credentials;
     private volatile String tlsProtocolSeen;
     private ServerSocket server;
@@ -253,8 +256,13 @@ public final class FakeMx extends TestServer {
         return List.copyOf(deliveries);
     }
 
+    /** How many messages arrived, without copying them. */
+    public int deliveryCount() {
+        return deliveries.size();
+    }
+
     public List<Delivery> deliveriesTo(String recipient) {
-        return deliveries.stream().filter(d -> d.recipients().contains(recipient)).toList();
+        return deliveries().stream().filter(d -> d.recipients().contains(recipient)).toList();
     }
 
     /** How many times RCPT TO was given for this address, in any connection. */
@@ -273,7 +281,7 @@ public final class FakeMx extends TestServer {
 
     /** How many messages each connection carried, in the order the connections were accepted. */
     public List<Integer> transactionsPerConnection() {
-        return transactions.stream().map(AtomicInteger::get).toList();
+        return List.copyOf(transactions).stream().map(AtomicInteger::get).toList();
     }
 
     /** Commands that arrived before the previous reply while PIPELINING was not offered (RFC 2920 section 3.1). */

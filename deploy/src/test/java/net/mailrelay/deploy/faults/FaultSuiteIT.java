@@ -99,7 +99,8 @@ class FaultSuiteIT {
     private void run(String scenario, SoftAssertions soft) throws Exception {
         note("scenario %s: %d messages at %.0f/s over %d sessions, fault window %d s", scenario, MESSAGES, RATE, SESSIONS,
                 WINDOW.toSeconds());
-        int mxBefore = mx.deliveries().size();
+        int mxBefore = mx.deliveryCount();
+        int returnsBefore = returns.deliveryCount();
         LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60)).start();
         long loadMillis = (long) (MESSAGES * 1000 / RATE);
         Thread.sleep(Math.max(2_000, loadMillis / 4));
@@ -119,21 +120,21 @@ class FaultSuiteIT {
         note("%s: the client is done: %d in the ledger", scenario, driver.ledger().size());
 
         long drainStart = System.nanoTime();
-        Reconciliation r = reconcile(scenario, driver);
+        Reconciliation r = reconcile(scenario, driver, mxBefore, returnsBefore);
         while (!r.lost.isEmpty() && System.nanoTime() - drainStart < DRAIN.toNanos()) {
             Thread.sleep(1_000);
-            r = reconcile(scenario, driver);
+            r = reconcile(scenario, driver, mxBefore, returnsBefore);
         }
         double drained = (System.nanoTime() - drainStart) / 1e9;
         // Late duplicates still count: wait until nothing has arrived for five seconds.
         int seen = -1;
-        while (seen != mx.deliveries().size() + returns.deliveries().size()) {
-            seen = mx.deliveries().size() + returns.deliveries().size();
+        while (seen != mx.deliveryCount() + returns.deliveryCount()) {
+            seen = mx.deliveryCount() + returns.deliveryCount();
             Thread.sleep(5_000);
         }
-        r = reconcile(scenario, driver);
+        r = reconcile(scenario, driver, mxBefore, returnsBefore);
         note("%s: %s (settled %.1f s after the client finished; %d messages reached the MX)", scenario, r.summary(), drained,
-                mx.deliveries().size() - mxBefore);
+                mx.deliveryCount() - mxBefore);
         if (!r.lost.isEmpty()) {
             note("%s: lost %s", scenario, r.lost.stream().limit(20).toList());
         }
@@ -209,8 +210,12 @@ class FaultSuiteIT {
         }
     }
 
-    private Reconciliation reconcile(String scenario, LoadDriver driver) {
-        return Reconciliation.of(scenario, driver.ledger(), mx.deliveries(), returns.deliveries());
+    /** Reconciles the ledger with what arrived since the scenario began (earlier arrivals are other scenarios' mail). */
+    private Reconciliation reconcile(String scenario, LoadDriver driver, int mxBefore, int returnsBefore) {
+        List<FakeMx.Delivery> atMx = mx.deliveries();
+        List<FakeMx.Delivery> atReturns = returns.deliveries();
+        return Reconciliation.of(scenario, driver.ledger(), atMx.subList(mxBefore, atMx.size()),
+                atReturns.subList(returnsBefore, atReturns.size()));
     }
 
     // ---- the outside world ---------------------------------------------------------------------
