@@ -53,6 +53,8 @@ public final class MessageDelivery {
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
     private final TlsFallbacks fallbacks;
+    /** Claims of failed recipients whose bounce requests are not yet durable, by "queue-id recipient". */
+    private final Map<String, String> bouncing = new java.util.concurrent.ConcurrentHashMap<>();
 
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
             RecipientLedger ledger, String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
@@ -104,12 +106,6 @@ public final class MessageDelivery {
                         "delivery to " + r.domain() + " is on hold by the administrator", Verdict.Postponed.Limit.HELD));
                 continue;
             }
-            String suppressed = suppressions.reason(r.address());
-            if (suppressed != null) {
-                verdicts.add(new Verdict.Failed(r.address(), EnhancedStatus.permanentFailure(StatusDetail.BAD_MAILBOX), null,
-                        "recipient address suppressed after an earlier hard bounce: " + suppressed));
-                continue;
-            }
             String token = ledger.claim(env.queueId(), r.address());
             if (token == null) {
                 ledger.keepCopies(env.queueId(), r.address()); // the copy queued here must find it settled later
@@ -123,14 +119,53 @@ public final class MessageDelivery {
                 continue;
             }
             claimed.put(r.address(), token);
+            String suppressed = suppressions.reason(r.address());
+            if (suppressed != null) {
+                verdicts.add(new Verdict.Failed(r.address(), EnhancedStatus.permanentFailure(StatusDetail.BAD_MAILBOX), null,
+                        "recipient address suppressed after an earlier hard bounce: " + suppressed));
+                continue;
+            }
             byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
         }
+        boolean done = false;
         try {
             deliverClaimed(env, byDomain, verdicts, message, offset, length);
+            done = true;
         } finally {
-            claimed.forEach((r, token) -> ledger.release(env.queueId(), r, token));
+            // A failed recipient stays claimed until its bounce request is durable (bounceRecorded): a
+            // second reading of the record in between would otherwise ask for a second bounce.
+            Map<String, String> keep = new java.util.HashMap<>();
+            if (done) {
+                verdicts.stream().filter(v -> v instanceof Verdict.Failed && claimed.containsKey(v.recipient()))
+                        .forEach(v -> keep.put(v.recipient(), claimed.get(v.recipient())));
+            }
+            claimed.forEach((r, token) -> {
+                if (!keep.containsKey(r)) {
+                    ledger.release(env.queueId(), r, token);
+                }
+            });
+            keep.forEach((r, token) -> bouncing.put(env.queueId().value() + ' ' + r, token));
         }
         return verdicts;
+    }
+
+    /**
+     * After the attempt's outcome was written (or not): marks each failed recipient bounced in the
+     * ledger once its bounce request is durable, then gives up the claims {@link #deliver} kept for them.
+     * Call it once for every list of verdicts {@code deliver} returned.
+     */
+    public void bounceRecorded(Envelope env, List<Verdict> verdicts, boolean durable) {
+        for (Verdict v : verdicts) {
+            if (v instanceof Verdict.Failed) {
+                if (durable) {
+                    ledger.markBounced(env.queueId(), v.recipient());
+                }
+                String token = bouncing.remove(env.queueId().value() + ' ' + v.recipient());
+                if (token != null) {
+                    ledger.release(env.queueId(), v.recipient(), token);
+                }
+            }
+        }
     }
 
     private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, List<Verdict> verdicts, byte[] message,

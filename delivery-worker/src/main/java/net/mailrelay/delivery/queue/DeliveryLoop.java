@@ -267,17 +267,20 @@ public final class DeliveryLoop implements AutoCloseable {
             return new Completion(tp, record.offset(), epoch, true);
         }
         Envelope env = d.metadata();
+        List<Verdict> verdicts = null;
+        boolean written = false;
         try {
             long started = clock.millis();
-            List<Verdict> verdicts = delivery.deliver(env, d.value(), d.messageOffset(), d.messageLength());
+            verdicts = delivery.deliver(env, d.value(), d.messageOffset(), d.messageLength());
             List<CompletableFuture<Void>> acks = new ArrayList<>();
             for (AttemptRecords.Write w : records.of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts,
                     started, clock.millis())) {
                 acks.add(writer.send(w.topic(), w.key(), w.value(), w.notBeforeMillis()));
             }
             CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
+            written = true;
             // Their bounce requests are durable now: a record read again must not ask for them twice.
-            verdicts.stream().filter(v -> v instanceof Verdict.Failed).forEach(v -> ledger.markBounced(env.queueId(), v.recipient()));
+            delivery.bounceRecorded(env, verdicts, true);
             List<String> settled = verdicts.stream().filter(v -> v instanceof Verdict.Delivered || v instanceof Verdict.Failed)
                     .map(Verdict::recipient).toList();
             return new Completion(tp, record.offset(), epoch, true, settled.isEmpty() ? null : new Settled(env.queueId(), settled));
@@ -288,6 +291,10 @@ public final class DeliveryLoop implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("{}: outcome not recorded ({}); the message will be read again", env.queueId(), e.toString());
             return new Completion(tp, record.offset(), epoch, false);
+        } finally {
+            if (verdicts != null && !written) {
+                delivery.bounceRecorded(env, verdicts, false); // give the claims up; the record is read again
+            }
         }
     }
 

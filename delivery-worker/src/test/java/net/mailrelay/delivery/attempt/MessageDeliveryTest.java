@@ -2,10 +2,13 @@ package net.mailrelay.delivery.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.hazelcast.core.HazelcastInstance;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.TestMembers;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.route.RoutePolicies;
@@ -131,6 +134,45 @@ class MessageDeliveryTest {
         memory.markBounced(env.queueId(), "permfail-once@routed.test"); // as the delivery loop does once the request is durable
         assertThat(delivery.deliver(env, MESSAGE, 0, MESSAGE.length)).isEmpty();
         assertThat(MX.timesOffered("permfail-once@routed.test")).isEqualTo(1);
+    }
+
+    /**
+     * A record read twice at once around a rebalance: until the first reading's bounce request is durable,
+     * the second neither offers the refused recipient again nor asks for a second bounce; it postpones it,
+     * and its copy finds it bounced. If the bounce request could not be written, the claim is given up
+     * for the record's next reading.
+     */
+    @Test
+    void aRefusedRecipientStaysClaimedUntilItsBounceRequestIsDurable() throws Exception {
+        HazelcastInstance member = TestMembers.cluster(1).get(0);
+        try {
+            HazelcastLedger ledger = new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5));
+            MessageDelivery first = delivery(ledger);
+            MessageDelivery second = delivery(ledger);
+            Envelope env = envelope("permfail-read-twice@routed.test");
+            List<Verdict> v1 = first.deliver(env, MESSAGE, 0, MESSAGE.length);
+            assertThat(v1).singleElement().isInstanceOf(Verdict.Failed.class);
+            List<Verdict> v2 = second.deliver(env, MESSAGE, 0, MESSAGE.length);
+            assertThat(v2).singleElement().isInstanceOfSatisfying(Verdict.Postponed.class,
+                    p -> assertThat(p.limit()).isEqualTo(Verdict.Postponed.Limit.CLAIM));
+            first.bounceRecorded(env, v1, true);
+            second.bounceRecorded(env, v2, true);
+            assertThat(second.deliver(env, MESSAGE, 0, MESSAGE.length)).as("the postponed copy").isEmpty();
+            assertThat(MX.timesOffered("permfail-read-twice@routed.test")).isEqualTo(1);
+
+            Envelope unwritten = envelope("permfail-unwritten@routed.test");
+            first.bounceRecorded(unwritten, first.deliver(unwritten, MESSAGE, 0, MESSAGE.length), false);
+            assertThat(second.deliver(unwritten, MESSAGE, 0, MESSAGE.length)).as("read again after the write failed")
+                    .singleElement().isInstanceOf(Verdict.Failed.class);
+        } finally {
+            member.shutdown();
+        }
+    }
+
+    private static MessageDelivery delivery(RecipientLedger ledger) {
+        return new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT,
+                new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
+                client, ledger, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
     }
 
     @Test
