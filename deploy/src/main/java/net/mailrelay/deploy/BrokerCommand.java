@@ -70,7 +70,8 @@ final class BrokerCommand implements Callable<Integer> {
         }
         EmbeddedBroker broker = EmbeddedBroker.start(settings.get(Keys.DATA_DIR), settings.get(Keys.BROKER_PORT),
                 settings.get(Keys.CONTROLLER_PORT), RecordCodec.maxRecordBytes(settings.get(Keys.MAX_MESSAGE_SIZE)),
-                settings.get(Keys.FLUSH_EACH_MESSAGE), node);
+                settings.get(Keys.FLUSH_EACH_MESSAGE), node,
+                new EmbeddedBroker.Threads(settings.get(Keys.BROKER_IO_THREADS), settings.get(Keys.BROKER_NETWORK_THREADS)));
         LOG.info("mail-relay broker running at {} (data in {})", broker.bootstrapServers(), settings.get(Keys.DATA_DIR));
         MailRelay.runUntilStopped(broker);
         return 0;

@@ -112,8 +112,10 @@ public final class RelayProcess implements AutoCloseable {
         List<Duration> tiers = s.get(Keys.RETRY_TIERS);
         boolean standalone = role == Role.STANDALONE;
         if (standalone) {
+            EmbeddedBroker.Threads threads = new EmbeddedBroker.Threads(s.get(Keys.BROKER_IO_THREADS), s.get(Keys.BROKER_NETWORK_THREADS))
+                    .or(EmbeddedBroker.Threads.sharing(Runtime.getRuntime().availableProcessors()));
             EmbeddedBroker broker = EmbeddedBroker.start(s.get(Keys.DATA_DIR), s.get(Keys.BROKER_PORT),
-                    s.get(Keys.CONTROLLER_PORT), maxRecordBytes, false);
+                    s.get(Keys.CONTROLLER_PORT), maxRecordBytes, false, threads);
             parts.push(broker);
             bootstrapServers = broker.bootstrapServers();
         } else {

@@ -160,6 +160,14 @@ class StandaloneJarIT {
         first.destroy(); // SIGTERM: the shutdown hook stops every part
         assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("stopped within 60 s").isTrue();
         assertThat(Files.readString(firstLog)).contains("formatted new Kafka log directory").contains("embedded Kafka broker stopped");
+        // The broker shares the machine with the edge and the worker, so it gets fewer threads than Kafka's 8 + 3.
+        java.util.Properties broker = new java.util.Properties();
+        try (var in = Files.newInputStream(dir.resolve("data").resolve("kafka-server.properties"))) {
+            broker.load(in);
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertThat(broker).containsEntry("num.io.threads", Integer.toString(Math.max(2, cores)))
+                .containsEntry("num.network.threads", Integer.toString(Math.max(1, cores / 2)));
 
         FakeMx cameBack = new FakeMx("down.sink", InetAddress.getLoopbackAddress(), downPort);
         cameBack.start();

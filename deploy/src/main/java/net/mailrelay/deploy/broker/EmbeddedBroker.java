@@ -64,9 +64,38 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * The broker's request handler ({@code num.io.threads}) and network ({@code num.network.threads})
+     * threads; 0 keeps Kafka's default, 8 and 3, which is sized for a machine of the broker's own.
+     */
+    public record Threads(int io, int network) {
+        public static final Threads KAFKA_DEFAULTS = new Threads(0, 0);
+
+        public Threads {
+            if (io < 0 || network < 0) {
+                throw new IllegalArgumentException("thread counts cannot be negative");
+            }
+        }
+
+        /**
+         * For a broker that shares the machine's cores with an edge, a worker and a bounce service
+         * (standalone): a handler per core and a network thread per two. Kafka's 11 threads on a 2-core
+         * machine mostly wait for the CPU: they cost a sixth of the throughput and doubled the acceptance
+         * p99 there (docs/benchmarks.md).
+         */
+        public static Threads sharing(int cores) {
+            return new Threads(Math.max(2, cores), Math.max(1, cores / 2));
+        }
+
+        /** {@code configured} where set (not 0), else {@code automatic}'s. */
+        public Threads or(Threads automatic) {
+            return new Threads(io == 0 ? automatic.io : io, network == 0 ? automatic.network : network);
+        }
+    }
+
     public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
-            boolean flushEveryTopic) throws IOException {
-        return start(dataDir, brokerPort, controllerPort, maxRecordBytes, flushEveryTopic, Node.SINGLE);
+            boolean flushEveryTopic, Threads threads) throws IOException {
+        return start(dataDir, brokerPort, controllerPort, maxRecordBytes, flushEveryTopic, Node.SINGLE, threads);
     }
 
     /**
@@ -76,10 +105,10 @@ public final class EmbeddedBroker implements AutoCloseable {
      *        carry mail instead (see {@link TopicSetup}), sparing the consumer offsets and the event log.
      */
     public static EmbeddedBroker start(Path dataDir, int brokerPort, int controllerPort, int maxRecordBytes,
-            boolean flushEveryTopic, Node node) throws IOException {
+            boolean flushEveryTopic, Node node, Threads threads) throws IOException {
         Path logDir = dataDir.resolve("kafka").toAbsolutePath();
         Files.createDirectories(logDir);
-        Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes, node);
+        Properties props = properties(logDir, brokerPort, controllerPort, maxRecordBytes, node, threads);
         if (flushEveryTopic) {
             props.put("log.flush.interval.messages", "1");
         }
@@ -93,12 +122,20 @@ public final class EmbeddedBroker implements AutoCloseable {
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         server.startup();
         String bootstrap = "127.0.0.1:" + brokerPort;
-        LOG.info("embedded Kafka broker started at {} with its log in {}", bootstrap, logDir);
+        LOG.info("embedded Kafka broker started at {} with its log in {} ({} request handler and {} network threads)", bootstrap,
+                logDir, props.getProperty("num.io.threads", "8"), props.getProperty("num.network.threads", "3"));
         return new EmbeddedBroker(server, bootstrap);
     }
 
-    static Properties properties(Path logDir, int brokerPort, int controllerPort, int maxRecordBytes, Node node) {
+    static Properties properties(Path logDir, int brokerPort, int controllerPort, int maxRecordBytes, Node node,
+            Threads threads) {
         Properties p = new Properties();
+        if (threads.io() > 0) {
+            p.put("num.io.threads", Integer.toString(threads.io()));
+        }
+        if (threads.network() > 0) {
+            p.put("num.network.threads", Integer.toString(threads.network()));
+        }
         p.put("process.roles", "broker,controller");
         p.put("node.id", Integer.toString(node.nodeId()));
         if (node.single()) {

@@ -222,6 +222,12 @@ public final class Keys {
     public static final Key<String> BROKER_CLUSTER_ID = new Key<>("broker.cluster-id", "", s -> s,
             "Broker role in a quorum: the Kafka cluster id every node is formatted with (22 characters of base64, as "
                     + "`kafka-storage.sh random-uuid` prints).");
+    public static final Key<Integer> BROKER_IO_THREADS = new Key<>("broker.io-threads", "0", Parsers::nonNegative,
+            "Standalone and broker: the embedded broker's request handler threads (Kafka num.io.threads); 0 = automatic: one "
+                    + "per core (at least 2) for standalone, which shares the cores with the edge and the worker, Kafka's 8 for the broker role.");
+    public static final Key<Integer> BROKER_NETWORK_THREADS = new Key<>("broker.network-threads", "0", Parsers::nonNegative,
+            "Standalone and broker: the embedded broker's network threads (Kafka num.network.threads); 0 = automatic: one per "
+                    + "two cores (at least 1) for standalone, Kafka's 3 for the broker role.");
     public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
             "Standalone: fsync each produce batch of the topics that carry mail before acknowledging it (`flush.messages=1` on "
                     + "`mail.outbound`, the retry tiers and `mail.bounce`), as Postfix fsyncs a queue file before its 250; the event log and "
@@ -238,5 +244,5 @@ public final class Keys {
             SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
-            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
+            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }

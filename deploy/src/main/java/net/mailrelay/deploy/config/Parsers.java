@@ -28,6 +28,14 @@ final class Parsers {
         return n;
     }
 
+    static int nonNegative(String s) {
+        int n = integer(s);
+        if (n < 0) {
+            throw new IllegalArgumentException("must be 0 or more");
+        }
+        return n;
+    }
+
     static int integer(String s) {
         try {
             return Integer.parseInt(s);
