@@ -1,6 +1,7 @@
 package net.mailrelay.deploy.faults;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.net.BindException;
@@ -15,7 +16,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.assertj.core.api.SoftAssertions;
+import org.awaitility.core.ConditionTimeoutException;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.Ports;
@@ -103,9 +107,13 @@ class FaultSuiteIT {
         int returnsBefore = returns.deliveryCount();
         LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60)).start();
         long loadMillis = (long) (MESSAGES * 1000 / RATE);
-        Thread.sleep(Math.max(2_000, loadMillis / 4));
+        // The fault begins once a quarter of the messages have had their answer.
+        await().atMost(Duration.ofMillis(loadMillis).plusSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> driver.finished() >= MESSAGES / 4);
         note("%s: fault injected after %d messages finished", scenario, driver.finished());
         int workerKills = inject(scenario);
+        // The fault lasts a fixed window while the load goes on: a duration by design, not a wait for
+        // something to happen.
         if (scenario.equals("all")) {
             Thread.sleep(WINDOW.toMillis() / 2);
             note("all: the MX now drops connections in DATA instead of greeting with 421");
@@ -120,19 +128,24 @@ class FaultSuiteIT {
         note("%s: the client is done: %d in the ledger", scenario, driver.ledger().size());
 
         long drainStart = System.nanoTime();
-        Reconciliation r = reconcile(scenario, driver, mxBefore, returnsBefore);
-        while (!r.lost.isEmpty() && System.nanoTime() - drainStart < DRAIN.toNanos()) {
-            Thread.sleep(1_000);
-            r = reconcile(scenario, driver, mxBefore, returnsBefore);
+        AtomicReference<Reconciliation> drain = new AtomicReference<>();
+        try {
+            await().atMost(DRAIN).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                drain.set(reconcile(scenario, driver, mxBefore, returnsBefore));
+                return drain.get().lost.isEmpty();
+            });
+        } catch (ConditionTimeoutException e) {
+            // Still lost after the drain: the soft assertions below name them.
         }
         double drained = (System.nanoTime() - drainStart) / 1e9;
         // Late duplicates still count: wait until nothing has arrived for five seconds.
-        int seen = -1;
-        while (seen != mx.deliveryCount() + returns.deliveryCount()) {
-            seen = mx.deliveryCount() + returns.deliveryCount();
-            Thread.sleep(5_000);
-        }
-        r = reconcile(scenario, driver, mxBefore, returnsBefore);
+        AtomicInteger seen = new AtomicInteger(-1);
+        await().atMost(DRAIN).pollInterval(Duration.ofMillis(500)).during(Duration.ofSeconds(5))
+                .until(() -> {
+                    int now = mx.deliveryCount() + returns.deliveryCount();
+                    return seen.getAndSet(now) == now;
+                });
+        Reconciliation r = reconcile(scenario, driver, mxBefore, returnsBefore);
         note("%s: %s (settled %.1f s after the client finished; %d messages reached the MX)", scenario, r.summary(), drained,
                 mx.deliveryCount() - mxBefore);
         if (!r.lost.isEmpty()) {
