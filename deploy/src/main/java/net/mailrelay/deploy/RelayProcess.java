@@ -67,15 +67,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RelayProcess implements AutoCloseable {
 
-    /**
-     * How long the ledger keeps a recipient with a queued retry copy: twice the longest a copy waits
-     * between readings (the maximal backoff, or the longest tier), and an hour for consumer lag.
-     */
-    static Duration copyHorizon(Duration maxBackoff, List<Duration> tiers) {
-        Duration longest = tiers.stream().max(Duration::compareTo).orElse(Duration.ZERO);
-        return (maxBackoff.compareTo(longest) > 0 ? maxBackoff : longest).multipliedBy(2).plusHours(1);
-    }
-
     private static final Logger LOG = LoggerFactory.getLogger(RelayProcess.class);
 
     /** What a process runs. */
@@ -89,6 +80,15 @@ public final class RelayProcess implements AutoCloseable {
     private String bootstrapServers;
 
     private RelayProcess() {
+    }
+
+    /**
+     * How long the ledger keeps a recipient with a queued retry copy: twice the longest a copy waits
+     * between readings (the maximal backoff, or the longest tier), and an hour for consumer lag.
+     */
+    static Duration copyHorizon(Duration maxBackoff, List<Duration> tiers) {
+        Duration longest = tiers.stream().max(Duration::compareTo).orElse(Duration.ZERO);
+        return (maxBackoff.compareTo(longest) > 0 ? maxBackoff : longest).multipliedBy(2).plusHours(1);
     }
 
     public static RelayProcess start(Role role, Settings s) throws Exception {
