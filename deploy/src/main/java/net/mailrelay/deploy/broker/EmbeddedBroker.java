@@ -80,14 +80,14 @@ public final class EmbeddedBroker implements AutoCloseable {
         /**
          * For a broker that shares the machine's cores with an edge, a worker and a bounce service
          * (standalone): a handler per core and a network thread per two. Kafka's 11 threads on a 2-core
-         * machine mostly wait for the CPU: they cost a sixth of the throughput and doubled the acceptance
-         * p99 there (docs/benchmarks.md).
+         * machine mostly wait for the CPU: they cost about a sixth of the throughput and 6-7 ms of the
+         * acceptance p99 there (docs/benchmarks.md).
          */
         public static Threads sharing(int cores) {
             return new Threads(Math.max(2, cores), Math.max(1, cores / 2));
         }
 
-        /** {@code configured} where set (not 0), else {@code automatic}'s. */
+        /** These counts where they are set (not 0), else {@code automatic}'s. */
         public Threads or(Threads automatic) {
             return new Threads(io == 0 ? automatic.io : io, network == 0 ? automatic.network : network);
         }
