@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs one {@link SmtpSession} on a Netty channel: feeds it framed lines and content, and carries out
  * the steps it returns. Replies to pipelined commands are written as they are decided and flushed when
- * the read batch ends (RFC 2920). The event loop never waits: while the cluster is asked about the
- * client, a password is checked or a message is published, framing stops (and, but for a TLS
- * handshake, so does reading), and the work's callback resumes the session on the event loop.
+ * the read batch ends, or when framing resumes over bytes already buffered (RFC 2920). The event loop
+ * never waits: while the cluster is asked about the client, a password is checked or a message is
+ * published, framing stops (and, but for a TLS handshake, so does reading), and the work's callback
+ * resumes the session on the event loop.
  */
 final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
@@ -292,6 +293,10 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         } catch (Exception e) {
             ctx.fireExceptionCaught(e);
         }
+        // Commands the client pipelined behind the end of data, AUTH or the TLS handshake (RFC 2920) were
+        // just framed and answered with ctx.write. Outside a real read no channelReadComplete follows to
+        // flush those replies, and the client, which waits for them, sends nothing that would cause one.
+        ctx.flush();
     }
 
     @Override
