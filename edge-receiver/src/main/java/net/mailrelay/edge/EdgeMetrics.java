@@ -1,15 +1,18 @@
 package net.mailrelay.edge;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import net.mailrelay.protocol.smtp.Reply;
 
 /**
@@ -25,6 +28,7 @@ public final class EdgeMetrics {
     private final MeterRegistry registry;
     private final Map<String, PerListener> listeners = new ConcurrentHashMap<>();
     private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final Map<String, Counter> refusals = new ConcurrentHashMap<>();
     private final Timer published;
     private final Timer publishFailed;
 
@@ -66,6 +70,31 @@ public final class EdgeMetrics {
 
     public void publishTook(Duration d, boolean ok) {
         (ok ? published : publishFailed).record(d);
+    }
+
+    /**
+     * A message answered 451 without ever being handed to Kafka, by reason: {@code queue_full} (the
+     * publish queue's byte budget was spent), {@code queue_wait} (it waited too long behind a stuck
+     * producer), {@code stopping}.
+     */
+    public void publishRefused(String reason) {
+        refusal(reason).increment();
+    }
+
+    private Counter refusal(String reason) {
+        return refusals.computeIfAbsent(reason, r -> Counter.builder("mailrelay.edge.publish.refused")
+                .description("Messages answered 451 without being sent to Kafka, by reason").tag("reason", r)
+                .register(registry));
+    }
+
+    /** The bytes waiting in the publish queue, for a gauge; the refusal counters start at zero with it. */
+    public void publishQueue(Supplier<Number> queuedBytes) {
+        Gauge.builder("mailrelay.edge.publish.queue", queuedBytes).baseUnit("bytes")
+                .description("Bytes of accepted messages waiting to be handed to the Kafka producer").strongReference(true)
+                .register(registry);
+        for (String reason : List.of("queue_full", "queue_wait", "stopping")) {
+            refusal(reason);
+        }
     }
 
     /** Meters for one listener. */

@@ -124,7 +124,7 @@ public final class EdgeReceiver implements AutoCloseable {
         CredentialStore users = config.usersFile() == null ? CredentialStore.empty() : CredentialStore.load(config.usersFile());
         ConnectionLimits limits = new ConnectionLimits(config.maxConnections(), config.maxConnectionsPerClient(), relay);
         publisher = new KafkaPublisher(config.bootstrapServers(), config.topics().outbound(), config.publishTimeout(),
-                RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname());
+                RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname(), metrics);
         authenticator = new PasswordAuthenticator(users, guard, 2);
         acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
