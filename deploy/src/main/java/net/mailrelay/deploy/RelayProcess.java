@@ -212,15 +212,17 @@ public final class RelayProcess implements AutoCloseable {
     private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics, Path dataDir) throws IOException {
         List<EdgeReceiver.Listener> listeners = new ArrayList<>();
         if (s.get(Keys.SMTP_PORT) > 0) {
-            listeners.add(new EdgeReceiver.Listener(listenerPolicy("smtp", s.get(Keys.SMTP_TLS), s.get(Keys.SMTP_AUTH), false),
+            listeners.add(new EdgeReceiver.Listener(listenerPolicy("smtp", s.get(Keys.SMTP_TLS), s.get(Keys.SMTP_AUTH), false,
+                    s.get(Keys.SMTP_STRICT)),
                     new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT))));
         }
         if (s.get(Keys.SUBMISSION_PORT) > 0) {
             listeners.add(new EdgeReceiver.Listener(listenerPolicy("submission", s.get(Keys.SUBMISSION_TLS),
-                    s.get(Keys.SUBMISSION_AUTH), true), new InetSocketAddress(s.get(Keys.SUBMISSION_BIND), s.get(Keys.SUBMISSION_PORT))));
+                    s.get(Keys.SUBMISSION_AUTH), true, s.get(Keys.SUBMISSION_STRICT)), new InetSocketAddress(s.get(Keys.SUBMISSION_BIND), s.get(Keys.SUBMISSION_PORT))));
         }
         if (s.get(Keys.SMTPS_PORT) > 0) {
-            listeners.add(new EdgeReceiver.Listener(listenerPolicy("submissions", "implicit", s.get(Keys.SMTPS_AUTH), true),
+            listeners.add(new EdgeReceiver.Listener(listenerPolicy("submissions", "implicit", s.get(Keys.SMTPS_AUTH), true,
+                    s.get(Keys.SMTPS_STRICT)),
                     new InetSocketAddress(s.get(Keys.SMTPS_BIND), s.get(Keys.SMTPS_PORT))));
         }
         if (listeners.isEmpty()) {
@@ -246,10 +248,10 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.MAX_CONNECTIONS_PER_CLIENT), cert, key, s.get(Keys.USERS_FILE).orElse(null));
     }
 
-    private static ListenerPolicy listenerPolicy(String name, String tls, String auth, boolean submission) {
+    private static ListenerPolicy listenerPolicy(String name, String tls, String auth, boolean submission, boolean strictEnvelopes) {
         boolean offered = !auth.equals("off");
         return new ListenerPolicy(name, tls.equals("starttls"), tls.equals("implicit"), offered, auth.equals("required"),
-                submission);
+                submission, strictEnvelopes);
     }
 
     private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) throws IOException {

@@ -139,6 +139,15 @@ class StandaloneJarIT {
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("someone@routed.test").size() == 1);
         assertThat(routed.deliveriesTo("someone@routed.test").get(0).text()).contains("Subject: first").startsWith("Received: ");
 
+        // smtp.strict-envelopes is on by default (issue 15): a bare address on the MX port gets 501 5.5.4.
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", smtpPort)) {
+            c.expect("220 ");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            c.send("MAIL FROM:sender@client.test");
+            c.expect("501 5.5.4");
+        }
+
         assertThat(get(httpPort, "/health/live").statusCode()).isEqualTo(200);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> get(httpPort, "/health/ready").statusCode() == 200);
         String metrics = get(httpPort, "/metrics").body();

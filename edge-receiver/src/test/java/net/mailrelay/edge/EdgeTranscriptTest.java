@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import net.mailrelay.edge.policy.Cidr;
+import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
@@ -201,6 +202,37 @@ class EdgeTranscriptTest {
             c.expect("500 5.5.6 Error: line too long");
             c.send("NOOP");
             c.expect("250 2.0.0 Ok");
+        }
+    }
+
+    /** smtp.strict-envelopes (Postfix strict_rfc821_envelopes), on by default for the MX listener. */
+    @Test
+    void theMxListenerRefusesAddressesWithoutAngleBrackets() {
+        try (SmtpTranscript c = connect(edge)) {
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            c.send("MAIL FROM:user@client.test");
+            c.expect("501 5.5.4 Syntax error: address not enclosed in <>");
+            c.send("MAIL FROM:<user@client.test>");
+            c.expect("250 2.1.0");
+            c.send("RCPT TO:x@routed.test");
+            c.expect("501 5.5.4 Syntax error: address not enclosed in <>");
+            c.send("RCPT TO:<x@routed.test>");
+            c.expect("250 2.1.5");
+        }
+    }
+
+    @Test
+    void aListenerWithLenientEnvelopesTakesThem() throws Exception {
+        TestEdges t = new TestEdges(kafka.bootstrapServers(), topics).listen(ListenerPolicy.forMx(true).withStrictEnvelopes(false));
+        try (EdgeReceiver lenient = t.start(ClientGuard.NONE);
+                SmtpTranscript c = connect(lenient)) {
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            c.send("MAIL FROM:user@client.test");
+            c.expect("250 2.1.0");
+            c.send("RCPT TO:x@routed.test");
+            c.expect("250 2.1.5");
         }
     }
 }

@@ -10,8 +10,10 @@ import java.util.Map;
  *
  * @param mailbox the mailbox, or null for the null reverse path {@code <>}
  * @param parameters keys upper-cased, in the order given; a keyword without a value maps to ""
+ * @param bracketed the path was enclosed in angle brackets, as RFC 5321 section 4.1.2 requires; a server
+ *     with Postfix's {@code strict_rfc821_envelopes} refuses it otherwise
  */
-public record PathArgument(Mailbox mailbox, Map<String, String> parameters) {
+public record PathArgument(Mailbox mailbox, Map<String, String> parameters, boolean bracketed) {
 
     public PathArgument {
         parameters = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
@@ -19,7 +21,8 @@ public record PathArgument(Mailbox mailbox, Map<String, String> parameters) {
 
     /**
      * Parses {@code <path> [SP param[=value]]...}. Like Postfix with {@code strict_rfc821_envelopes = no},
-     * it tolerates spaces before the path and a path without angle brackets.
+     * it tolerates spaces before the path and a path without angle brackets; {@link #bracketed()} tells
+     * which, so that the session can refuse the latter where it is strict.
      */
     public static PathArgument parse(String argument, boolean allowNullPath) {
         String a = argument.stripLeading();
@@ -55,6 +58,6 @@ public record PathArgument(Mailbox mailbox, Map<String, String> parameters) {
                 throw new AddressSyntaxException("parameter " + key + " given twice");
             }
         }
-        return new PathArgument(box[0], params);
+        return new PathArgument(box[0], params, a.charAt(0) == '<');
     }
 }

@@ -43,6 +43,18 @@ class PathArgumentTest {
         assertThat(PathArgument.parse("a@b.example SIZE=5", false).parameters()).containsKey("SIZE");
     }
 
+    /** What strict_rfc821_envelopes looks at: whether the path came in angle brackets. */
+    @Test
+    void saysWhetherThePathWasBracketed() {
+        assertThat(PathArgument.parse("<a@b.example> SIZE=5", false).bracketed()).isTrue();
+        assertThat(PathArgument.parse(" <a@b.example>", false).bracketed()).isTrue();
+        assertThat(PathArgument.parse("<>", true).bracketed()).isTrue();
+        PathArgument bare = PathArgument.parse("a@b.example SIZE=5", false);
+        assertThat(bare.bracketed()).isFalse();
+        assertThat(bare.mailbox()).isEqualTo(new Mailbox("a", "b.example"));
+        assertThat(PathArgument.parse("a@b.example", true).bracketed()).isFalse();
+    }
+
     @Test
     void acceptsUtf8Addresses() {
         assertThat(PathArgument.parse("<josé@exämple.org>", false).mailbox().isAscii()).isFalse();

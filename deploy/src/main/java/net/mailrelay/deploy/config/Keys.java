@@ -60,6 +60,9 @@ public final class Keys {
             "MX listener TLS: starttls (offered, RFC 3207) or none.");
     public static final Key<String> SMTP_AUTH = new Key<>("smtp.auth", "off", s -> Parsers.oneOf(s, "off", "offered", "required"),
             "MX listener AUTH (only ever inside TLS): off, offered, or required before MAIL.");
+    public static final Key<Boolean> SMTP_STRICT = new Key<>("smtp.strict-envelopes", "true", Parsers::bool,
+            "MX listener: MAIL FROM and RCPT TO addresses must be enclosed in <>, else 501 5.5.4 (Postfix strict_rfc821_envelopes, "
+                    + "whose default is no; on port 25 only MTAs should talk, and a bare address is a mark of spamware).");
     public static final Key<String> SUBMISSION_BIND = new Key<>("submission.bind-address", "0.0.0.0", s -> s,
             "Address the submission listener binds to.");
     public static final Key<Integer> SUBMISSION_PORT = new Key<>("submission.port", "587", Parsers::port,
@@ -68,12 +71,17 @@ public final class Keys {
             "Submission listener TLS: starttls or none (then AUTH cannot be used).");
     public static final Key<String> SUBMISSION_AUTH = new Key<>("submission.auth", "required",
             s -> Parsers.oneOf(s, "off", "offered", "required"), "Submission listener AUTH: off, offered or required.");
+    public static final Key<Boolean> SUBMISSION_STRICT = new Key<>("submission.strict-envelopes", "false", Parsers::bool,
+            "Submission listener: addresses must be enclosed in <>, as smtp.strict-envelopes (off: a signed-in user's old "
+                    + "client or device may send a bare one).");
     public static final Key<String> SMTPS_BIND = new Key<>("smtps.bind-address", "0.0.0.0", s -> s,
             "Address the submissions (implicit TLS) listener binds to.");
     public static final Key<Integer> SMTPS_PORT = new Key<>("smtps.port", "465", Parsers::port,
             "Submissions listener port, implicit TLS per RFC 8314 (standalone: 2465); 0 turns it off.");
     public static final Key<String> SMTPS_AUTH = new Key<>("smtps.auth", "required", s -> Parsers.oneOf(s, "off", "offered", "required"),
             "Submissions listener AUTH: off, offered or required.");
+    public static final Key<Boolean> SMTPS_STRICT = new Key<>("smtps.strict-envelopes", "false", Parsers::bool,
+            "Submissions listener: addresses must be enclosed in <>, as submission.strict-envelopes.");
     public static final Key<java.util.Optional<Path>> TLS_CERT = new Key<>("tls.cert-file", "", Parsers::optionalPath,
             "PEM certificate chain for the SMTP listeners (standalone generates a self-signed one when unset).");
     public static final Key<java.util.Optional<Path>> TLS_KEY = new Key<>("tls.key-file", "", Parsers::optionalPath,
@@ -236,7 +244,8 @@ public final class Keys {
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
             MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
-            SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SMTPS_BIND, SMTPS_PORT, SMTPS_AUTH, TLS_CERT,
+            SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
+            SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,

@@ -76,6 +76,9 @@ public final class Replies {
     static final Reply EHLO_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: EHLO hostname");
     static final Reply MAIL_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: MAIL FROM:<address>");
     static final Reply RCPT_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: RCPT TO:<address>");
+    /** RFC 5321 section 4.1.2 puts a path in angle brackets; refused where envelopes are strict. */
+    static final Reply PATH_WITHOUT_BRACKETS = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS,
+            "Syntax error: address not enclosed in <>");
     static final Reply DATA_SYNTAX = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: DATA");
     static final Reply NO_ARGUMENTS = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Syntax: no arguments allowed");
     static final Reply BAD_SIZE = of(ReplyCode.SYNTAX_ERROR_IN_PARAMETERS, StatusDetail.INVALID_ARGUMENTS, "Bad message size syntax");

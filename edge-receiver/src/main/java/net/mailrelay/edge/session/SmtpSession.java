@@ -195,6 +195,9 @@ public final class SmtpSession {
         } catch (AddressSyntaxException e) {
             return error(Replies.badSender(e.getMessage()));
         }
+        if (!path.bracketed() && listener.strictEnvelopes()) {
+            return error(Replies.PATH_WITHOUT_BRACKETS);
+        }
         if (!esmtp && !path.parameters().isEmpty()) {
             return error(Replies.unsupportedParameter(path.parameters().keySet().iterator().next()));
         }
@@ -223,6 +226,9 @@ public final class SmtpSession {
             path = PathArgument.parse(arg, false);
         } catch (AddressSyntaxException e) {
             return error(Replies.badRecipient(e.getMessage()));
+        }
+        if (!path.bracketed() && listener.strictEnvelopes()) {
+            return error(Replies.PATH_WITHOUT_BRACKETS);
         }
         EsmtpParameters.Rcpt params = EsmtpParameters.rcpt(path.parameters());
         if (params.error() != null) {

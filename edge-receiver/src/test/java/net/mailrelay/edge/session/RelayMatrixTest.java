@@ -27,7 +27,7 @@ class RelayMatrixTest {
     static Stream<Arguments> cells() {
         List<Arguments> cells = new ArrayList<>();
         List<ListenerPolicy> listeners = List.of(ListenerPolicy.forMx(true), ListenerPolicy.forSubmission(),
-                ListenerPolicy.forSubmissions(), new ListenerPolicy("mx-auth", true, false, true, false, false));
+                ListenerPolicy.forSubmissions(), new ListenerPolicy("mx-auth", true, false, true, false, false, true));
         String[][] recipients = {
             {"user@relay.test", "local"},
             {"user@RELAY.TEST", "local"},

@@ -166,6 +166,37 @@ class SmtpSessionTest {
         assertThat(p.envelope().recipients().get(0).originalRecipient()).isEqualTo("rfc822;x+40far.test");
     }
 
+    /** Postfix strict_rfc821_envelopes = yes, the MX listener's default. */
+    @Test
+    void strictEnvelopesRefuseAnAddressWithoutBrackets() throws Exception {
+        assertThat(SETTINGS.listener().strictEnvelopes()).isTrue();
+        SmtpSession s = in(SessionState.IDENTIFIED);
+        assertThat(reply(s.command("MAIL FROM:a@client.test"))).isEqualTo("501 5.5.4 Syntax error: address not enclosed in <>");
+        assertThat(reply(s.command("MAIL FROM:a@client.test SIZE=10"))).startsWith("501 5.5.4 Syntax error: address not enclosed");
+        assertThat(s.state()).isEqualTo(SessionState.IDENTIFIED);
+        assertThat(reply(s.command("MAIL FROM: <a@client.test>"))).as("a space before the path is not what strict is about")
+                .startsWith("250 2.1.0");
+        assertThat(reply(s.command("RCPT TO:b@far.test"))).isEqualTo("501 5.5.4 Syntax error: address not enclosed in <>");
+        assertThat(s.state()).isEqualTo(SessionState.MAIL_GIVEN);
+        assertThat(reply(s.command("RCPT TO:<b@far.test>"))).startsWith("250 2.1.5");
+    }
+
+    /** Postfix strict_rfc821_envelopes = no, the submission listeners' default. */
+    @Test
+    void lenientEnvelopesTakeAnAddressWithoutBrackets() throws Exception {
+        SessionSettings lenient = SETTINGS.forListener(ListenerPolicy.forMx(false).withStrictEnvelopes(false));
+        assertThat(ListenerPolicy.forSubmission().strictEnvelopes()).isFalse();
+        assertThat(ListenerPolicy.forSubmissions().strictEnvelopes()).isFalse();
+        SmtpSession s = new SmtpSession(lenient, InetAddress.getByName("127.0.0.1"), CLOCK);
+        assertThat(reply(s.command("EHLO client.test"))).startsWith("250");
+        assertThat(reply(s.command("MAIL FROM:a@client.test SIZE=10"))).startsWith("250 2.1.0");
+        assertThat(reply(s.command("RCPT TO:b@far.test"))).startsWith("250 2.1.5");
+        assertThat(reply(s.command("DATA"))).startsWith("354");
+        Step.Publish p = (Step.Publish) s.endOfData(10, PLAIN);
+        assertThat(p.envelope().reversePath()).isEqualTo("a@client.test");
+        assertThat(p.envelope().recipients().get(0).address()).isEqualTo("b@far.test");
+    }
+
     @Test
     void carriesUtf8AddressesWhenSmtpUtf8IsGiven() throws Exception {
         SmtpSession s = in(SessionState.IDENTIFIED);
