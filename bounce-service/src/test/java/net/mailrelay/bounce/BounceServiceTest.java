@@ -198,6 +198,38 @@ class BounceServiceTest {
         return METERS.get("mailrelay.dsn.sent").tag("type", type).counter().count();
     }
 
+    /**
+     * A notification the broker will not take (here the outbound topic refuses records that large) is
+     * sent again, the same one, until it is taken; its request's offset is committed only then, and
+     * nothing else of the partition is read again.
+     */
+    @Test
+    void aNotificationTheBrokerRefusesIsSentAgainUntilItIsTaken() throws Exception {
+        TopicPartition p0 = new TopicPartition(topics.bounce(), 0);
+        outboundTakes(100);
+        try {
+            BounceRequest request = failure("refused-sender@example.org", "refused@example.net");
+            send(0, request.envelope().queueId().value(), RecordCodec.encode(request, ORIGINAL, 0, ORIGINAL.length));
+            long end = admin.listOffsets(Map.of(p0, org.apache.kafka.clients.admin.OffsetSpec.latest())).all()
+                    .get(30, TimeUnit.SECONDS).get(p0).offset();
+            Awaitility.await().during(Duration.ofSeconds(7)).atMost(Duration.ofSeconds(12))
+                    .until(() -> committed(p0) < end);
+        } finally {
+            outboundTakes(KafkaBroker.MAX_MESSAGE_BYTES);
+        }
+        onlyNotificationTo("refused-sender@example.org");
+        Awaitility.await().atMost(WAIT).until(() -> committed(p0) == admin.listOffsets(
+                Map.of(p0, org.apache.kafka.clients.admin.OffsetSpec.latest())).all().get(30, TimeUnit.SECONDS).get(p0).offset());
+    }
+
+    private static void outboundTakes(int maxMessageBytes) throws Exception {
+        var topic = new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.TOPIC,
+                topics.outbound());
+        admin.incrementalAlterConfigs(Map.of(topic, List.of(new org.apache.kafka.clients.admin.AlterConfigOp(
+                new org.apache.kafka.clients.admin.ConfigEntry("max.message.bytes", Integer.toString(maxMessageBytes)),
+                org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
+    }
+
     private static long committed(TopicPartition partition) throws Exception {
         OffsetAndMetadata o = admin.listConsumerGroupOffsets(topics.prefix() + "mail-relay-bounce").partitionsToOffsetAndMetadata()
                 .get(30, TimeUnit.SECONDS).get(partition);

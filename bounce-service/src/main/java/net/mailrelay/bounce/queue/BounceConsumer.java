@@ -13,13 +13,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import net.mailrelay.bounce.dsn.Dsn;
 import net.mailrelay.bounce.dsn.DsnComposer;
 import net.mailrelay.bounce.dsn.DsnEnvelope;
 import net.mailrelay.protocol.dsn.BounceRequest;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.OffsetTracker;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -38,8 +38,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The bounce service's queue loop: reads bounce requests, composes each notification and hands it to
  * the {@link DsnProducer}, and commits a request's offset only once the notifications of it and of
- * everything before it are acknowledged. A failed produce pauses its partition for a few seconds and
- * then reads again from the failed record; the poll thread never sleeps and never waits on an ack.
+ * everything before it are acknowledged ({@link OffsetTracker}, shared with the delivery worker). A
+ * notification the broker would not take is sent again, the same one, after a pause that doubles each
+ * time (5 s up to a minute), its partition paused meanwhile; nothing else of the partition is read
+ * again. The poll thread never sleeps and never waits on an ack.
  */
 public final class BounceConsumer implements AutoCloseable {
 
@@ -47,11 +49,33 @@ public final class BounceConsumer implements AutoCloseable {
 
     static final String GROUP_ID = "mail-relay-bounce";
     static final Duration RETRY_PAUSE = Duration.ofSeconds(5);
+    private static final Duration MAX_RETRY_PAUSE = Duration.ofMinutes(1);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
 
-    /** A partition paused after a failed produce, to be read again from {@code offset}. */
-    private record Backoff(long offset, long untilMillis) {
+    /** A notification being produced, with what it takes to send it again. */
+    private static final class Pending {
+        final TopicPartition partition;
+        final long offset;
+        final long token;
+        final Envelope envelope;
+        final Dsn dsn;
+        final QueueId queueId;
+        int failures;
+        long dueMillis;
+
+        Pending(TopicPartition partition, long offset, long token, Envelope envelope, Dsn dsn, QueueId queueId) {
+            this.partition = partition;
+            this.offset = offset;
+            this.token = token;
+            this.envelope = envelope;
+            this.dsn = dsn;
+            this.queueId = queueId;
+        }
+    }
+
+    /** The producer's answer for one notification; {@code error} null when it is acknowledged. */
+    private record Ack(Pending pending, Throwable error) {
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
@@ -60,8 +84,10 @@ public final class BounceConsumer implements AutoCloseable {
     private final String topic;
     private final String hostname;
     private final Clock clock;
-    private final InFlight inFlight = new InFlight();
-    private final Map<TopicPartition, Backoff> backoffs = new HashMap<>();
+    private final OffsetTracker<TopicPartition> tracker = new OffsetTracker<>();
+    private final java.util.Queue<Ack> acks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Notifications waiting to be sent again, their partitions paused. */
+    private final List<Pending> waiting = new ArrayList<>();
     private final Thread thread;
     private final Map<Dsn.Kind, Counter> sent = new java.util.EnumMap<>(Dsn.Kind.class);
     private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
@@ -149,6 +175,7 @@ public final class BounceConsumer implements AutoCloseable {
 
     private void dispatch(ConsumerRecord<String, byte[]> record) {
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+        long token = tracker.started(partition, record.offset());
         RecordCodec.Decoded<BounceRequest> decoded;
         try {
             decoded = RecordCodec.decode(record.value(), BounceRequest.class);
@@ -156,14 +183,14 @@ public final class BounceConsumer implements AutoCloseable {
             // Reading it again cannot help; commit past it so it does not block the partition forever.
             LOG.error("{}: malformed bounce request at {}-{} offset {}, skipped: {}", record.key(), record.topic(),
                     record.partition(), record.offset(), e.getMessage());
-            inFlight.done(partition, record.offset());
+            tracker.finished(partition, record.offset(), token);
             return;
         }
         BounceRequest request = decoded.metadata();
         QueueId queueId = request.envelope().queueId();
         if (request.envelope().hasNullReversePath()) {
             LOG.info("{}: sender is the null reverse path, no notification", queueId);
-            inFlight.done(partition, record.offset());
+            tracker.finished(partition, record.offset(), token);
             return;
         }
         QueueId dsnId = QueueId.next(clock.millis());
@@ -175,26 +202,19 @@ public final class BounceConsumer implements AutoCloseable {
         } catch (RuntimeException e) {
             // Composing is a pure function of the record: a retry would fail the same way.
             LOG.error("{}: cannot compose a notification, request skipped", queueId, e);
-            inFlight.done(partition, record.offset());
+            tracker.finished(partition, record.offset(), token);
             return;
         }
         if (dsn.isEmpty()) {
             LOG.info("{}: no reported recipient asked for a notification", queueId);
-            inFlight.done(partition, record.offset());
+            tracker.finished(partition, record.offset(), token);
             return;
         }
-        String label = dsn.get().kind().logLabel();
-        Counter counter = sent.get(dsn.get().kind());
-        CompletableFuture<Void> acked = producer.send(envelope, dsn.get());
-        acked.whenComplete((ok, error) -> {
-            if (error == null) {
-                counter.increment();
-                LOG.info("{}: {}: {}", queueId, label, dsnId);
-            } else {
-                LOG.warn("{}: {} {} not queued, will retry: {}", queueId, label, dsnId, error.toString());
-            }
-        });
-        inFlight.add(partition, record.offset(), acked);
+        send(new Pending(partition, record.offset(), token, envelope, dsn.get(), queueId));
+    }
+
+    private void send(Pending p) {
+        producer.send(p.envelope, p.dsn).whenComplete((ok, error) -> acks.add(new Ack(p, error)));
     }
 
     private void measureLag() {
@@ -210,50 +230,74 @@ public final class BounceConsumer implements AutoCloseable {
         lag = sum;
     }
 
-    /** Commits what is acknowledged, and pauses partitions whose oldest outstanding produce failed. */
+    /**
+     * Takes in the producer's answers: an acknowledged notification finishes its record, a failed one
+     * waits to be sent again with its partition paused. Then commits what may be committed.
+     */
     private void settle() {
-        InFlight.Settled settled = inFlight.settle();
-        settled.failedAt().forEach((partition, offset) -> {
-            if (!backoffs.containsKey(partition)) {
-                consumer.pause(Set.of(partition));
-                backoffs.put(partition, new Backoff(offset, clock.millis() + RETRY_PAUSE.toMillis()));
-                LOG.warn("{}: pausing for {} s, then reading again from offset {}", partition,
-                        RETRY_PAUSE.toSeconds(), offset);
+        long now = clock.millis();
+        Ack a;
+        while ((a = acks.poll()) != null) {
+            Pending p = a.pending();
+            String label = p.dsn.kind().logLabel();
+            if (a.error() == null) {
+                sent.get(p.dsn.kind()).increment();
+                LOG.info("{}: {}: {}", p.queueId, label, p.envelope.queueId());
+                tracker.finished(p.partition, p.offset, p.token);
+            } else if (tracker.current(p.partition, p.offset, p.token)) {
+                long pause = RETRY_PAUSE.toMillis() << Math.min(p.failures, 4);
+                p.failures++;
+                p.dueMillis = now + Math.min(pause, MAX_RETRY_PAUSE.toMillis());
+                waiting.add(p);
+                consumer.pause(Set.of(p.partition));
+                LOG.warn("{}: {} {} not queued ({}); sent again in {} s", p.queueId, label, p.envelope.queueId(),
+                        a.error().toString(), (p.dueMillis - now) / 1000);
             }
-        });
-        if (!settled.commits().isEmpty()) {
-            consumer.commitAsync(settled.commits(), (offsets, error) -> {
+        }
+        Map<TopicPartition, OffsetAndMetadata> commits = committable(null);
+        if (!commits.isEmpty()) {
+            consumer.commitAsync(commits, (offsets, error) -> {
                 if (error != null) {
-                    // A later commit covers these offsets; at worst a restart repeats some notifications.
+                    // Offered again with the next settle; at worst a restart repeats some notifications.
                     LOG.warn("committing {} failed: {}", offsets, error.toString());
+                } else {
+                    Map<TopicPartition, Long> done = new HashMap<>();
+                    offsets.forEach((tp, o) -> done.put(tp, o.offset()));
+                    tracker.committed(done);
                 }
             });
         }
     }
 
-    /**
-     * Rewinds a paused partition once its pause is over and nothing of it is still in flight (so no
-     * late acknowledgement can race the records read again).
-     */
+    private Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions) {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        tracker.committable().forEach((tp, o) -> {
+            if (partitions == null || partitions.contains(tp)) {
+                out.put(tp, new OffsetAndMetadata(o));
+            }
+        });
+        return out;
+    }
+
+    /** Sends again what is due; a partition with nothing left waiting is read again. */
     private void resumeDue() {
         long now = clock.millis();
-        backoffs.entrySet().removeIf(e -> {
-            TopicPartition partition = e.getKey();
-            if (now < e.getValue().untilMillis() || !inFlight.quiet(partition)) {
-                return false;
+        List<Pending> due = new ArrayList<>();
+        waiting.removeIf(p -> p.dueMillis <= now && due.add(p));
+        for (Pending p : due) {
+            send(p);
+            if (waiting.stream().noneMatch(w -> w.partition.equals(p.partition))) {
+                consumer.resume(Set.of(p.partition));
             }
-            inFlight.forget(List.of(partition));
-            consumer.seek(partition, e.getValue().offset());
-            consumer.resume(Set.of(partition));
-            return true;
-        });
+        }
     }
 
     /** On the loop thread as it ends: wait for outstanding acks, commit what they allow, leave the group. */
     private void finish() {
         try {
             producer.flush();
-            commitSync(inFlight.settle().commits());
+            settle();
+            commitSync(committable(null));
         } finally {
             consumer.close(CLOSE_TIMEOUT);
         }
@@ -304,7 +348,8 @@ public final class BounceConsumer implements AutoCloseable {
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             // The next owner starts from our last commit: let what is in flight finish so it need not repeat it.
             producer.flush();
-            commitSync(inFlight.settle().commits());
+            settle();
+            commitSync(committable(partitions));
             forget(partitions);
         }
 
@@ -318,8 +363,8 @@ public final class BounceConsumer implements AutoCloseable {
         }
 
         private void forget(Collection<TopicPartition> partitions) {
-            inFlight.forget(partitions);
-            partitions.forEach(backoffs::remove);
+            partitions.forEach(tracker::forget);
+            waiting.removeIf(p -> partitions.contains(p.partition));
         }
     }
 }
