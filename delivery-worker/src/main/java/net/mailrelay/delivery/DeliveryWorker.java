@@ -138,10 +138,9 @@ public final class DeliveryWorker implements AutoCloseable {
                 c.slotWait());
         MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort());
         // The whole session may not outlast the sum of its stage timeouts; this bounds a stuck delivery thread.
-        Duration sessionLimit = c.timeouts().connect().plus(c.timeouts().greeting()).plus(c.timeouts().command().multipliedBy(3))
-                .plus(c.timeouts().dataInit()).plus(c.timeouts().dataBlock()).plus(c.timeouts().finalDot());
         MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, cluster.ledger(),
-                guard, cluster.suppressions(), cluster.controls(), c.hostname(), c.maxRecipientsPerTransaction(), sessionLimit, clock);
+                guard, cluster.suppressions(), cluster.controls(), c.hostname(), c.maxRecipientsPerTransaction(),
+                c.timeouts().sessionLimit(), clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
         loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), c.topics(), c.schedule().tiers(), delivery, records,

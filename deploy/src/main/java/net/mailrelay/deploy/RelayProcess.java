@@ -174,7 +174,7 @@ public final class RelayProcess implements AutoCloseable {
             queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
                     topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30),
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
@@ -254,11 +254,15 @@ public final class RelayProcess implements AutoCloseable {
                 submission, strictEnvelopes);
     }
 
+    static Timeouts timeouts(Settings s) {
+        return new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
+                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
+    }
+
     private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) throws IOException {
         RetrySchedule schedule = new RetrySchedule(s.get(Keys.RETRY_TIERS), s.get(Keys.MIN_BACKOFF), s.get(Keys.MAX_BACKOFF),
                 s.get(Keys.MAX_LIFETIME));
-        Timeouts timeouts = new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
-                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
+        Timeouts timeouts = timeouts(s);
         Map<NextHop, Credentials> credentials = Map.of();
         if (s.get(Keys.ROUTE_AUTH_FILE).isPresent()) {
             try {

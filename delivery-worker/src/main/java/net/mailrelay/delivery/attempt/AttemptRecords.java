@@ -91,7 +91,8 @@ public final class AttemptRecords {
         int attempt = env.attempts() + 1;
         Map<String, Recipient> recipients = env.recipients().stream()
                 .collect(Collectors.toMap(Recipient::address, Function.identity(), (a, b) -> a));
-        RetrySchedule.Decision decision = verdicts.stream().anyMatch(v -> v instanceof Verdict.Deferred || v instanceof Verdict.Postponed)
+        verdicts = verdicts.stream().map(DeliveryTrouble::finalWord).toList();
+        RetrySchedule.Decision decision = verdicts.stream().anyMatch(DeliveryTrouble::waits)
                 ? schedule.next(attempt, env.arrivedAtMillis(), nowMillis, random) : null;
         boolean expired = decision instanceof RetrySchedule.Decision.Expired;
         long giveUpAt = env.arrivedAtMillis() + schedule.maxLifetime().toMillis();
@@ -102,7 +103,7 @@ public final class AttemptRecords {
             Verdict.Remote remote = remote(v);
             EnhancedStatus status = v.status();
             DeliveryEvent.Outcome outcome;
-            if ((v instanceof Verdict.Deferred || v instanceof Verdict.Postponed) && expired) {
+            if (DeliveryTrouble.waits(v) && expired) {
                 outcome = DeliveryEvent.Outcome.EXPIRED;
                 status = EnhancedStatus.transientFailure(StatusDetail.DELIVERY_TIME_EXPIRED);
                 s.failed.add(report(r, Action.FAILED, status, remote, v.explanation(), nowMillis, 0));
@@ -126,12 +127,15 @@ public final class AttemptRecords {
                 }
             } else if (v instanceof Verdict.Deleted) {
                 outcome = DeliveryEvent.Outcome.DELETED; // the event is all that is left of it: no retry, no DSN
-            } else {
+            } else if (v instanceof Verdict.Delivered) {
                 outcome = DeliveryEvent.Outcome.DELIVERED;
                 if (r.notifyOn().contains(Notify.SUCCESS) && (remote == null || !remote.dsn())) {
                     // RFC 3461 section 6.2.3: the next hop could not take the request on, so the relay reports it.
                     s.succeeded.add(report(r, Action.RELAYED, status, remote, v.explanation(), nowMillis, 0));
                 }
+            } else {
+                // finalWord leaves nothing else; should a new kind appear, it must not pass for delivered.
+                throw new IllegalStateException("no outcome for verdict " + v);
             }
             writes.add(event(env, v, outcome, status, attempt, startedMillis, nowMillis));
         }

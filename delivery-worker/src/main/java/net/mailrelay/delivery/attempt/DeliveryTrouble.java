@@ -3,6 +3,7 @@ package net.mailrelay.delivery.attempt;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import net.mailrelay.delivery.route.Resolution;
 import net.mailrelay.delivery.smtp.RemoteReply;
 import net.mailrelay.delivery.smtp.SessionReport;
 import net.mailrelay.delivery.smtp.Stage;
@@ -12,9 +13,12 @@ import net.mailrelay.protocol.smtp.StatusClass;
 import net.mailrelay.protocol.smtp.StatusDetail;
 
 /**
- * Every "retry, next MX, or bounce" decision, in one place (Postfix's smtp_trouble.c), one method per
- * place a session can go wrong. I/O failures map to fixed statuses: no connection or no answer is
- * 4.4.1, a lost connection or a timeout during the conversation is 4.4.2, a failed TLS handshake 4.7.5.
+ * Every "retry, next MX, or bounce" decision, in one place (Postfix's smtp_trouble.c): one method per
+ * place a session can go wrong, and one per reason a recipient is not attempted at all (held,
+ * claimed, suppressed, unroutable, suspended, over its rate, a local error). I/O failures map to fixed
+ * statuses: no connection or no answer is 4.4.1, a lost connection or a timeout during the
+ * conversation is 4.4.2, a failed TLS handshake 4.7.5. What is not a final word is made one by
+ * {@link #finalWord}, which fails closed: to a retry, never to "delivered".
  */
 final class DeliveryTrouble {
 
@@ -219,6 +223,77 @@ final class DeliveryTrouble {
     private static String peer(SessionReport r) {
         String ip = r.address() == null ? "" : r.address().substring(0, r.address().lastIndexOf(':'));
         return r.host() + "[" + ip + "]";
+    }
+
+    // ---- recipients not attempted ----------------------------------------------------------------
+
+    /** 4.4.5, "mail system congestion": not an attempt, for a reason that says nothing of the message. */
+    private static final EnhancedStatus NOT_NOW = EnhancedStatus.transientFailure(new StatusDetail(4, 5));
+
+    /** Postfix's hold queue: no attempt at all until released; not counted as an attempt. */
+    static Verdict held(String rcpt, String domain) {
+        return new Verdict.Postponed(rcpt, NOT_NOW, "delivery to " + domain + " is on hold by the administrator",
+                Verdict.Postponed.Limit.HELD);
+    }
+
+    /** Another delivery (on any worker) holds the recipient's claim: it is being delivered right now. */
+    static Verdict claimedElsewhere(String rcpt) {
+        return new Verdict.Postponed(rcpt, NOT_NOW, "another worker is delivering this recipient right now",
+                Verdict.Postponed.Limit.CLAIM);
+    }
+
+    /** A hard bounce put the address on the suppression list: bounced at once (5.1.1). */
+    static Verdict suppressed(String rcpt, String reason) {
+        return new Verdict.Failed(rcpt, EnhancedStatus.permanentFailure(StatusDetail.BAD_MAILBOX), null,
+                "recipient address suppressed after an earlier hard bounce: " + reason);
+    }
+
+    /**
+     * No route: a domain that does not exist, a null MX or an MX that loops back to this relay fails
+     * (5.1.2, 5.1.10, 5.4.6); a DNS server failure or timeout defers (4.4.3).
+     */
+    static List<Verdict> unroutable(Resolution.Failure f, List<String> recipients) {
+        return all(recipients, r -> f.status().isPermanent() ? new Verdict.Failed(r, f.status(), null, f.text())
+                : new Verdict.Deferred(r, f.status(), null, f.text()));
+    }
+
+    /** Postfix's dead destination: no connection is tried until the cluster's backoff for it ends (4.4.1). */
+    static List<Verdict> suspended(String why, List<String> recipients) {
+        return all(recipients, r -> new Verdict.Deferred(r, EnhancedStatus.transientFailure(StatusDetail.NO_ANSWER), null,
+                "delivery temporarily suspended: " + why));
+    }
+
+    /** The destination is over its cluster-wide message rate: not an attempt. */
+    static List<Verdict> overRate(String destination, List<String> recipients) {
+        return all(recipients, r -> new Verdict.Postponed(r, NOT_NOW, "destination " + destination + " is over its message rate",
+                Verdict.Postponed.Limit.RATE));
+    }
+
+    /** Something in this relay went wrong while delivering to a domain: deferred (4.3.0), never dropped. */
+    static List<Verdict> localError(List<String> recipients, Exception e) {
+        return all(recipients, r -> new Verdict.Deferred(r, EnhancedStatus.transientFailure(StatusDetail.SYSTEM_OTHER), null,
+                "local error while delivering: " + e));
+    }
+
+    /** Whether the recipient stays queued for another attempt (until its lifetime is over: then it expires, 4.4.7). */
+    static boolean waits(Verdict v) {
+        return v instanceof Verdict.Deferred || v instanceof Verdict.Postponed;
+    }
+
+    /**
+     * The verdict as an outcome to record: a verdict that is not a final word (try the next server, try
+     * without TLS), or one of a kind this code does not know, becomes a deferral, so that an unexpected
+     * verdict costs a retry and never passes for a delivery.
+     */
+    static Verdict finalWord(Verdict v) {
+        if (v instanceof Verdict.Delivered || v instanceof Verdict.Deferred || v instanceof Verdict.Failed
+                || v instanceof Verdict.Postponed || v instanceof Verdict.Deleted) {
+            return v;
+        }
+        EnhancedStatus s = v.status() != null && v.status().statusClass() == StatusClass.PERSISTENT_TRANSIENT_FAILURE
+                ? v.status() : EnhancedStatus.transientFailure(StatusDetail.OTHER);
+        return new Verdict.Deferred(v.recipient(), s, null, "no final verdict (" + v.getClass().getSimpleName() + ": "
+                + v.explanation() + ")");
     }
 
     private static List<Verdict> all(List<String> recipients, Function<String, Verdict> f) {

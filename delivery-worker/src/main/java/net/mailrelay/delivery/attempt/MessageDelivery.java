@@ -86,31 +86,48 @@ public final class MessageDelivery {
         this.fallbacks = new TlsFallbacks(TLS_FALLBACK_MEMORY, clock);
     }
 
-    /** Delivers to every recipient of the envelope; returns one final verdict per recipient. */
+    /**
+     * Delivers to every recipient of the envelope; returns one final verdict per recipient not settled
+     * before. Each domain's recipients are settled in the ledger as soon as that domain is done, so that
+     * an interruption in a later domain (a shutdown, or the record read again after a failure) does not
+     * deliver them again.
+     */
     public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length) throws InterruptedException {
         QueueControls.Order order = controls.order(env.queueId().value());
         if (order != null) {
             return AdministratorOrders.carryOut(env, order, ledger);
         }
+        Claims claims = new Claims(env);
+        List<Verdict> verdicts = new ArrayList<>();
+        boolean done = false;
+        try {
+            deliverClaimed(env, claim(env, claims, verdicts), claims, verdicts, message, offset, length);
+            done = true;
+        } finally {
+            claims.releaseAll(); // what is left: the domains an interruption kept from finishing
+            if (!done) {
+                bounceRecorded(env, verdicts, false); // no one will write these bounces: the record is read again
+            }
+        }
+        return verdicts;
+    }
+
+    /** Claims every recipient that is not settled, held or claimed elsewhere; groups them by domain. */
+    private Map<String, List<String>> claim(Envelope env, Claims claims, List<Verdict> verdicts) {
         Map<String, Boolean> held = new java.util.HashMap<>();
         Map<String, List<String>> byDomain = new LinkedHashMap<>();
-        List<Verdict> verdicts = new ArrayList<>();
-        Map<String, String> claimed = new LinkedHashMap<>();
         for (Recipient r : env.recipients()) {
             if (alreadySettled(env, r.address())) {
                 continue; // settled before a crash or rebalance brought this record back
             }
             if (held.computeIfAbsent(r.domain(), controls::held)) {
-                // Postfix's hold queue: no attempt at all until released; not counted as an attempt.
-                verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
-                        "delivery to " + r.domain() + " is on hold by the administrator", Verdict.Postponed.Limit.HELD));
+                verdicts.add(DeliveryTrouble.held(r.address(), r.domain()));
                 continue;
             }
             String token = ledger.claim(env.queueId(), r.address());
             if (token == null) {
                 ledger.keepCopies(env.queueId(), r.address()); // the copy queued here must find it settled later
-                verdicts.add(new Verdict.Postponed(r.address(), EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
-                        "another worker is delivering this recipient right now", Verdict.Postponed.Limit.CLAIM));
+                verdicts.add(DeliveryTrouble.claimedElsewhere(r.address()));
                 continue;
             }
             if (alreadySettled(env, r.address())) {
@@ -118,35 +135,17 @@ public final class MessageDelivery {
                 ledger.release(env.queueId(), r.address(), token);
                 continue;
             }
-            claimed.put(r.address(), token);
+            claims.add(r.address(), token);
             String suppressed = suppressions.reason(r.address());
             if (suppressed != null) {
-                verdicts.add(new Verdict.Failed(r.address(), EnhancedStatus.permanentFailure(StatusDetail.BAD_MAILBOX), null,
-                        "recipient address suppressed after an earlier hard bounce: " + suppressed));
+                Verdict v = DeliveryTrouble.suppressed(r.address(), suppressed);
+                verdicts.add(v);
+                claims.settled(v);
                 continue;
             }
             byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
         }
-        boolean done = false;
-        try {
-            deliverClaimed(env, byDomain, verdicts, message, offset, length);
-            done = true;
-        } finally {
-            // A failed recipient stays claimed until its bounce request is durable (bounceRecorded): a
-            // second reading of the record in between would otherwise ask for a second bounce.
-            Map<String, String> keep = new java.util.HashMap<>();
-            if (done) {
-                verdicts.stream().filter(v -> v instanceof Verdict.Failed && claimed.containsKey(v.recipient()))
-                        .forEach(v -> keep.put(v.recipient(), claimed.get(v.recipient())));
-            }
-            claimed.forEach((r, token) -> {
-                if (!keep.containsKey(r)) {
-                    ledger.release(env.queueId(), r, token);
-                }
-            });
-            keep.forEach((r, token) -> bouncing.put(env.queueId().value() + ' ' + r, token));
-        }
-        return verdicts;
+        return byDomain;
     }
 
     /**
@@ -168,31 +167,99 @@ public final class MessageDelivery {
         }
     }
 
-    private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, List<Verdict> verdicts, byte[] message,
-            int offset, int length) throws InterruptedException {
+    private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, Claims claims, List<Verdict> verdicts,
+            byte[] message, int offset, int length) throws InterruptedException {
         // Declared 8BITMIME but 7-bit in fact: it can go to any server without conversion.
         BodyType body = env.body() == BodyType.EIGHT_BIT_MIME && !eightBit(message, offset, length) ? BodyType.SEVEN_BIT : env.body();
+        double delay = (System.currentTimeMillis() - env.arrivedAtMillis()) / 1000.0;
         for (Map.Entry<String, List<String>> group : byDomain.entrySet()) {
             List<String> rcpts = group.getValue();
             for (int i = 0; i < rcpts.size(); i += maxRecipientsPerTransaction) {
                 List<String> batch = rcpts.subList(i, Math.min(rcpts.size(), i + maxRecipientsPerTransaction));
                 ClientSession.Transaction tx = new ClientSession.Transaction(env.reversePath(), batch, body, env.smtpUtf8(),
                         length, DsnParameters.mail(env), DsnParameters.recipients(env, batch));
-                verdicts.addAll(deliverToDomain(env, group.getKey(), tx, message, offset, length));
+                List<Verdict> decided;
+                try {
+                    decided = deliverToDomain(env, group.getKey(), tx, claims, message, offset, length);
+                } catch (RuntimeException e) {
+                    // Fail closed, for this domain only: the others keep what they got, and this one is tried later.
+                    LOG.error("{}: delivery to {} failed by a local error; deferred", env.queueId(), group.getKey(), e);
+                    decided = DeliveryTrouble.localError(batch, e);
+                }
+                decided = decided.stream().map(DeliveryTrouble::finalWord).toList();
+                for (Verdict v : decided) {
+                    settle(env, v);
+                    claims.settled(v);
+                    log(env, v, delay);
+                }
+                verdicts.addAll(decided);
             }
         }
-        double delay = (System.currentTimeMillis() - env.arrivedAtMillis()) / 1000.0;
-        for (Verdict v : verdicts) {
-            if (v instanceof Verdict.Delivered) {
-                ledger.markDelivered(env.queueId(), v.recipient());
-            } else if (v instanceof Verdict.Deferred
-                    || v instanceof Verdict.Postponed p && p.limit() != Verdict.Postponed.Limit.CLAIM) {
-                // A retry copy is queued: if this record is read again (its offset was not committed
-                // before a crash or rebalance) and that reading delivers, the ledger must still know
-                // when the copy comes. Set while the claims are held, before any other reading can settle it.
-                ledger.keepCopies(env.queueId(), v.recipient());
+    }
+
+    /** Tells the ledger what became of a recipient, while its claim is still held. */
+    private void settle(Envelope env, Verdict v) {
+        if (v instanceof Verdict.Delivered) {
+            ledger.markDelivered(env.queueId(), v.recipient());
+        } else if (v instanceof Verdict.Deferred
+                || v instanceof Verdict.Postponed p && p.limit() != Verdict.Postponed.Limit.CLAIM) {
+            // A retry copy is queued: if this record is read again (its offset was not committed
+            // before a crash or rebalance) and that reading delivers, the ledger must still know
+            // when the copy comes. Set while the claims are held, before any other reading can settle it.
+            ledger.keepCopies(env.queueId(), v.recipient());
+        }
+    }
+
+    /**
+     * The claims of one attempt. A recipient's claim is given up as soon as it has its verdict, except a
+     * failed one's, which is held until its bounce request is durable ({@link #bounceRecorded}): a
+     * second reading of the record in between would otherwise ask for a second bounce. A delivery that
+     * runs longer than one session limit renews the claims it still holds before its next session, so
+     * that a lease of twice the session limit ({@code Timeouts.claimLease}) never runs out under it.
+     */
+    private final class Claims {
+        private final Envelope env;
+        private final Map<String, String> held = new LinkedHashMap<>();
+        private long renewedAt = System.nanoTime();
+
+        Claims(Envelope env) {
+            this.env = env;
+        }
+
+        void add(String rcpt, String token) {
+            held.put(rcpt, token);
+        }
+
+        /** The recipient has its verdict: its claim is given up, or kept for the bounce. */
+        void settled(Verdict v) {
+            String token = held.remove(v.recipient());
+            if (token == null) {
+                return;
             }
-            log(env, v, delay);
+            if (v instanceof Verdict.Failed) {
+                bouncing.put(env.queueId().value() + ' ' + v.recipient(), token);
+            } else {
+                ledger.release(env.queueId(), v.recipient(), token);
+            }
+        }
+
+        /** Before a session: renews what is still held once a session limit has passed since the claim. */
+        void keepAlive() {
+            if (System.nanoTime() - renewedAt < sessionLimit.toNanos()) {
+                return;
+            }
+            renewedAt = System.nanoTime();
+            held.forEach((rcpt, token) -> {
+                if (!ledger.renew(env.queueId(), rcpt, token)) {
+                    LOG.warn("{}: to=<{}>: delivery claim lost during a long delivery; another worker may deliver it too",
+                            env.queueId(), rcpt);
+                }
+            });
+        }
+
+        void releaseAll() {
+            held.forEach((rcpt, token) -> ledger.release(env.queueId(), rcpt, token));
+            held.clear();
         }
     }
 
@@ -208,30 +275,23 @@ public final class MessageDelivery {
                 remote != null && remote.tls() != null ? ", tls=" + remote.tls() : "", status, v.explanation());
     }
 
-    private List<Verdict> deliverToDomain(Envelope env, String domain, ClientSession.Transaction tx, byte[] message,
-            int offset, int length) throws InterruptedException {
+    private List<Verdict> deliverToDomain(Envelope env, String domain, ClientSession.Transaction tx, Claims claims,
+            byte[] message, int offset, int length) throws InterruptedException {
         NextHop hop = transports.lookup(domain).orElse(null);
         Resolution route = hop == null ? resolver.resolve(domain)
                 : hop.mxLookup() ? resolver.resolve(hop.host()) : resolver.resolveHost(hop.host(), hop.port());
         if (route instanceof Resolution.Failure f) {
-            return tx.recipients().stream().<Verdict>map(r -> f.status().isPermanent()
-                    ? new Verdict.Failed(r, f.status(), null, f.text())
-                    : new Verdict.Deferred(r, f.status(), null, f.text())).toList();
+            return DeliveryTrouble.unroutable(f, tx.recipients());
         }
         List<Target> targets = ((Resolution.Targets) route).targets();
         // Limits and backoff apply to the next hop: the recipient domain, or the route's server.
         String destination = hop == null || hop.mxLookup() ? domain : hop.toString();
         String suspended = guard.suspended(destination);
         if (suspended != null) {
-            // Postfix's dead destination: no connection is tried until the backoff ends.
-            return tx.recipients().stream().<Verdict>map(r -> new Verdict.Deferred(r,
-                    EnhancedStatus.transientFailure(StatusDetail.NO_ANSWER), null,
-                    "delivery temporarily suspended: " + suspended)).toList();
+            return DeliveryTrouble.suspended(suspended, tx.recipients());
         }
         if (!guard.withinRate(destination)) {
-            return tx.recipients().stream().<Verdict>map(r -> new Verdict.Postponed(r,
-                    EnhancedStatus.transientFailure(new StatusDetail(4, 5)),
-                    "destination " + destination + " is over its message rate", Verdict.Postponed.Limit.RATE)).toList();
+            return DeliveryTrouble.overRate(destination, tx.recipients());
         }
         TlsPolicy policy = policies.tls(domain);
         List<Verdict> decided = new ArrayList<>();
@@ -242,6 +302,7 @@ public final class MessageDelivery {
             TlsPolicy effective = policy == TlsPolicy.OPPORTUNISTIC && fallbacks.plaintextOnly(target.host()) ? TlsPolicy.NONE : policy;
             ConnectionSpec spec = new ConnectionSpec(heloName, effective, policies.credentials(hop));
             List<String> next = new ArrayList<>();
+            claims.keepAlive();
             for (Verdict v : attempt(destination, target, spec, tx, pending, t < targets.size() - 1, message, offset, length,
                     health)) {
                 if (v instanceof Verdict.TryNext) {

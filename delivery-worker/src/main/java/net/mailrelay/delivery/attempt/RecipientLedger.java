@@ -53,6 +53,14 @@ public interface RecipientLedger {
      */
     String claim(QueueId queueId, String recipient);
 
+    /**
+     * Extends a claim this delivery holds by another lease, for a delivery that runs long. Returns false
+     * when the claim is no longer ours (its lease ran out and another delivery took it).
+     */
+    default boolean renew(QueueId queueId, String recipient, String token) {
+        return true;
+    }
+
     /** Gives the claim up once the attempt is over. */
     void release(QueueId queueId, String recipient, String token);
 }

@@ -38,7 +38,9 @@ public final class HazelcastLedger implements RecipientLedger {
 
     /**
      * @param retention how long a delivered recipient is remembered (longer than the queue lifetime)
-     * @param claimLease how long a claim outlives a worker that died holding it (longer than one attempt)
+     * @param claimLease how long a claim outlives a worker that died holding it: at least twice the
+     *     longest session ({@code Timeouts.claimLease}), as a delivery renews its claims only once a
+     *     session limit has passed
      */
     public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease) {
         this(hazelcast, retention, claimLease, retention);
@@ -181,6 +183,27 @@ public final class HazelcastLedger implements RecipientLedger {
         int slash = holder.indexOf('/');
         String member = slash < 0 ? holder : holder.substring(0, slash);
         return hazelcast.getCluster().getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member));
+    }
+
+    @Override
+    public boolean renew(QueueId queueId, String recipient, String token) {
+        try {
+            return Boolean.TRUE.equals(claims.executeOnKey(key(queueId, recipient), new Renew(token, claimLease.toMillis())));
+        } catch (RuntimeException e) {
+            return true; // cannot tell; the lease is the backstop either way
+        }
+    }
+
+    /** Sets a claim's time to live again, if it still holds this token; runs where the entry lives. */
+    private record Renew(String token, long leaseMillis) implements EntryProcessor<String, String, Boolean> {
+        @Override
+        public Boolean process(Map.Entry<String, String> entry) {
+            if (!token.equals(entry.getValue())) {
+                return false;
+            }
+            ((ExtendedMapEntry<String, String>) entry).setValue(token, leaseMillis, TimeUnit.MILLISECONDS);
+            return true;
+        }
     }
 
     @Override

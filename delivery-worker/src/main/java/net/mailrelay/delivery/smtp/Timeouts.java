@@ -22,6 +22,23 @@ public record Timeouts(Duration connect, Duration greeting, Duration command, Du
         Objects.requireNonNull(finalDot, "finalDot");
     }
 
+    /**
+     * The longest one session may take with every stage at its limit (35.5 minutes with the defaults):
+     * the bound on a delivery thread stuck with one server.
+     */
+    public Duration sessionLimit() {
+        return connect.plus(greeting).plus(command.multipliedBy(3)).plus(dataInit).plus(dataBlock).plus(finalDot);
+    }
+
+    /**
+     * How long a delivery claim lasts: twice the session limit (71 minutes with the defaults). A delivery
+     * renews its claims before a session once a session limit has passed, so a claim never runs out
+     * under a delivery that is still going, however many servers and domains it tries.
+     */
+    public Duration claimLease() {
+        return sessionLimit().multipliedBy(2);
+    }
+
     Duration forStage(Stage stage) {
         return switch (stage) {
             case CONNECT -> connect;

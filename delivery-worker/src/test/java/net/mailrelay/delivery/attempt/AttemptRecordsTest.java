@@ -113,6 +113,24 @@ class AttemptRecordsTest {
         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_MAILBOX);
     }
 
+    /**
+     * Issue 15, defect 6: a verdict that is not a final word (here "try the next server", which should
+     * never leave the delivery) fell through to "delivered". It fails closed now: a deferral and a retry.
+     */
+    @Test
+    void aVerdictThatIsNotAFinalWordIsRetriedNotDelivered() {
+        Envelope env = envelope("s@c.test", 1000, false, Recipient.of("a@x.test"), Recipient.of("b@x.test"));
+        List<AttemptRecords.Write> w = of(env,
+                new Verdict.TryNext("a@x.test", EnhancedStatus.parse("4.4.1"), "connect to mx1 refused"),
+                new Verdict.TryWithoutTls("b@x.test", EnhancedStatus.parse("4.7.5"), "handshake failed"));
+        List<DeliveryEvent> events = w.stream().filter(x -> x.topic().equals(TOPICS.events()))
+                .map(x -> RecordCodec.decode(x.value(), DeliveryEvent.class).metadata()).toList();
+        assertThat(events).extracting(DeliveryEvent::outcome).containsOnly(DeliveryEvent.Outcome.DEFERRED).hasSize(2);
+        List<AttemptRecords.Write> retries = w.stream().filter(x -> TOPICS.isRetryTier(x.topic())).toList();
+        assertThat(retries).singleElement().satisfies(r -> assertThat(RecordCodec.decode(r.value(), Envelope.class)
+                .metadata().recipients()).extracting(Recipient::address).containsExactlyInAnyOrder("a@x.test", "b@x.test"));
+    }
+
     @Test
     void neverNotifiesTheNullSender() {
         Envelope env = envelope("", Duration.ofHours(5).toMillis(), false, Recipient.of("a@x.test"), Recipient.of("b@x.test"));

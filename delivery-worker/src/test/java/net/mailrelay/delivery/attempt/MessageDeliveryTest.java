@@ -175,6 +175,75 @@ class MessageDeliveryTest {
                 client, ledger, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
     }
 
+    /**
+     * Issue 15, defect 4: a delivery interrupted in its second domain (the shutdown grace is over) has
+     * settled its first domain already, so that reading the record again does not deliver it twice.
+     */
+    @Test
+    void aDomainDoneBeforeAnInterruptionIsNotDeliveredAgain() throws Exception {
+        try (FakeMx stall = new FakeMx("mx.stall.test", loopback("127.0.0.6"), 0)) {
+            stall.mode(FakeMx.Mode.STALL_AFTER_GREETING).start();
+            ClientBehaviourTest.MemoryLedger ledger = new ClientBehaviourTest.MemoryLedger();
+            MessageDelivery d = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort(),
+                    "stall.test=" + stall.hostPort())), RoutePolicies.DEFAULT,
+                    new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
+                    client, ledger, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
+            Envelope env = envelope("first@routed.test", "second@stall.test");
+            java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread t = new Thread(() -> {
+                try {
+                    d.deliver(env, MESSAGE, 0, MESSAGE.length);
+                } catch (Throwable e) {
+                    ended.set(e);
+                }
+            });
+            t.start();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> stall.connectionCount() > 0);
+            t.interrupt(); // what the delivery loop does once delivery.shutdown-grace is over
+            t.join(10_000);
+            assertThat(ended.get()).isInstanceOf(InterruptedException.class);
+            assertThat(ledger.settled(env.queueId(), "first@routed.test")).isEqualTo(RecipientLedger.Settled.DELIVERED);
+            assertThat(ledger.settled(env.queueId(), "second@stall.test")).isEqualTo(RecipientLedger.Settled.NO);
+            assertThat(MX.deliveriesTo("first@routed.test")).hasSize(1);
+        }
+    }
+
+    /** A local error in one domain defers that domain's recipients; the others keep what they got. */
+    @Test
+    void aLocalErrorInOneDomainDefersOnlyThatDomain() throws Exception {
+        ClientBehaviourTest.MemoryLedger ledger = new ClientBehaviourTest.MemoryLedger();
+        DestinationGuard broken = new DestinationGuard() {
+            @Override
+            public String suspended(String destination) {
+                if (destination.equals("one.test")) {
+                    throw new IllegalStateException("a bug in the guard");
+                }
+                return null;
+            }
+
+            @Override
+            public boolean withinRate(String destination) {
+                return true;
+            }
+
+            @Override
+            public void failed(String destination, String reason) {
+            }
+
+            @Override
+            public void succeeded(String destination) {
+            }
+        };
+        MessageDelivery d = new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())),
+                RoutePolicies.DEFAULT, new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),
+                client, ledger, broken, Suppressions.NONE, "relay.test", 50, Duration.ofMinutes(1), java.time.Clock.systemUTC());
+        Envelope env = envelope("kept@routed.test", "later@one.test");
+        List<Verdict> verdicts = d.deliver(env, MESSAGE, 0, MESSAGE.length);
+        assertThat(verdicts).extracting(v -> v.recipient() + "=" + v.getClass().getSimpleName() + " " + v.status())
+                .containsExactly("kept@routed.test=Delivered 2.0.0", "later@one.test=Deferred 4.3.0");
+        assertThat(ledger.settled(env.queueId(), "kept@routed.test")).isEqualTo(RecipientLedger.Settled.DELIVERED);
+    }
+
     @Test
     void defersWhenNoServerAnswersAndFailsForMissingDomains() throws Exception {
         DNS.mx("dead.test", 10, "mx1.two.test");

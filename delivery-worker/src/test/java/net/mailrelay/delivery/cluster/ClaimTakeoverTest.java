@@ -39,6 +39,24 @@ class ClaimTakeoverTest {
         assertThat(ledger.claim(q, "gone@y.test")).as("now held by the survivor").isNull();
     }
 
+    /**
+     * Issue 15, defect 6: a delivery that outlasts a session limit renews its claims, so that its lease
+     * never runs out under it; a claim nobody renews runs out, and its old holder cannot renew it then.
+     */
+    @Test
+    void aRenewedClaimOutlivesItsFirstLease() {
+        HazelcastLedger holder = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(2));
+        HazelcastLedger other = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(2));
+        QueueId q = QueueId.next(System.currentTimeMillis());
+        String token = holder.claim(q, "long@y.test");
+        assertThat(token).isNotNull();
+        Awaitility.await().during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(6)).pollInterval(Duration.ofMillis(500))
+                .until(() -> holder.renew(q, "long@y.test", token) && other.claim(q, "long@y.test") == null);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                .until(() -> other.claim(q, "long@y.test") != null);
+        assertThat(holder.renew(q, "long@y.test", token)).as("the lease ran out and another delivery took it").isFalse();
+    }
+
     @Test
     void theClaimsOfAWorkerKilledMidDeliveryAreTakenOverOnceItLeavesTheCluster() {
         HazelcastLedger doomed = new HazelcastLedger(members.get(2), Duration.ofHours(1), Duration.ofMinutes(30));
