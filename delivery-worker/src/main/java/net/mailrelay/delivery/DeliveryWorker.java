@@ -18,6 +18,7 @@ import net.mailrelay.delivery.queue.DeliveryLoop;
 import net.mailrelay.delivery.queue.RetryRequests;
 import net.mailrelay.delivery.queue.SuppressionFeed;
 import net.mailrelay.delivery.route.MxResolver;
+import net.mailrelay.delivery.route.Myself;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
 import net.mailrelay.delivery.schedule.RetrySchedule;
@@ -53,7 +54,8 @@ import org.slf4j.LoggerFactory;
  * {@code route.tls}, {@code route.auth-file}, {@code delivery.tls-trust-file}, {@code delivery.reuse.*},
  * {@code queue.retry-tiers}, {@code queue.min-backoff}, {@code queue.max-backoff},
  * {@code queue.max-lifetime}, {@code delivery.max-in-flight}, {@code delivery.max-recipients},
- * {@code delivery.timeout.*}, {@code message.max-size}, {@code kafka.bootstrap-servers},
+ * {@code delivery.timeout.*}, {@code delivery.own-addresses},
+ * {@code message.max-size}, {@code kafka.bootstrap-servers},
  * {@code kafka.topic-prefix} (docs/configuration.md).
  */
 public final class DeliveryWorker implements AutoCloseable {
@@ -85,7 +87,8 @@ public final class DeliveryWorker implements AutoCloseable {
             int maxRecordBytes,
             Duration shutdownGrace,
             Duration delayWarning,
-            Duration suppressionTtl) {
+            Duration suppressionTtl,
+            Myself myself) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -102,6 +105,7 @@ public final class DeliveryWorker implements AutoCloseable {
             if (maxRecipientsPerTransaction < 1) {
                 throw new IllegalArgumentException("delivery.max-recipients must be at least 1, not " + maxRecipientsPerTransaction);
             }
+            myself = myself == null ? Myself.NOBODY : myself;
         }
     }
 
@@ -136,7 +140,8 @@ public final class DeliveryWorker implements AutoCloseable {
         DestinationGuard guard = metrics.counting(cluster.guard());
         client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse(), cluster.gate(),
                 c.slotWait());
-        MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort());
+        MxResolver resolver = new MxResolver(MxResolver.resolver(c.dnsServer(), c.dnsTimeout()), c.dnsCacheSize(), 5, c.mxPort(),
+                c.myself());
         // The whole session may not outlast the sum of its stage timeouts; this bounds a stuck delivery thread.
         MessageDelivery delivery = new MessageDelivery(c.transports(), c.policies(), resolver, client, cluster.ledger(),
                 guard, cluster.suppressions(), cluster.controls(), c.hostname(), c.maxRecipientsPerTransaction(),

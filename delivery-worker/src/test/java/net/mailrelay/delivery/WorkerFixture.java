@@ -61,7 +61,8 @@ final class WorkerFixture implements AutoCloseable {
                 dnsServer, Duration.ofSeconds(1), 100, mxPort, schedule, 8, 50,
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
-                RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30)), cluster, meters);
+                RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30),
+                null), cluster, meters);
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());

@@ -43,13 +43,19 @@ public final class MxResolver {
     private final Duration timeout;
     private final int maxAddresses;
     private final int mxPort;
+    private final Myself myself;
+
+    public MxResolver(Resolver resolver, int cacheSize, int maxAddresses, int mxPort) {
+        this(resolver, cacheSize, maxAddresses, mxPort, Myself.NOBODY);
+    }
 
     /**
      * @param cacheSize answers kept (dnsjava's cache, which honours each record's TTL); 0 keeps none
      * @param mxPort the port of servers found by MX lookup: 25, except where tests run their servers on
      *     other ports
+     * @param myself what is this relay: MX hosts from it on are dropped (RFC 5321 section 5.1)
      */
-    public MxResolver(Resolver resolver, int cacheSize, int maxAddresses, int mxPort) {
+    public MxResolver(Resolver resolver, int cacheSize, int maxAddresses, int mxPort, Myself myself) {
         Cache cache = new Cache(DClass.IN);
         cache.setMaxEntries(Math.max(cacheSize, 0));
         // No search path and no hosts file: mail routing asks the DNS about fully qualified names only.
@@ -57,6 +63,7 @@ public final class MxResolver {
         this.timeout = resolver.getTimeout();
         this.maxAddresses = maxAddresses;
         this.mxPort = mxPort;
+        this.myself = myself;
     }
 
     /** A resolver for {@code host:port}, or the system's resolvers when null. */
@@ -91,27 +98,70 @@ public final class MxResolver {
         }
         if (records.isEmpty()) {
             // RFC 5321 section 5.1: no MX records, so the domain itself is the implicit MX.
-            return addressesOf(List.of(domain), mxPort, domain);
+            return notMyself(addressesOf(List.of(domain), List.of(0), mxPort, domain), domain);
         }
         Collections.shuffle(records, ThreadLocalRandom.current());
         records.sort(Comparator.comparingInt(MXRecord::getPriority)); // stable: equal preferences stay shuffled
-        List<String> hosts = records.stream()
-                .map(m -> m.getTarget().toString(true))
-                .filter(h -> !h.isEmpty())
-                .toList();
-        return addressesOf(hosts, mxPort, domain);
+        records.removeIf(m -> m.getTarget().toString(true).isEmpty());
+        List<String> hosts = records.stream().map(m -> m.getTarget().toString(true)).toList();
+        List<Integer> preferences = records.stream().map(MXRecord::getPriority).toList();
+        return notMyself(addressesOf(hosts, preferences, mxPort, domain), domain);
+    }
+
+    /**
+     * RFC 5321 section 5.1: when this relay is among the MX hosts, only the hosts preferred to it may
+     * be tried; when none is, the mail would come straight back (5.4.6, as Postfix says it).
+     */
+    private Resolution notMyself(Found found, String domain) {
+        if (found.failure() != null) {
+            return found.failure();
+        }
+        Ranked ranked = found.ranked();
+        List<Target> targets = ranked.targets();
+        int self = -1;
+        for (int i = 0; i < targets.size() && self < 0; i++) {
+            if (myself.is(targets.get(i))) {
+                self = i;
+            }
+        }
+        if (self < 0) {
+            return new Resolution.Targets(targets);
+        }
+        int selfPreference = ranked.preferences().get(self);
+        List<Target> better = new ArrayList<>();
+        for (int i = 0; i < targets.size(); i++) {
+            if (ranked.preferences().get(i) < selfPreference) {
+                better.add(targets.get(i));
+            }
+        }
+        if (better.isEmpty()) {
+            return new Resolution.Failure(EnhancedStatus.permanentFailure(StatusDetail.ROUTING_LOOP),
+                    "mail for " + domain + " loops back to myself (" + targets.get(self).host() + ")");
+        }
+        return new Resolution.Targets(better);
     }
 
     /** Addresses of one host, for a next hop given without MX lookup. */
     public Resolution resolveHost(String host, int port) {
-        return addressesOf(List.of(host), port, host);
+        Found found = addressesOf(List.of(host), List.of(0), port, host);
+        return found.failure() != null ? found.failure() : new Resolution.Targets(found.ranked().targets());
     }
 
-    private Resolution addressesOf(List<String> hosts, int port, String domain) {
+    /** Addresses found, each with the preference of the MX host it belongs to; not yet looked at for loops. */
+    private record Ranked(List<Target> targets, List<Integer> preferences) {
+    }
+
+    /** Either the addresses or why there are none. */
+    private record Found(Ranked ranked, Resolution.Failure failure) {
+    }
+
+    private Found addressesOf(List<String> hosts, List<Integer> preferences, int port, String domain) {
         List<Target> targets = new ArrayList<>();
+        List<Integer> ranks = new ArrayList<>();
         Resolution.Failure lastFailure = null;
         boolean temporary = false;
-        for (String host : hosts) {
+        for (int h = 0; h < hosts.size(); h++) {
+            String host = hosts.get(h);
             List<InetAddress> found = new ArrayList<>();
             InetAddress literal = literal(host);
             if (literal != null) {
@@ -136,18 +186,19 @@ public final class MxResolver {
             for (InetAddress address : found) {
                 if (targets.size() < maxAddresses) {
                     targets.add(new Target(host, new InetSocketAddress(address, port)));
+                    ranks.add(preferences.get(h));
                 }
             }
         }
         if (!targets.isEmpty()) {
-            return new Resolution.Targets(targets);
+            return new Found(new Ranked(targets, ranks), null);
         }
         if (temporary) {
-            return new Resolution.Failure(EnhancedStatus.transientFailure(StatusDetail.ROUTING_SERVER_FAILURE),
-                    lastFailure.text());
+            return new Found(null, new Resolution.Failure(EnhancedStatus.transientFailure(StatusDetail.ROUTING_SERVER_FAILURE),
+                    lastFailure.text()));
         }
-        return new Resolution.Failure(EnhancedStatus.permanentFailure(StatusDetail.UNABLE_TO_ROUTE),
-                "Host or domain name not found: no address for " + String.join(", ", hosts) + " (routing " + domain + ")");
+        return new Found(null, new Resolution.Failure(EnhancedStatus.permanentFailure(StatusDetail.UNABLE_TO_ROUTE),
+                "Host or domain name not found: no address for " + String.join(", ", hosts) + " (routing " + domain + ")"));
     }
 
     private record Answer(List<Record> records, Resolution.Failure failure) {

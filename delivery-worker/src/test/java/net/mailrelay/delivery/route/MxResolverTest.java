@@ -96,6 +96,39 @@ class MxResolverTest {
         assertThat(TransportTable.EMPTY.lookup("x.test")).isEmpty();
     }
 
+    /**
+     * Issue 15, defect 6: an MX that is this relay. Postfix: only the hosts preferred to itself are
+     * tried, and with none left the mail "loops back to myself" and bounces with 5.4.6.
+     */
+    @Test
+    void refusesAnMxThatLoopsBackToThisRelay() throws Exception {
+        DNS.mx("self.test", 10, "Relay.Example.test").address("relay.example.test", "127.0.0.12")
+                .mx("behind.test", 10, "better.behind.test").address("better.behind.test", "127.0.0.13")
+                .mx("behind.test", 20, "lb.behind.test").address("lb.behind.test", "127.0.0.14")
+                .mx("local.test", 10, "mx.local.test").address("mx.local.test", "127.0.0.15")
+                .address("implicit-self.test", "127.0.0.14");
+        MxResolver byName = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 0, 5, 2525,
+                new Myself("relay.example.test", Set.of(), Set.of()));
+        Resolution.Failure loop = (Resolution.Failure) byName.resolve("self.test");
+        assertThat(loop.status()).hasToString("5.4.6");
+        assertThat(loop.text()).contains("mail for self.test loops back to myself");
+
+        MxResolver byAddress = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 0, 5, 2525,
+                new Myself("relay.example.test", Set.of(java.net.InetAddress.getByName("127.0.0.14")), Set.of()));
+        assertThat(targets(byAddress.resolve("behind.test"))).as("only the hosts preferred to this relay")
+                .containsExactly("better.behind.test/127.0.0.13:2525");
+        assertThat(((Resolution.Failure) byAddress.resolve("implicit-self.test")).status()).hasToString("5.4.6");
+
+        MxResolver byListener = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 0, 5, 2525,
+                new Myself("", Set.of(), Set.of(new java.net.InetSocketAddress("0.0.0.0", 2525))));
+        assertThat(((Resolution.Failure) byListener.resolve("local.test")).status()).hasToString("5.4.6");
+        MxResolver otherPort = new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofMillis(500)), 0, 5, 2525,
+                new Myself("", Set.of(), Set.of(new java.net.InetSocketAddress("0.0.0.0", 2587))));
+        assertThat(targets(otherPort.resolve("local.test"))).as("nothing of ours listens there")
+                .containsExactly("mx.local.test/127.0.0.15:2525");
+        assertThat(targets(resolver.resolve("self.test"))).as("without a self, no loop is seen").hasSize(1);
+    }
+
     @Test
     void cachesAnswersForTheirTtl() {
         DNS.ttl(60).mx("cached.test", 10, "mx.cached.test").address("mx.cached.test", "127.0.0.7");

@@ -123,6 +123,23 @@ final class Parsers {
         return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
     }
 
+    /** IP address literals, IP[,IP]; a name is refused, as it would be looked up in DNS at start. */
+    static List<java.net.InetAddress> addresses(String s) {
+        List<java.net.InetAddress> out = new java.util.ArrayList<>();
+        for (String a : list(s)) {
+            String ip = a.startsWith("[") && a.endsWith("]") ? a.substring(1, a.length() - 1) : a;
+            if (ip.isEmpty() || !ip.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == '.' || c == ':')) {
+                throw new IllegalArgumentException("'" + a + "' is not an IP address");
+            }
+            try {
+                out.add(java.net.InetAddress.getByName(ip));
+            } catch (java.net.UnknownHostException e) {
+                throw new IllegalArgumentException("'" + a + "' is not an IP address");
+            }
+        }
+        return out;
+    }
+
     static List<Duration> durations(String s) {
         List<Duration> d = list(s).stream().map(Parsers::positiveDuration).toList();
         if (d.isEmpty()) {

@@ -60,6 +60,8 @@ class SettingsTest {
                 .hasMessageContaining("'queue.retry-tiers'");
         assertThatThrownBy(() -> Settings.of(Map.of("message.max-size", "big")))
                 .hasMessageContaining("'message.max-size'");
+        assertThatThrownBy(() -> Settings.of(Map.of("delivery.own-addresses", "192.0.2.7,lb.example.net")))
+                .hasMessageContaining("'delivery.own-addresses'").hasMessageContaining("lb.example.net");
     }
 
     @Test
@@ -75,6 +77,8 @@ class SettingsTest {
         assertThat(s.get(Keys.MAX_MESSAGE_SIZE)).isEqualTo(10L << 20);
         assertThat(s.get(Keys.ROUTES).lookup("other.test")).isPresent();
         assertThat(s.get(Keys.HAZELCAST_MEMBERS)).isEqualTo(List.of("10.0.0.1:5701", "10.0.0.2:5701"));
+        assertThat(Settings.of(Map.of("delivery.own-addresses", "192.0.2.7, [2001:db8::25]")).get(Keys.OWN_ADDRESSES))
+                .extracting(java.net.InetAddress::getHostAddress).containsExactly("192.0.2.7", "2001:db8:0:0:0:0:0:25");
     }
 
     @Test
