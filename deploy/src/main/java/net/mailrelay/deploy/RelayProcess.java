@@ -2,6 +2,7 @@ package net.mailrelay.deploy;
 
 import com.hazelcast.core.HazelcastInstance;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -25,7 +26,6 @@ import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
 import net.mailrelay.delivery.cluster.HazelcastSuppressions;
-import net.mailrelay.delivery.route.Myself;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.smtp.Credentials;
@@ -39,6 +39,7 @@ import net.mailrelay.deploy.ops.SuppressionAdmin;
 import net.mailrelay.deploy.ops.QueueAdmin;
 import net.mailrelay.deploy.broker.MessageHistory;
 import net.mailrelay.deploy.broker.QueueShape;
+import net.mailrelay.deploy.broker.TopicReplication;
 import net.mailrelay.deploy.broker.TopicSetup;
 import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.Keys;
@@ -131,10 +132,13 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, standalone && s.get(Keys.FLUSH_EACH_MESSAGE), Duration.ofSeconds(60));
         TopicSetup.ensure(bootstrapServers, List.of(topics.events()), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, false, Duration.ofSeconds(60));
+        List<String> relayTopics = new ArrayList<>(topics.all(tiers));
         if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
             TopicSetup.ensureCompacted(bootstrapServers, topics.suppression(), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                     s.get(Keys.MIN_INSYNC), s.get(Keys.SUPPRESSION_TTL).plusDays(1), Duration.ofSeconds(60));
+            relayTopics.add(topics.suppression());
         }
+        checkReplication(s, topics, relayTopics, registry);
         KafkaHealth kafkaHealth = new KafkaHealth(bootstrapServers);
         parts.push(kafkaHealth);
         Map<String, BooleanSupplier> readiness = new LinkedHashMap<>();
@@ -175,12 +179,12 @@ public final class RelayProcess implements AutoCloseable {
             queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
                     topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
                     suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null, controls);
-            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes, standalone), cluster, registry));
+            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster, registry));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
@@ -255,36 +259,11 @@ public final class RelayProcess implements AutoCloseable {
                 submission, strictEnvelopes);
     }
 
-    static Timeouts timeouts(Settings s) {
-        return new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
-                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
-    }
-
-    /**
-     * What is this relay, for the worker's loop check: the name the edges greet with, the addresses
-     * they are reached at from outside, and, when the edge runs in this process, its listeners.
-     */
-    static Myself myself(Settings s, String hostname, boolean withEdge) {
-        java.util.Set<InetSocketAddress> listeners = new java.util.HashSet<>();
-        if (withEdge) {
-            if (s.get(Keys.SMTP_PORT) > 0) {
-                listeners.add(new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT)));
-            }
-            if (s.get(Keys.SUBMISSION_PORT) > 0) {
-                listeners.add(new InetSocketAddress(s.get(Keys.SUBMISSION_BIND), s.get(Keys.SUBMISSION_PORT)));
-            }
-            if (s.get(Keys.SMTPS_PORT) > 0) {
-                listeners.add(new InetSocketAddress(s.get(Keys.SMTPS_BIND), s.get(Keys.SMTPS_PORT)));
-            }
-        }
-        return new Myself(hostname, java.util.Set.copyOf(s.get(Keys.OWN_ADDRESSES)), listeners);
-    }
-
-    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes, boolean withEdge)
-            throws IOException {
+    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) throws IOException {
         RetrySchedule schedule = new RetrySchedule(s.get(Keys.RETRY_TIERS), s.get(Keys.MIN_BACKOFF), s.get(Keys.MAX_BACKOFF),
                 s.get(Keys.MAX_LIFETIME));
-        Timeouts timeouts = timeouts(s);
+        Timeouts timeouts = new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
+                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
         Map<NextHop, Credentials> credentials = Map.of();
         if (s.get(Keys.ROUTE_AUTH_FILE).isPresent()) {
             try {
@@ -301,8 +280,29 @@ public final class RelayProcess implements AutoCloseable {
                 s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
                 s.get(Keys.SHUTDOWN_GRACE), s.get(Keys.DELAY_WARNING),
-                s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL),
-                myself(s, hostname, withEdge));
+                s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL));
+    }
+
+    /**
+     * Topics that exist are left as they are, so what they really keep is checked against the settings:
+     * each shortfall is a warning, or with kafka.require-replication a refusal to start.
+     */
+    private void checkReplication(Settings s, Topics topics, List<String> names, MeterRegistry registry) {
+        List<TopicReplication.Found> found = TopicReplication.describe(bootstrapServers, names, Duration.ofSeconds(60));
+        TopicReplication.register(registry, topics.prefix(), found);
+        List<String> problems = new ArrayList<>();
+        for (TopicReplication.Found f : found) {
+            List<String> shortfalls = TopicReplication.shortfalls(f, s.get(Keys.REPLICATION), s.get(Keys.MIN_INSYNC));
+            if (!shortfalls.isEmpty()) {
+                problems.add("topic " + f.topic() + ": " + String.join("; ", shortfalls));
+                LOG.warn("topic {}: {}; an acknowledged message may have fewer copies than configured "
+                        + "(kafka.require-replication=true refuses to start)", f.topic(), String.join("; ", shortfalls));
+            }
+        }
+        if (!problems.isEmpty() && s.get(Keys.REQUIRE_REPLICATION)) {
+            throw new ConfigException(Keys.REQUIRE_REPLICATION.name(), "true", String.join("; ", problems)
+                    + " (change the topics with kafka-reassign-partitions.sh and kafka-configs.sh, or the settings)");
+        }
     }
 
     static String hostname(Settings s) {

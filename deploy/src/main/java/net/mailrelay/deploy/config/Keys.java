@@ -37,6 +37,11 @@ public final class Keys {
             "Replication factor of each topic created at start (standalone: 1).");
     public static final Key<Integer> MIN_INSYNC = new Key<>("kafka.min-insync-replicas", "2", Parsers::positive,
             "min.insync.replicas of each topic created at start (standalone: 1).");
+    public static final Key<Boolean> REQUIRE_REPLICATION = new Key<>("kafka.require-replication", "false", Parsers::bool,
+            "Refuse to start when an existing topic has fewer replicas than kafka.replication-factor, a min.insync.replicas below "
+                    + "kafka.min-insync-replicas or above its replicas, or min.insync.replicas 1 with several replicas (acks=all then "
+                    + "means one copy). Without it each such topic is a warning at start; either way mailrelay_kafka_topic_replication "
+                    + "and mailrelay_kafka_topic_min_insync show them.");
     public static final Key<List<String>> HAZELCAST_MEMBERS = new Key<>("hazelcast.members", "", Parsers::list,
             "Hazelcast members to join, host:port[,host:port] (TCP-IP discovery; each member listed, no ranges).");
     public static final Key<String> HAZELCAST_DISCOVERY = new Key<>("hazelcast.discovery", "tcp-ip",
@@ -172,9 +177,6 @@ public final class Keys {
             "Recipients per outbound SMTP transaction (Postfix smtp_destination_recipient_limit).");
     public static final Key<Duration> SHUTDOWN_GRACE = new Key<>("delivery.shutdown-grace", "30s", Parsers::duration,
             "On shutdown, how long in-flight deliveries may finish before they are left for another worker.");
-    public static final Key<List<java.net.InetAddress>> OWN_ADDRESSES = new Key<>("delivery.own-addresses", "", Parsers::addresses,
-            "Addresses (IP[,IP]) at which this relay's edges are reached from outside, such as a load balancer's: an MX "
-                    + "there loops back to this relay, 5.4.6 (Postfix proxy_interfaces).");
     public static final Key<Duration> CONNECT_TIMEOUT = new Key<>("delivery.timeout.connect", "30s", Parsers::positiveDuration,
             "Outbound connect timeout (smtp_connect_timeout).");
     public static final Key<Duration> GREETING_TIMEOUT = new Key<>("delivery.timeout.greeting", "300s", Parsers::positiveDuration,
@@ -248,14 +250,14 @@ public final class Keys {
                     + "every topic (`log.flush.interval.messages=1`).");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
             SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,
             REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, DESTINATION_CONCURRENCY, ROUTE_CONCURRENCY, ROUTE_RATE,
-            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OWN_ADDRESSES, CONNECT_TIMEOUT,
+            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
             BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
