@@ -26,6 +26,7 @@ import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
 import net.mailrelay.delivery.cluster.HazelcastSuppressions;
+import net.mailrelay.delivery.route.Myself;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.smtp.Credentials;
@@ -179,12 +180,12 @@ public final class RelayProcess implements AutoCloseable {
             queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
                     topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), Duration.ofMinutes(30),
+                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
                     suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null, controls);
-            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes), cluster, registry));
+            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes, standalone), cluster, registry));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
@@ -259,11 +260,36 @@ public final class RelayProcess implements AutoCloseable {
                 submission, strictEnvelopes);
     }
 
-    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes) throws IOException {
+    static Timeouts timeouts(Settings s) {
+        return new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
+                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
+    }
+
+    /**
+     * What is this relay, for the worker's loop check: the name the edges greet with, the addresses
+     * they are reached at from outside, and, when the edge runs in this process, its listeners.
+     */
+    static Myself myself(Settings s, String hostname, boolean withEdge) {
+        java.util.Set<InetSocketAddress> listeners = new java.util.HashSet<>();
+        if (withEdge) {
+            if (s.get(Keys.SMTP_PORT) > 0) {
+                listeners.add(new InetSocketAddress(s.get(Keys.SMTP_BIND), s.get(Keys.SMTP_PORT)));
+            }
+            if (s.get(Keys.SUBMISSION_PORT) > 0) {
+                listeners.add(new InetSocketAddress(s.get(Keys.SUBMISSION_BIND), s.get(Keys.SUBMISSION_PORT)));
+            }
+            if (s.get(Keys.SMTPS_PORT) > 0) {
+                listeners.add(new InetSocketAddress(s.get(Keys.SMTPS_BIND), s.get(Keys.SMTPS_PORT)));
+            }
+        }
+        return new Myself(hostname, java.util.Set.copyOf(s.get(Keys.OWN_ADDRESSES)), listeners);
+    }
+
+    private DeliveryWorker.Config workerConfig(Settings s, String hostname, Topics topics, int maxRecordBytes, boolean withEdge)
+            throws IOException {
         RetrySchedule schedule = new RetrySchedule(s.get(Keys.RETRY_TIERS), s.get(Keys.MIN_BACKOFF), s.get(Keys.MAX_BACKOFF),
                 s.get(Keys.MAX_LIFETIME));
-        Timeouts timeouts = new Timeouts(s.get(Keys.CONNECT_TIMEOUT), s.get(Keys.GREETING_TIMEOUT), s.get(Keys.COMMAND_TIMEOUT),
-                s.get(Keys.DATA_INIT_TIMEOUT), s.get(Keys.DATA_BLOCK_TIMEOUT), s.get(Keys.FINAL_DOT_TIMEOUT));
+        Timeouts timeouts = timeouts(s);
         Map<NextHop, Credentials> credentials = Map.of();
         if (s.get(Keys.ROUTE_AUTH_FILE).isPresent()) {
             try {
@@ -280,7 +306,8 @@ public final class RelayProcess implements AutoCloseable {
                 s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
                 s.get(Keys.SHUTDOWN_GRACE), s.get(Keys.DELAY_WARNING),
-                s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL));
+                s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL),
+                myself(s, hostname, withEdge));
     }
 
     /**
