@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * {@code route.tls}, {@code route.auth-file}, {@code delivery.tls-trust-file}, {@code delivery.reuse.*},
  * {@code queue.retry-tiers}, {@code queue.min-backoff}, {@code queue.max-backoff},
  * {@code queue.max-lifetime}, {@code delivery.max-in-flight}, {@code delivery.max-recipients},
- * {@code delivery.timeout.*}, {@code delivery.own-addresses},
+ * {@code delivery.timeout.*}, {@code delivery.outcome-timeout}, {@code delivery.own-addresses},
  * {@code message.max-size}, {@code kafka.bootstrap-servers},
  * {@code kafka.topic-prefix} (docs/configuration.md).
  */
@@ -88,6 +88,7 @@ public final class DeliveryWorker implements AutoCloseable {
             Duration shutdownGrace,
             Duration delayWarning,
             Duration suppressionTtl,
+            Duration outcomeTimeout,
             Myself myself) {
 
         public Config {
@@ -105,6 +106,7 @@ public final class DeliveryWorker implements AutoCloseable {
             if (maxRecipientsPerTransaction < 1) {
                 throw new IllegalArgumentException("delivery.max-recipients must be at least 1, not " + maxRecipientsPerTransaction);
             }
+            Objects.requireNonNull(outcomeTimeout, "outcomeTimeout");
             myself = myself == null ? Myself.NOBODY : myself;
         }
     }
@@ -148,9 +150,9 @@ public final class DeliveryWorker implements AutoCloseable {
                 c.timeouts().sessionLimit(), clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
-        loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), c.topics(), c.schedule().tiers(), delivery, records,
-                c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), "worker-" + c.hostname(), clock,
-                cluster.retryRequests(), cluster.ledger()).start();
+        loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
+                c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
+                "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness)).start();
         feed = cluster.suppressionCache() == null ? null
                 : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();
@@ -187,6 +189,14 @@ public final class DeliveryWorker implements AutoCloseable {
 
     long lag(String topic) {
         return loop.lag().getOrDefault(topic, 0L);
+    }
+
+    long uncommitted(String topic) {
+        return loop.uncommitted().getOrDefault(topic, 0L);
+    }
+
+    double oldestInFlightSeconds() {
+        return loop.oldestInFlight().toMillis() / 1000.0;
     }
 
     @Override

@@ -25,6 +25,7 @@ public final class WorkerMetrics implements AttemptObserver {
     private final MeterRegistry registry;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> attemptTimers = new ConcurrentHashMap<>();
+    private final Map<String, Timer> latenessTimers = new ConcurrentHashMap<>();
     private final Timer delay;
 
     public WorkerMetrics(MeterRegistry registry) {
@@ -67,6 +68,14 @@ public final class WorkerMetrics implements AttemptObserver {
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                 .maximumExpectedValue(Duration.ofMinutes(15)).register(registry))
                 .record(Duration.ofMillis(Math.max(0, event.durationMillis())));
+    }
+
+    /** How late a retry came off its tier: from the time it was due to the time it was picked up. */
+    void lateness(String tier, Duration late) {
+        latenessTimers.computeIfAbsent(tier, t -> Timer.builder("mailrelay.retry.lateness")
+                .description("How late each retry was picked up, from its due time (per tier)").tag("tier", t)
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(10))
+                .maximumExpectedValue(Duration.ofHours(2)).register(registry)).record(late);
     }
 
     private static String failureClass(FailureClass c) {
@@ -128,9 +137,15 @@ public final class WorkerMetrics implements AttemptObserver {
                 .description("Addresses on the suppression list").register(registry);
         Gauge.builder("mailrelay.queue.in.flight", worker, DeliveryWorker::inFlight)
                 .description("Records this worker is working on").register(registry);
+        Gauge.builder("mailrelay.queue.oldest.in.flight", worker, DeliveryWorker::oldestInFlightSeconds)
+                .description("Seconds the oldest record this worker is working on has been at it").baseUnit("seconds")
+                .register(registry);
         for (String topic : worker.subscribedTopics()) {
             Gauge.builder("mailrelay.queue.lag", worker, w -> w.lag(topic))
                     .description("Records on this worker's partitions not yet read")
+                    .tag("topic", topic.substring(topicPrefix.length())).register(registry);
+            Gauge.builder("mailrelay.queue.uncommitted", worker, w -> w.uncommitted(topic))
+                    .description("Records read from this worker's partitions and not yet committed")
                     .tag("topic", topic.substring(topicPrefix.length())).register(registry);
         }
     }

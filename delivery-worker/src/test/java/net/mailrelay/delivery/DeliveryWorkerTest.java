@@ -70,7 +70,7 @@ class DeliveryWorkerTest {
                 TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT, null,
                 SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2), null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5),
-                Duration.ZERO, Duration.ZERO, null),
+                Duration.ZERO, Duration.ZERO, Duration.ofSeconds(10), null),
                 new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, Duration.ofHours(1), Duration.ofMinutes(5)),
                         ConnectionGate.NONE, DestinationGuard.NONE, RetryRequests.NONE));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),

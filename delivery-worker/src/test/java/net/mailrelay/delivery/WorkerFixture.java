@@ -27,6 +27,8 @@ import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.TopicReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -45,10 +47,12 @@ final class WorkerFixture implements AutoCloseable {
     final HazelcastQueueControls controls;
     private final KafkaProducer<String, byte[]> producer;
     private final TopicReader events;
+    private final String bootstrapServers;
 
     WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
             String dnsServer, int mxPort, Map<String, Integer> concurrency) throws Exception {
         this.topics = topics;
+        this.bootstrapServers = kafka.bootstrapServers();
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
         this.retries = new HazelcastRetryRequests(member, Clock.systemUTC());
         this.controls = new HazelcastQueueControls(member, retries, schedule.maxLifetime(), Clock.systemUTC());
@@ -62,19 +66,39 @@ final class WorkerFixture implements AutoCloseable {
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
                 RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30),
-                null), cluster, meters);
+                Duration.ofSeconds(5), null), cluster, meters);
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());
     }
 
     QueueId enqueue(String... rcpts) throws Exception {
+        return enqueueTo(null, rcpts);
+    }
+
+    /** Puts a message on one partition of the outbound topic (any, when null). */
+    QueueId enqueueTo(Integer partition, String... rcpts) throws Exception {
         QueueId id = QueueId.next(System.currentTimeMillis());
         Envelope env = new Envelope(id, "sender@origin.test", java.util.Arrays.stream(rcpts).map(Recipient::of).toList(),
                 BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null, System.currentTimeMillis(), 0, 0, null);
         byte[] message = ("Subject: " + id + "\r\n\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
-        producer.send(new ProducerRecord<>(topics.outbound(), id.value(), RecordCodec.encode(env, message, 0, message.length))).get();
+        producer.send(new ProducerRecord<>(topics.outbound(), partition, id.value(),
+                RecordCodec.encode(env, message, 0, message.length))).get();
         return id;
+    }
+
+    /** The worker group's committed offsets, by partition of {@code topic}. */
+    Map<Integer, Long> committed(String topic) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+            Map<Integer, Long> out = new java.util.HashMap<>();
+            admin.listConsumerGroupOffsets(DeliveryWorker.groupId(topics)).partitionsToOffsetAndMetadata().get()
+                    .forEach((tp, o) -> {
+                        if (tp.topic().equals(topic) && o != null) {
+                            out.put(tp.partition(), o.offset());
+                        }
+                    });
+            return out;
+        }
     }
 
     List<DeliveryEvent> events(QueueId id) {

@@ -2,146 +2,109 @@ package net.mailrelay.delivery.queue;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.RecipientLedger;
-import net.mailrelay.delivery.attempt.Verdict;
-import net.mailrelay.protocol.envelope.Envelope;
-import net.mailrelay.protocol.envelope.QueueId;
-import net.mailrelay.protocol.record.RecordCodec;
-import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker's consumer: reads {@code mail.outbound} and the retry tiers, hands each record to a
- * delivery thread, and commits an offset only when the outcome of every record up to it is durable.
+ * The worker's consumer: reads {@code mail.outbound} and the retry tiers and hands each record to a
+ * delivery thread as a {@link RecordJob}; an offset is committed only when the outcome of every record
+ * up to it is durable ({@link Commits}).
  *
- * <p>The poll thread never blocks and never sleeps: a retry-tier partition whose head record is not
- * yet due is sought back to that record and paused until its time; when too many deliveries are in
- * flight every partition is paused (backpressure); a record whose outcome could not be written is read
- * again after a pause. Pauses are lifted by the same loop, which polls at least every 100 ms, so
- * {@code max.poll.interval.ms} is never at risk.
+ * <p>The poll thread never blocks and never sleeps. A retry-tier record is delivered, moved to another
+ * tier, or waited for with its partition paused ({@link TierSchedule}); when too many records are in
+ * flight every partition is paused ({@link Pauses}); a job that failed waits aside and runs again after
+ * a backoff ({@link Backoffs}), its partition paused meanwhile if its outcome could not be written. The
+ * loop polls at least every 100 ms, so {@code max.poll.interval.ms} is never at risk.
  */
 public final class DeliveryLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeliveryLoop.class);
     private static final Duration POLL = Duration.ofMillis(100);
-    private static final Duration OUTCOME_RETRY_PAUSE = Duration.ofSeconds(5);
-    /**
-     * Offsets are committed at most this often (and on revocation and at close): a commit per poll cost
-     * a write to __consumer_offsets per message. A crash repeats at most this much finished work.
-     */
-    private static final long COMMIT_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
+    private static final Duration MEASURE_INTERVAL = Duration.ofSeconds(5);
 
-    /** A delivery thread's report that a record is finished (or must be read again). */
-    private record Completion(TopicPartition tp, long offset, long epoch, boolean durable, Settled settled) {
-        Completion(TopicPartition tp, long offset, long epoch, boolean durable) {
-            this(tp, offset, epoch, durable, null);
-        }
+    /** What the loop needs besides Kafka. */
+    public record Settings(Topics topics, List<Duration> tiers, int maxInFlight, int maxRecordBytes, Duration shutdownGrace,
+            Duration outcomeTimeout, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger,
+            BiConsumer<String, Duration> lateness) {
     }
 
-    /** The recipients of one record that were delivered or bounced: forgotten by the ledger once its offset is committed. */
-    private record Settled(QueueId queueId, List<String> recipients) {
+    /** A delivery thread's report on a job: finished, or to be run again. */
+    private record Completion(RecordJob job, boolean finished) {
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final OutcomeWriter writer;
-    private final MessageDelivery delivery;
-    private final AttemptRecords records;
-    private final Topics topics;
-    private final List<String> subscribed;
-    private final int maxInFlight;
-    private final Duration shutdownGrace;
-    private final Clock clock;
+    private final RecordJob.Context context;
+    private final Settings settings;
+    private final List<String> subscribed = new ArrayList<>();
     private final ExecutorService deliveryThreads;
     private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
-    private final OffsetTracker tracker = new OffsetTracker();
-    private final Map<TopicPartition, Long> pausedUntil = new HashMap<>();
-    private final RetryRequests retryRequests;
-    private final Map<String, Long> requestsSeen = new HashMap<>();
-    /** Tier partitions being flushed: records before this offset are looked at now, due or not. */
-    private final Map<TopicPartition, Long> flushUntil = new HashMap<>();
-    private final Set<String> flushing = new HashSet<>();
-    private final Set<TopicPartition> paused = new HashSet<>();
+    private final Commits commits;
+    private final Pauses pauses = new Pauses();
+    private final TierSchedule tiers;
+    private final Backoffs backoffs;
     private final Thread pollThread;
     private volatile boolean running = true;
-    /** Snapshots for metrics, refreshed by the poll thread (the consumer is not thread-safe). */
-    private final Map<String, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Jobs started and not yet finished or abandoned, those waiting to run again included. */
+    private int jobs;
+    private final Map<Long, Long> jobStarts = new HashMap<>();
+    // Snapshots for metrics, refreshed by the poll thread (the consumer is not thread-safe).
+    private final Map<String, Long> lag = new ConcurrentHashMap<>();
+    private final Map<String, Long> uncommitted = new ConcurrentHashMap<>();
     private volatile int inFlightNow;
-    private long lagMeasuredAt;
-    private long committedAt = System.nanoTime();
-    private final Map<TopicPartition, TreeMap<Long, Settled>> forgettable = new HashMap<>();
-    private final RecipientLedger ledger;
-    // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
-    // removes it instead.
-    private final ExecutorService forgetter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
-            new ArrayBlockingQueue<>(10_000), r -> {
-                Thread t = new Thread(r, "ledger-forget");
-                t.setDaemon(true);
-                return t;
-            }, new ThreadPoolExecutor.DiscardPolicy());
-    private final List<KafkaClientMetrics> clientMetrics = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile long oldestJobMillis;
+    private long measuredAt;
+    private final List<KafkaClientMetrics> clientMetrics = new CopyOnWriteArrayList<>();
 
-    public DeliveryLoop(String bootstrapServers, String groupId, Topics topics, List<Duration> tiers,
-            MessageDelivery delivery, AttemptRecords records, int maxInFlight, int maxRecordBytes,
-            Duration shutdownGrace, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger) {
-        this.retryRequests = retryRequests;
-        this.ledger = ledger;
-        this.requestsSeen.putAll(retryRequests.current());
-        this.delivery = delivery;
-        this.records = records;
-        this.topics = topics;
-        this.maxInFlight = maxInFlight;
-        this.shutdownGrace = shutdownGrace;
-        this.clock = clock;
-        this.subscribed = new ArrayList<>();
-        subscribed.add(topics.outbound());
-        tiers.forEach(t -> subscribed.add(topics.retryTier(t)));
-        this.writer = new OutcomeWriter(bootstrapServers, maxRecordBytes, clientId);
+    public DeliveryLoop(String bootstrapServers, String groupId, MessageDelivery delivery, AttemptRecords records,
+            Settings settings) {
+        this.settings = settings;
+        subscribed.add(settings.topics().outbound());
+        settings.tiers().forEach(t -> subscribed.add(settings.topics().retryTier(t)));
+        this.writer = new OutcomeWriter(bootstrapServers, settings.maxRecordBytes(), settings.clientId(), settings.outcomeTimeout());
+        this.context = new RecordJob.Context(delivery, records, writer, settings.clock(), settings.outcomeTimeout());
+        this.commits = new Commits(settings.ledger());
+        this.tiers = new TierSchedule(settings.topics(), settings.tiers(), settings.retryRequests(), settings.lateness());
+        this.backoffs = new Backoffs(settings.outcomeTimeout());
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.clientId());
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, maxInFlight)));
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, maxRecordBytes);
-        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, maxRecordBytes));
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, settings.maxInFlight())));
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, settings.maxRecordBytes());
+        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
         AtomicInteger n = new AtomicInteger();
-        this.deliveryThreads = Executors.newFixedThreadPool(maxInFlight, r -> {
+        this.deliveryThreads = Executors.newFixedThreadPool(settings.maxInFlight(), r -> {
             Thread t = new Thread(r, "delivery-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
@@ -155,18 +118,19 @@ public final class DeliveryLoop implements AutoCloseable {
     }
 
     private void run() {
-        consumer.subscribe(subscribed, new Rebalance());
+        consumer.subscribe(subscribed, new Rebalance(consumer, this::drainCompletions, commits, pauses, tiers, this::abandonWaiting));
         try {
             while (running) {
-                long now = clock.millis();
+                long now = settings.clock().millis();
                 drainCompletions();
+                rerunDue(now);
                 noticeRetryRequests();
-                applyPauses(now);
+                pauses.apply(consumer, now, jobs >= settings.maxInFlight());
                 ConsumerRecords<String, byte[]> batch = consumer.poll(POLL);
                 for (TopicPartition tp : batch.partitions()) {
                     dispatch(tp, batch.records(tp), now);
                 }
-                commit();
+                commits.commitAsync(consumer);
                 measure(now);
             }
         } catch (WakeupException e) {
@@ -181,27 +145,87 @@ public final class DeliveryLoop implements AutoCloseable {
     }
 
     private void dispatch(TopicPartition tp, List<ConsumerRecord<String, byte[]>> batch, long now) {
-        boolean tier = topics.isRetryTier(tp.topic());
+        boolean tier = tiers.isTier(tp);
         for (ConsumerRecord<String, byte[]> record : batch) {
-            long notBefore = tier ? notBefore(record) : 0;
-            Long flushEnd = flushUntil.get(tp);
-            boolean flushed = flushEnd != null && record.offset() < flushEnd;
-            if (flushed && record.offset() + 1 >= flushEnd) {
-                flushUntil.remove(tp);
-            }
-            if (notBefore > now && flushed && !wanted(record)) {
-                requeue(tp, record, notBefore);
+            if (!tier) {
+                start(RecordJob.delivery(tp, record, commits.started(tp, record.offset()), context));
                 continue;
             }
-            if (notBefore > now && !flushed) {
-                // The head of this tier partition is not due: read it again once it is.
+            TierSchedule.Due due = tiers.decide(tp, record, now);
+            if (due instanceof TierSchedule.Due.Hold h) {
+                // Read it again once it is due; what came after it in this batch is read again too.
                 consumer.seek(tp, record.offset());
-                pausedUntil.put(tp, notBefore);
+                pauses.hold(tp, h.untilMillis());
                 return;
             }
-            long epoch = tracker.started(tp, record.offset());
-            deliveryThreads.execute(() -> completions.add(process(tp, record, epoch)));
+            long token = commits.started(tp, record.offset());
+            start(due instanceof TierSchedule.Due.Move m
+                    ? RecordJob.move(tp, record, token, tiers.topic(m.tier()), m.notBeforeMillis(), context)
+                    : RecordJob.delivery(tp, record, token, context));
         }
+    }
+
+    private void start(RecordJob job) {
+        jobs++;
+        jobStarts.put(job.token, job.startedAtMillis);
+        run(job);
+    }
+
+    private void run(RecordJob job) {
+        try {
+            deliveryThreads.execute(() -> completions.add(new Completion(job, job.run())));
+        } catch (RejectedExecutionException e) {
+            completions.add(new Completion(job, false)); // closing: it is abandoned below
+        }
+    }
+
+    private void drainCompletions() {
+        Completion c;
+        while ((c = completions.poll()) != null) {
+            RecordJob job = c.job();
+            if (c.finished()) {
+                commits.finished(job);
+                ended(job);
+            } else if (running && commits.current(job)) {
+                long due = backoffs.add(job, settings.clock().millis());
+                if (job.writing()) {
+                    // Kafka cannot take outcomes now: fetch nothing more from this partition until the retry.
+                    pauses.hold(job.tp, due);
+                }
+            } else {
+                // Its partition was revoked, or the worker stops: the new owner reads the record again.
+                abandon(job);
+            }
+        }
+    }
+
+    /** Runs the jobs whose backoff is over; one whose partition went elsewhere meanwhile is abandoned. */
+    private void rerunDue(long now) {
+        for (RecordJob job : backoffs.due(now)) {
+            if (commits.current(job)) {
+                run(job);
+            } else {
+                abandon(job);
+            }
+        }
+    }
+
+    private void abandonWaiting(TopicPartition tp) {
+        backoffs.remove(job -> job.tp.equals(tp)).forEach(this::abandon);
+    }
+
+    private void abandon(RecordJob job) {
+        ended(job);
+        try {
+            deliveryThreads.execute(job::abandon); // it asks Hazelcast: not on the poll thread
+        } catch (RejectedExecutionException e) {
+            job.abandon();
+        }
+    }
+
+    private void ended(RecordJob job) {
+        jobs--;
+        jobStarts.remove(job.token);
     }
 
     /**
@@ -209,154 +233,49 @@ public final class DeliveryLoop implements AutoCloseable {
      * and the records for the destination are delivered now.
      */
     private void noticeRetryRequests() {
-        boolean fresh = false;
-        for (Map.Entry<String, Long> r : retryRequests.current().entrySet()) {
-            Long seen = requestsSeen.get(r.getKey());
-            if (seen == null || seen < r.getValue()) {
-                requestsSeen.put(r.getKey(), r.getValue());
-                flushing.add(r.getKey());
-                fresh = true;
-                LOG.info("retrying deferred mail for {} now, as requested", r.getKey());
-            }
-        }
-        if (!fresh) {
-            if (flushUntil.isEmpty()) {
-                flushing.clear();
-            }
+        if (!tiers.noticeRequests()) {
             return;
         }
-        List<TopicPartition> tiers = consumer.assignment().stream().filter(tp -> topics.isRetryTier(tp.topic())).toList();
-        if (tiers.isEmpty()) {
+        List<TopicPartition> assigned = consumer.assignment().stream().filter(tiers::isTier).toList();
+        if (assigned.isEmpty()) {
             return;
         }
-        consumer.endOffsets(tiers, Duration.ofSeconds(5)).forEach((tp, end) -> {
+        consumer.endOffsets(assigned, Duration.ofSeconds(5)).forEach((tp, end) -> {
             if (end > consumer.position(tp, Duration.ofSeconds(5))) {
-                flushUntil.merge(tp, end, Math::max);
-                pausedUntil.remove(tp);
+                tiers.flush(tp, end);
+                pauses.lift(tp);
             }
         });
     }
 
-    private boolean wanted(ConsumerRecord<String, byte[]> record) {
-        if (flushing.contains("*")) {
-            return true;
-        }
-        try {
-            Envelope env = RecordCodec.decode(record.value(), Envelope.class).metadata();
-            return env.recipients().stream().anyMatch(r -> flushing.contains(r.domain()));
-        } catch (RecordCodec.MalformedRecordException e) {
-            return true; // let the delivery path log and skip it
-        }
-    }
-
-    /** Puts a not-yet-due record back at the end of its tier, unchanged, while a flush reads past it. */
-    private void requeue(TopicPartition tp, ConsumerRecord<String, byte[]> record, long notBefore) {
-        long epoch = tracker.started(tp, record.offset());
-        writer.send(tp.topic(), record.key(), record.value(), notBefore)
-                .whenComplete((ok, e) -> completions.add(new Completion(tp, record.offset(), epoch, e == null)));
-    }
-
-    /** Runs on a delivery thread; durable when the record's outcome is. */
-    private Completion process(TopicPartition tp, ConsumerRecord<String, byte[]> record, long epoch) {
-        RecordCodec.Decoded<Envelope> d;
-        try {
-            d = RecordCodec.decode(record.value(), Envelope.class);
-        } catch (RecordCodec.MalformedRecordException e) {
-            LOG.error("skipping unreadable record {}-{}@{} (key {}): {}", record.topic(), record.partition(),
-                    record.offset(), record.key(), e.getMessage());
-            return new Completion(tp, record.offset(), epoch, true);
-        }
-        Envelope env = d.metadata();
-        List<Verdict> verdicts = null;
-        boolean written = false;
-        try {
-            long started = clock.millis();
-            verdicts = delivery.deliver(env, d.value(), d.messageOffset(), d.messageLength());
-            List<CompletableFuture<Void>> acks = new ArrayList<>();
-            for (AttemptRecords.Write w : records.of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts,
-                    started, clock.millis())) {
-                acks.add(writer.send(w.topic(), w.key(), w.value(), w.notBeforeMillis()));
-            }
-            CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
-            written = true;
-            // Their bounce requests are durable now: a record read again must not ask for them twice.
-            delivery.bounceRecorded(env, verdicts, true);
-            List<String> settled = verdicts.stream().filter(v -> v instanceof Verdict.Delivered || v instanceof Verdict.Failed)
-                    .map(Verdict::recipient).toList();
-            return new Completion(tp, record.offset(), epoch, true, settled.isEmpty() ? null : new Settled(env.queueId(), settled));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            LOG.warn("{}: attempt interrupted by shutdown; it will be read again", env.queueId());
-            return new Completion(tp, record.offset(), epoch, false);
-        } catch (RuntimeException e) {
-            LOG.warn("{}: outcome not recorded ({}); the message will be read again", env.queueId(), e.toString());
-            return new Completion(tp, record.offset(), epoch, false);
-        } finally {
-            if (verdicts != null && !written) {
-                delivery.bounceRecorded(env, verdicts, false); // give the claims up; the record is read again
-            }
-        }
-    }
-
-    private void drainCompletions() {
-        Completion c;
-        while ((c = completions.poll()) != null) {
-            if (c.durable()) {
-                // A stale completion (from before a rewind or a revocation) must not make the ledger
-                // forget: the record it was for is being read again and asks the ledger.
-                if (tracker.finished(c.tp(), c.offset(), c.epoch()) && c.settled() != null) {
-                    forgettable.computeIfAbsent(c.tp(), k -> new TreeMap<>()).put(c.offset(), c.settled());
-                }
-            } else if (consumer.assignment().contains(c.tp())) {
-                tracker.rewind(c.tp(), c.offset());
-                consumer.seek(c.tp(), c.offset());
-                pausedUntil.put(c.tp(), clock.millis() + OUTCOME_RETRY_PAUSE.toMillis());
-            }
-        }
-    }
-
-    /** Pauses exactly the partitions that are not due or held back, and resumes the rest. */
-    private void applyPauses(long now) {
-        pausedUntil.values().removeIf(until -> until <= now);
-        Set<TopicPartition> assigned = consumer.assignment();
-        Set<TopicPartition> want = new HashSet<>(pausedUntil.keySet());
-        if (tracker.inFlight() >= maxInFlight) {
-            want.addAll(assigned);
-        }
-        want.retainAll(assigned);
-        Set<TopicPartition> toPause = new HashSet<>(want);
-        toPause.removeAll(paused);
-        Set<TopicPartition> toResume = new HashSet<>(paused);
-        toResume.removeAll(want);
-        toResume.retainAll(assigned);
-        if (!toPause.isEmpty()) {
-            consumer.pause(toPause);
-        }
-        if (!toResume.isEmpty()) {
-            consumer.resume(toResume);
-        }
-        paused.clear();
-        paused.addAll(want);
-    }
-
-    /** Records not yet read on this worker's partitions, per topic, from the consumer's own fetch positions. */
+    /** Snapshots for the metrics: fetch lag, uncommitted records, jobs and the oldest of them. */
     private void measure(long now) {
-        inFlightNow = tracker.inFlight();
-        if (now - lagMeasuredAt < LAG_INTERVAL.toMillis()) {
+        inFlightNow = jobs;
+        oldestJobMillis = jobStarts.values().stream().mapToLong(Long::longValue).min().orElse(now);
+        if (now - measuredAt < MEASURE_INTERVAL.toMillis()) {
             return;
         }
-        lagMeasuredAt = now;
+        measuredAt = now;
         Map<String, Long> sums = new HashMap<>();
         subscribed.forEach(t -> sums.put(t, 0L));
         for (TopicPartition tp : consumer.assignment()) {
             consumer.currentLag(tp).ifPresent(l -> sums.merge(tp.topic(), l, Long::sum));
         }
         lag.putAll(sums);
+        Map<String, Long> held = new HashMap<>();
+        subscribed.forEach(t -> held.put(t, 0L));
+        held.putAll(commits.uncommitted(consumer));
+        uncommitted.putAll(held);
     }
 
     /** Per subscribed topic (full name), the records not yet read on this worker's partitions. */
     public Map<String, Long> lag() {
         return lag;
+    }
+
+    /** Per subscribed topic (full name), records read and not yet committed on this worker's partitions. */
+    public Map<String, Long> uncommitted() {
+        return uncommitted;
     }
 
     /** Binds the Kafka clients' own metrics (fetch and produce rates, request latency, ...) to {@code registry}. */
@@ -369,102 +288,24 @@ public final class DeliveryLoop implements AutoCloseable {
         clientMetrics.add(p);
     }
 
-    /** Records being worked on now. */
+    /** Records being worked on now, those waiting to be tried again included. */
     public int inFlight() {
         return inFlightNow;
     }
 
-    private void commit() {
-        long t = System.nanoTime();
-        if (t - committedAt < COMMIT_INTERVAL_NANOS) {
-            return;
-        }
-        committedAt = t;
-        var offsets = tracker.committable();
-        if (!offsets.isEmpty()) {
-            consumer.commitAsync(offsets, (o, e) -> {
-                if (e != null) {
-                    LOG.warn("offset commit failed ({}); it is tried again", e.toString());
-                } else {
-                    tracker.committed(o);
-                    forgetCommitted(o);
-                }
-            });
-        }
+    /** How long the oldest record being worked on has been at it; zero when none is. */
+    public Duration oldestInFlight() {
+        return Duration.ofMillis(Math.max(0, settings.clock().millis() - oldestJobMillis));
     }
 
-    /**
-     * A committed record is never read again, so the ledger no longer needs its delivered recipients:
-     * forgetting them keeps the ledger as small as the uncommitted window instead of growing with
-     * every message (its TTL is only the backstop for a worker that dies before it forgets).
-     */
-    private void forgetCommitted(Map<TopicPartition, OffsetAndMetadata> committed) {
-        committed.forEach((tp, o) -> {
-            TreeMap<Long, Settled> m = forgettable.get(tp);
-            if (m == null) {
-                return;
-            }
-            var done = m.headMap(o.offset(), false);
-            if (!done.isEmpty()) {
-                // Off the poll thread: it dispatches every record, and a cluster call per recipient here
-                // held deliveries back.
-                List<Settled> batch = new ArrayList<>(done.values());
-                forgetter.execute(() -> batch.forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r))));
-                done.clear();
-            }
-        });
-    }
-
-    private static final Duration LAG_INTERVAL = Duration.ofSeconds(5);
-
-    private static long notBefore(ConsumerRecord<String, byte[]> record) {
-        Header h = record.headers().lastHeader(RecordHeaders.NOT_BEFORE);
-        if (h == null) {
-            return 0;
-        }
-        try {
-            return Long.parseLong(new String(h.value(), StandardCharsets.US_ASCII));
-        } catch (NumberFormatException e) {
-            return 0;
-        }
-    }
-
-    private final class Rebalance implements ConsumerRebalanceListener {
-        @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            drainCompletions();
-            var offsets = tracker.committable();
-            offsets.keySet().retainAll(partitions);
-            if (!offsets.isEmpty()) {
-                try {
-                    consumer.commitSync(offsets);
-                    tracker.committed(offsets);
-                    forgetCommitted(offsets);
-                } catch (RuntimeException e) {
-                    LOG.warn("commit on revocation failed ({}); the new owner will repeat some records", e.toString());
-                }
-            }
-            partitions.forEach(tp -> {
-                tracker.forget(tp);
-                forgettable.remove(tp);
-                pausedUntil.remove(tp);
-                paused.remove(tp);
-                flushUntil.remove(tp);
-            });
-        }
-
-        @Override
-        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            // Nothing to restore: offsets come from the group, holds are recomputed by the loop.
-        }
-    }
-
-    /** Stops fetching, lets running deliveries finish within the grace period, commits, leaves the group. */
+    /** Stops fetching, lets running jobs finish within the grace period, commits, leaves the group. */
     private void finishAndClose() {
+        running = false;
         deliveryThreads.shutdown();
         try {
-            if (!deliveryThreads.awaitTermination(shutdownGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+            if (!deliveryThreads.awaitTermination(settings.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
                 deliveryThreads.shutdownNow();
+                deliveryThreads.awaitTermination(10, TimeUnit.SECONDS);
             }
         } catch (InterruptedException e) {
             deliveryThreads.shutdownNow();
@@ -472,16 +313,10 @@ public final class DeliveryLoop implements AutoCloseable {
         }
         try {
             drainCompletions();
-            var offsets = tracker.committable();
-            if (!offsets.isEmpty()) {
-                consumer.commitSync(offsets);
-                tracker.committed(offsets);
-                forgetCommitted(offsets);
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("final commit failed ({}); some records will be delivered again", e.toString());
+            backoffs.remove(job -> true).forEach(this::abandon);
+            commits.commitSync(consumer, null, "at close");
         } finally {
-            forgetter.shutdown();
+            commits.close();
             consumer.close();
             writer.close();
         }
@@ -492,7 +327,7 @@ public final class DeliveryLoop implements AutoCloseable {
         running = false;
         consumer.wakeup();
         try {
-            pollThread.join(shutdownGrace.toMillis() + 30_000);
+            pollThread.join(settings.shutdownGrace().toMillis() + 30_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

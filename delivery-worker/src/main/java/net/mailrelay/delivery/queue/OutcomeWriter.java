@@ -1,11 +1,13 @@
 package net.mailrelay.delivery.queue;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -17,18 +19,27 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * Writes the outcome records of delivery attempts (events, retries, bounce requests) with an idempotent
- * {@code acks=all} producer. A record's offset is committed only after every outcome it produced is
- * acknowledged, so an outcome is never lost between "delivered" and "committed".
+ * Writes the outcome records of delivery attempts (events, retries, bounce requests) and the records
+ * moved between retry tiers, with an idempotent {@code acks=all} producer. A record's offset is
+ * committed only after every outcome it produced is acknowledged, so an outcome is never lost between
+ * "delivered" and "committed".
+ *
+ * <p>Within {@code timeout} the producer retries a batch itself, with the same sequence number, so a
+ * broker that comes back from a freeze keeps one copy. Only once it gives up does the caller send again
+ * (after a backoff), and a batch that was in flight to a frozen broker may then be written twice: an
+ * event or a retry record twice costs nothing (the ledger knows the recipient), a bounce request twice
+ * is a second DSN.
  */
 final class OutcomeWriter implements AutoCloseable {
 
     private static final Header FORMAT = new RecordHeader(RecordHeaders.FORMAT,
             RecordCodec.FORMAT_HEADER_VALUE.getBytes(StandardCharsets.US_ASCII));
+    /** How long a send may block for metadata or buffer space: it runs on a delivery thread. */
+    private static final Duration MAX_BLOCK = Duration.ofSeconds(10);
 
     private final KafkaProducer<String, byte[]> producer;
 
-    OutcomeWriter(String bootstrapServers, int maxRecordBytes, String clientId) {
+    OutcomeWriter(String bootstrapServers, int maxRecordBytes, String clientId, Duration timeout) {
         Map<String, Object> c = new HashMap<>();
         c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
@@ -37,10 +48,21 @@ final class OutcomeWriter implements AutoCloseable {
         c.put(ProducerConfig.LINGER_MS_CONFIG, 2);
         c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
         c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
+        long ms = timeout.toMillis();
+        // delivery.timeout.ms must cover linger.ms + request.timeout.ms, which Kafka checks at start.
+        long request = Math.min(30_000, Math.max(1_000, ms / 2));
+        c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) request);
+        c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Math.max(ms, request + 2));
+        c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Math.min(ms, MAX_BLOCK.toMillis()));
         producer = new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer());
     }
 
-    /** Sends one record; the future completes when it is acknowledged. */
+    /** Sends one record; the future completes when it is acknowledged, or fails. */
+    CompletableFuture<Void> send(AttemptRecords.Write w) {
+        return send(w.topic(), w.key(), w.value(), w.notBeforeMillis());
+    }
+
+    /** Sends one record; the future completes when it is acknowledged, or fails. */
     CompletableFuture<Void> send(String topic, String key, byte[] value, Long notBeforeMillis) {
         List<Header> headers = new ArrayList<>(2);
         headers.add(FORMAT);
@@ -69,6 +91,6 @@ final class OutcomeWriter implements AutoCloseable {
 
     @Override
     public void close() {
-        producer.close();
+        producer.close(Duration.ofSeconds(10));
     }
 }

@@ -67,9 +67,14 @@ public record RetrySchedule(List<Duration> tiers, Duration minBackoff, Duration 
 
     /** The longest tier not longer than the delay, or the shortest tier. */
     Duration tierFor(Duration delay) {
+        return fitting(tiers, delay);
+    }
+
+    /** Of {@code tiers} (sorted, shortest first), the longest not longer than {@code wait}, or the shortest. */
+    public static Duration fitting(List<Duration> tiers, Duration wait) {
         Duration chosen = tiers.get(0);
         for (Duration t : tiers) {
-            if (t.compareTo(delay) <= 0) {
+            if (t.compareTo(wait) <= 0) {
                 chosen = t;
             }
         }

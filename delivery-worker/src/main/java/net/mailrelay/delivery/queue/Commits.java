@@ -1,0 +1,179 @@
+package net.mailrelay.delivery.queue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.protocol.record.OffsetTracker;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Completions and commits: which records are started and finished ({@link OffsetTracker}), the
+ * committing of each partition's finished prefix, and, once a record's offset is committed, the
+ * ledger's forgetting of the recipients it settled. Used by the poll thread only.
+ */
+final class Commits {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Commits.class);
+    /**
+     * Offsets are committed at most this often (and on revocation and at close): a commit per poll cost
+     * a write to __consumer_offsets per message. A crash repeats at most this much finished work.
+     */
+    private static final long INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
+
+    private final OffsetTracker<TopicPartition> tracker = new OffsetTracker<>();
+    private final Map<TopicPartition, TreeMap<Long, RecordJob.Settled>> forgettable = new HashMap<>();
+    /** Per partition, the first offset not yet acknowledged as committed, as this consumer knows it. */
+    private final Map<TopicPartition, Long> base = new HashMap<>();
+    private final RecipientLedger ledger;
+    // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
+    // removes it instead.
+    private final ExecutorService forgetter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(10_000), r -> {
+                Thread t = new Thread(r, "ledger-forget");
+                t.setDaemon(true);
+                return t;
+            }, new ThreadPoolExecutor.DiscardPolicy());
+    private long committedAt = System.nanoTime();
+
+    Commits(RecipientLedger ledger) {
+        this.ledger = ledger;
+    }
+
+    long started(TopicPartition tp, long offset) {
+        base.putIfAbsent(tp, offset);
+        return tracker.started(tp, offset);
+    }
+
+    boolean current(RecordJob job) {
+        return tracker.current(job.tp, job.record.offset(), job.token);
+    }
+
+    /** A job is finished; a stale one (its partition revoked since) does not count and makes the ledger forget nothing. */
+    void finished(RecordJob job) {
+        if (tracker.finished(job.tp, job.record.offset(), job.token) && job.settled() != null) {
+            forgettable.computeIfAbsent(job.tp, k -> new TreeMap<>()).put(job.record.offset(), job.settled());
+        }
+    }
+
+    /** Commits what may be committed, at most every half second, without waiting. */
+    void commitAsync(Consumer<?, ?> consumer) {
+        long t = System.nanoTime();
+        if (t - committedAt < INTERVAL_NANOS) {
+            return;
+        }
+        committedAt = t;
+        Map<TopicPartition, OffsetAndMetadata> offsets = committable(null);
+        if (!offsets.isEmpty()) {
+            consumer.commitAsync(offsets, (o, e) -> {
+                if (e != null) {
+                    LOG.warn("offset commit failed ({}); it is tried again", e.toString());
+                } else {
+                    acknowledged(o);
+                }
+            });
+        }
+    }
+
+    /** Commits what may be committed of these partitions (all when null) and waits; on revocation and at close. */
+    void commitSync(Consumer<?, ?> consumer, Collection<TopicPartition> partitions, String when) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = committable(partitions);
+        if (offsets.isEmpty()) {
+            return;
+        }
+        try {
+            consumer.commitSync(offsets);
+            acknowledged(offsets);
+        } catch (RuntimeException e) {
+            LOG.warn("commit {} failed ({}); some records will be delivered again, the ledger skipping what they settled",
+                    when, e.toString());
+        }
+    }
+
+    private Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions) {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        tracker.committable().forEach((tp, o) -> {
+            if (partitions == null || partitions.contains(tp)) {
+                out.put(tp, new OffsetAndMetadata(o));
+            }
+        });
+        return out;
+    }
+
+    private void acknowledged(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        Map<TopicPartition, Long> plain = new HashMap<>();
+        offsets.forEach((tp, o) -> plain.put(tp, o.offset()));
+        tracker.committed(plain);
+        plain.forEach((tp, o) -> base.computeIfPresent(tp, (k, b) -> Math.max(b, o)));
+        forgetCommitted(plain);
+    }
+
+    /**
+     * A committed record is never read again, so the ledger no longer needs its settled recipients:
+     * forgetting them keeps the ledger as small as the uncommitted window instead of growing with every
+     * message (its time to live is only the backstop for a worker that dies before it forgets).
+     */
+    private void forgetCommitted(Map<TopicPartition, Long> committed) {
+        committed.forEach((tp, o) -> {
+            TreeMap<Long, RecordJob.Settled> m = forgettable.get(tp);
+            if (m == null) {
+                return;
+            }
+            var done = m.headMap(o, false);
+            if (!done.isEmpty()) {
+                // Off the poll thread: a cluster call per recipient here held deliveries back.
+                List<RecordJob.Settled> batch = new ArrayList<>(done.values());
+                forgetter.execute(() -> batch.forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r))));
+                done.clear();
+            }
+        });
+    }
+
+    /** The partition went to another consumer. */
+    void forget(TopicPartition tp) {
+        tracker.forget(tp);
+        forgettable.remove(tp);
+        base.remove(tp);
+    }
+
+    /**
+     * Per topic, records read from this worker's partitions and not yet committed (from the first offset
+     * it has not had acknowledged up to the fetch position): the in-flight ones, and any whose commit is
+     * held up behind one that is not finished. A partition that has stopped committing grows here while
+     * the fetch lag stays flat.
+     */
+    Map<String, Long> uncommitted(Consumer<?, ?> consumer) {
+        Map<String, Long> sums = new HashMap<>();
+        for (TopicPartition tp : consumer.assignment()) {
+            Long b = base.get(tp);
+            if (b != null) {
+                try {
+                    sums.merge(tp.topic(), Math.max(0, consumer.position(tp, Duration.ZERO) - b), Long::sum);
+                } catch (RuntimeException e) {
+                    // No position known right now (being reset): counted at the next measure.
+                }
+            }
+        }
+        return sums;
+    }
+
+    int pending() {
+        return tracker.pending();
+    }
+
+    void close() {
+        forgetter.shutdown();
+    }
+}

@@ -1,0 +1,103 @@
+package net.mailrelay.delivery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.cluster.TestMembers;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.TopicReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.config.ConfigResource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Issue 15, defects 1 and 5: an outcome that cannot be written, on a real broker. The bounce topic is
+ * made to refuse records (its {@code max.message.bytes} too small for a bounce request), so one record's
+ * outcome fails to be written while the records around it, to other destinations, succeed.
+ */
+@ExtendWith(KafkaFixture.class)
+class OutcomeTroubleTest {
+
+    @RegisterExtension
+    static final FakeMx MX = new FakeMx("mx.dest.test");
+    /** Takes its time over the final dot, so that a record is still being delivered when the next one fails. */
+    @RegisterExtension
+    static final FakeMx SLOW = new FakeMx("mx.slow.test").finalDotDelay(Duration.ofSeconds(3));
+    static KafkaBroker kafka;
+    static List<HazelcastInstance> members;
+
+    @BeforeAll
+    static void start(KafkaBroker broker) {
+        kafka = broker;
+        members = TestMembers.cluster(1);
+    }
+
+    @AfterAll
+    static void stop() {
+        members.forEach(HazelcastInstance::shutdown);
+    }
+
+    /**
+     * Three records on one partition: the first still at the slow MX when the second's bounce request is
+     * refused, the third delivered at once. The second is not delivered again while its outcome waits,
+     * the first's completion still counts, and once the broker takes bounce requests again the partition
+     * commits through to its end with nothing left in flight. Before: the failure rewound the partition
+     * to a new epoch, the first record's completion was ignored, the partition never committed again,
+     * and the second record went over SMTP again every 5 seconds.
+     */
+    @Test
+    void anOutcomeThatCannotBeWrittenIsWrittenAgainNotDeliveredAgain() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(2));
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
+                new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
+                List.of("dest.test=" + MX.hostPort(), "slow.test=" + SLOW.hostPort()), null, 25, Map.of());
+                TopicReader bounces = new TopicReader(kafka, w.topics.bounce())) {
+            bounceTopicTakes(w, 100);
+            QueueId slow = w.enqueueTo(0, "someone@slow.test");
+            QueueId refused = w.enqueueTo(0, "permfail-outcome@dest.test");
+            QueueId quick = w.enqueueTo(0, "quick@dest.test");
+
+            await().atMost(Duration.ofSeconds(20)).until(() -> SLOW.deliveriesTo("someone@slow.test").size() == 1
+                    && MX.deliveriesTo("quick@dest.test").size() == 1);
+            // The first and third are done; the second's bounce request is refused, and tried again and again.
+            await().atMost(Duration.ofSeconds(20)).until(() -> w.committed(w.topics.outbound()).getOrDefault(0, 0L) == 1L);
+            await().during(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10))
+                    .until(() -> MX.timesOffered("permfail-outcome@dest.test") == 1);
+            assertThat(w.worker.inFlight()).isEqualTo(1);
+
+            bounceTopicTakes(w, KafkaBroker.MAX_MESSAGE_BYTES);
+            await().atMost(Duration.ofSeconds(30)).until(() -> w.committed(w.topics.outbound()).getOrDefault(0, 0L) == 3L);
+            await().atMost(Duration.ofSeconds(5)).until(() -> w.worker.inFlight() == 0);
+            assertThat(MX.timesOffered("permfail-outcome@dest.test")).as("never delivered again").isEqualTo(1);
+            assertThat(bounces.awaitAny(r -> r.key().equals(refused.value()), Duration.ofSeconds(10))).hasSize(1);
+            assertThat(w.events(refused)).extracting(DeliveryEvent::outcome).containsExactly(DeliveryEvent.Outcome.FAILED);
+            assertThat(w.events(slow)).extracting(DeliveryEvent::outcome).containsExactly(DeliveryEvent.Outcome.DELIVERED);
+            assertThat(w.events(quick)).extracting(DeliveryEvent::outcome).containsExactly(DeliveryEvent.Outcome.DELIVERED);
+        }
+    }
+
+    private static void bounceTopicTakes(WorkerFixture w, int maxMessageBytes) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, w.topics.bounce());
+            admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(
+                    new ConfigEntry("max.message.bytes", Integer.toString(maxMessageBytes)), AlterConfigOp.OpType.SET))))
+                    .all().get();
+        }
+    }
+}
