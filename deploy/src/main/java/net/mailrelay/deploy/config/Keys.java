@@ -177,6 +177,9 @@ public final class Keys {
             "Recipients per outbound SMTP transaction (Postfix smtp_destination_recipient_limit).");
     public static final Key<Duration> SHUTDOWN_GRACE = new Key<>("delivery.shutdown-grace", "30s", Parsers::duration,
             "On shutdown, how long in-flight deliveries may finish before they are left for another worker.");
+    public static final Key<Duration> OUTCOME_TIMEOUT = new Key<>("delivery.outcome-timeout", "60s", Parsers::positiveDuration,
+            "How long the worker's producer retries an attempt's outcome records before the worker tries again later "
+                    + "(never delivering again); also the longest pause between those tries.");
     public static final Key<List<java.net.InetAddress>> OWN_ADDRESSES = new Key<>("delivery.own-addresses", "", Parsers::addresses,
             "Addresses (IP[,IP]) at which this relay's edges are reached from outside, such as a load balancer's: an MX "
                     + "there loops back to this relay, 5.4.6 (Postfix proxy_interfaces).");
@@ -260,7 +263,7 @@ public final class Keys {
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,
             REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, DESTINATION_CONCURRENCY, ROUTE_CONCURRENCY, ROUTE_RATE,
-            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OWN_ADDRESSES, CONNECT_TIMEOUT,
+            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OUTCOME_TIMEOUT, OWN_ADDRESSES, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
             BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
