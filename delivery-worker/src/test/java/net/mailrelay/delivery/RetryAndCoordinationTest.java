@@ -107,6 +107,37 @@ class RetryAndCoordinationTest {
         }
     }
 
+    /**
+     * Issue 15, defect 9: a record that waits longer than its tier must not hold up the one behind it.
+     * The first waits 7.5 s on the 4 s tier: the tier holds it 4 s, then moves it down to the 2 s tier.
+     * The second, due after 4 s, comes on time instead of waiting behind the first.
+     */
+    @Test
+    void aRecordThatWaitsLongerThanItsTierDoesNotHoldUpTheNext() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(2), Duration.ofSeconds(4));
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(2),
+                schedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(4), Duration.ofHours(1)),
+                List.of("routed.test=" + MX.hostPort()), null, 25, Map.of());
+                TopicReader shorter = new TopicReader(kafka, w.topics.retryTier(Duration.ofSeconds(2)))) {
+            long now = System.currentTimeMillis();
+            long longDue = now + 7_500;
+            long shortDue = now + 4_100;
+            QueueId waitsLong = w.enqueueOnTier(Duration.ofSeconds(4), longDue, "long-wait@routed.test");
+            QueueId behind = w.enqueueOnTier(Duration.ofSeconds(4), shortDue, "behind@routed.test");
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> delivered(w, waitsLong) != null && delivered(w, behind) != null);
+            assertThat(delivered(w, behind).atMillis() - shortDue).as("the second is not held up behind the first")
+                    .isLessThan(1_500);
+            assertThat(delivered(w, waitsLong).atMillis() - longDue).as("the first, moved down, comes on time")
+                    .isBetween(-1_000L, 1_500L);
+            assertThat(shorter.poll()).extracting(r -> r.key()).contains(waitsLong.value());
+            assertThat(w.meters.find("mailrelay.retry.lateness").timers()).isNotEmpty();
+        }
+    }
+
+    private static DeliveryEvent delivered(WorkerFixture w, QueueId id) {
+        return w.events(id).stream().filter(e -> e.outcome() == DeliveryEvent.Outcome.DELIVERED).findFirst().orElse(null);
+    }
+
     @Test
     void operatorsCanRetryADestinationNow() throws Exception {
         List<Duration> tiers = List.of(Duration.ofMinutes(10));

@@ -87,6 +87,20 @@ final class WorkerFixture implements AutoCloseable {
         return id;
     }
 
+    /** Puts a message on a retry tier, as a deferral would, due at {@code notBeforeMillis}. */
+    QueueId enqueueOnTier(Duration tier, long notBeforeMillis, String... rcpts) throws Exception {
+        QueueId id = QueueId.next(System.currentTimeMillis());
+        Envelope env = new Envelope(id, "sender@origin.test", java.util.Arrays.stream(rcpts).map(Recipient::of).toList(),
+                BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null, System.currentTimeMillis(), 0, 0, null);
+        byte[] message = ("Subject: " + id + "\r\n\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
+        ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.retryTier(tier), 0, id.value(),
+                RecordCodec.encode(env, message, 0, message.length));
+        r.headers().add(net.mailrelay.protocol.record.RecordHeaders.NOT_BEFORE,
+                Long.toString(notBeforeMillis).getBytes(StandardCharsets.US_ASCII));
+        producer.send(r).get();
+        return id;
+    }
+
     /** The worker group's committed offsets, by partition of {@code topic}. */
     Map<Integer, Long> committed(String topic) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
