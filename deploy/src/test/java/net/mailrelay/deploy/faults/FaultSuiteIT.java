@@ -18,8 +18,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.assertj.core.api.SoftAssertions;
 import org.awaitility.core.ConditionTimeoutException;
+import net.mailrelay.delivery.DeliveryWorker;
+import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.Ports;
@@ -32,7 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  * messages from a client that keeps a ledger of every {@code 250}, while one fault after another hits it;
  * after each scenario the ledger is reconciled with what the MX and the senders' MX received
  * ({@link Reconciliation}). Every accepted recipient must be delivered or bounced (lost = 0), every
- * refusal the client saw must be a 4xx, nothing may hang, and the duplicates are counted.
+ * refusal the client saw must be a 4xx, nothing may hang, and the duplicates are counted. Once the mail
+ * has settled, nothing may be left behind ({@link EndState}): every worker's in-flight gauge back to 0,
+ * and every partition the workers and the bounce service consume committed to its end.
  *
  * <p>Scenarios, each a fault held for the window and then healed while the load runs:
  * <ul>
@@ -43,25 +48,37 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>{@code mx-421}: the MX greets every connection with 421 (and drops those open);</li>
  *   <li>{@code dns-timeout}: the DNS server stops answering the MX query;</li>
  *   <li>{@code mx-drop-in-data}: the MX closes each connection after the first line of DATA;</li>
- *   <li>{@code all}: all of them at once, the two MX faults one after the other.</li>
+ *   <li>{@code kafka-freeze}: SIGSTOP every broker, SIGCONT them all when the freeze ends. It lasts the
+ *       Kafka window, and at least 10 s longer than the longest timeout of any Kafka client of the relay
+ *       ({@link KafkaClientTimeouts}), so that every publish, outcome write and session gives up once;</li>
+ *   <li>{@code kafka-down}: SIGKILL every broker, start them again with their data after the Kafka window;</li>
+ *   <li>{@code client-pipelining}: no fault; the client pipelines (RFC 2920), several messages per
+ *       connection and the next transaction behind each final dot ({@link PipeliningConnection});</li>
+ *   <li>{@code all}: the first seven at once, the two MX faults one after the other.</li>
  * </ul>
  *
- * <p>{@code mvn verify} runs a short version ({@code all}, 300 messages, an 8-second window). The full
+ * <p>{@code mvn verify} runs a short version ({@code all}, then the two Kafka scenarios and
+ * {@code client-pipelining}, on one cluster; 300 messages each, an 8-second window). The full
  * suite is {@code deploy/faults/run}; system properties {@code faults.scenarios} (comma-separated),
  * {@code faults.messages}, {@code faults.rate} (messages/s offered), {@code faults.sessions},
- * {@code faults.window} (e.g. 60s). Results go to {@code target/fault-suite/summary.md}, each process's
+ * {@code faults.window} (e.g. 60s), {@code faults.kafka-window} (how long the brokers stay frozen or down;
+ * the window unless set). Results go to {@code target/fault-suite/summary.md}, each process's
  * log beside it.
  */
 class FaultSuiteIT {
 
-    static final List<String> SCENARIOS = Arrays.stream(System.getProperty("faults.scenarios", "all").split(","))
+    static final List<String> SCENARIOS = Arrays.stream(System.getProperty("faults.scenarios",
+            "all,kafka-freeze,kafka-down,client-pipelining").split(","))
             .map(String::trim).filter(s -> !s.isEmpty()).toList();
     static final int MESSAGES = Integer.getInteger("faults.messages", 300);
     static final double RATE = Double.parseDouble(System.getProperty("faults.rate", "20"));
     static final int SESSIONS = Integer.getInteger("faults.sessions", 10);
     static final Duration WINDOW = duration(System.getProperty("faults.window", "8s"));
+    static final Duration KAFKA_WINDOW = duration(System.getProperty("faults.kafka-window", WINDOW.toSeconds() + "s"));
     static final Duration DRAIN = duration(System.getProperty("faults.drain", "240s"));
     static final int MAX_IN_FLIGHT = 50;
+    static final List<Duration> RETRY_TIERS = List.of(Duration.ofSeconds(2), Duration.ofSeconds(10));
+    static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
     @TempDir
     Path data;
@@ -74,6 +91,7 @@ class FaultSuiteIT {
     private FakeMx returns;
     private RelayCluster cluster;
     private Path logs;
+    private Faults faults;
 
     @Test
     void everyAcceptedMessageIsDeliveredOrBouncedWhateverFails() throws Exception {
@@ -86,12 +104,18 @@ class FaultSuiteIT {
                 Files.delete(f); // an earlier run's logs and summary
             }
         }
+        assertThat(Faults.SCENARIOS).as("scenarios known").containsAll(SCENARIOS);
         startSinks();
         cluster = new RelayCluster(jar, logs, data, dns.hostPort(), mx.port(), List.of(
-                "queue.retry-tiers=2s,10s", "queue.min-backoff=2s", "queue.max-backoff=10s",
+                "queue.retry-tiers=" + String.join(",", RETRY_TIERS.stream().map(Topics::label).toList()),
+                "queue.min-backoff=2s", "queue.max-backoff=" + MAX_BACKOFF.toSeconds() + "s",
                 "delivery.backoff.time=5s", "dns.timeout=2s", "delivery.max-in-flight=" + MAX_IN_FLIGHT,
                 "edge.publish-timeout=10s", "delivery.timeout.connect=5s", "delivery.timeout.command=20s"),
                 s -> note("%s", s)).start();
+        List<String> relay = cluster.names().stream().filter(n -> !n.startsWith("broker-")).toList();
+        KafkaClientTimeouts.Timeout longest = KafkaClientTimeouts.longest(cluster, relay);
+        note("longest Kafka client timeout: %s", longest);
+        faults = new Faults(cluster, mx, dns, WINDOW, KAFKA_WINDOW, longest, s -> note("%s", s));
 
         SoftAssertions soft = new SoftAssertions();
         for (String scenario : SCENARIOS) {
@@ -101,28 +125,37 @@ class FaultSuiteIT {
     }
 
     private void run(String scenario, SoftAssertions soft) throws Exception {
-        note("scenario %s: %d messages at %.0f/s over %d sessions, fault window %d s", scenario, MESSAGES, RATE, SESSIONS,
-                WINDOW.toSeconds());
+        note("scenario %s: %d messages at %.0f/s over %d sessions, fault held %d s", scenario, MESSAGES, RATE, SESSIONS,
+                faults.hold(scenario).toSeconds());
         int mxBefore = mx.deliveryCount();
         int returnsBefore = returns.deliveryCount();
-        LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60)).start();
+        LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60),
+                scenario.equals("client-pipelining") ? LoadDriver.Style.PIPELINED : LoadDriver.Style.ONE_PER_CONNECTION).start();
         long loadMillis = (long) (MESSAGES * 1000 / RATE);
-        // The fault begins once a quarter of the messages have had their answer.
-        await().atMost(Duration.ofMillis(loadMillis).plusSeconds(60)).pollInterval(Duration.ofMillis(100))
-                .until(() -> driver.finished() >= MESSAGES / 4);
+        // The fault begins once a quarter of the messages have had their answer (client-pipelining has no
+        // fault to begin, and a client that hangs would not get there).
+        if (Faults.runsUp(scenario)) {
+            int before = MESSAGES / 4 - (int) (RATE * Faults.RUN_UP.toSeconds());
+            await().atMost(Duration.ofMillis(loadMillis).plusSeconds(60)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> driver.finished() >= before);
+            faults.runUp(scenario);
+        }
+        if (!scenario.equals("client-pipelining")) {
+            await().atMost(Duration.ofMillis(loadMillis).plusSeconds(60)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> driver.finished() >= MESSAGES / 4);
+        }
         note("%s: fault injected after %d messages finished", scenario, driver.finished());
-        int workerKills = inject(scenario);
+        int workerKills = faults.inject(scenario);
         // The fault lasts a fixed window while the load goes on: a duration by design, not a wait for
         // something to happen.
         if (scenario.equals("all")) {
             Thread.sleep(WINDOW.toMillis() / 2);
-            note("all: the MX now drops connections in DATA instead of greeting with 421");
-            mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
+            faults.midway();
             Thread.sleep(WINDOW.toMillis() / 2);
         } else {
-            Thread.sleep(WINDOW.toMillis());
+            Thread.sleep(faults.hold(scenario).toMillis());
         }
-        heal(scenario);
+        faults.heal();
         note("%s: healed after %d messages finished", scenario, driver.finished());
         driver.awaitDone(Duration.ofSeconds(Math.max(120, loadMillis / 1000 * 3)));
         note("%s: the client is done: %d in the ledger", scenario, driver.ledger().size());
@@ -154,13 +187,17 @@ class FaultSuiteIT {
         if (r.duplicates > 0) {
             note("%s: duplicated %s", scenario, r.duplicated.stream().limit(20).toList());
         }
+        if (r.unledgered > 0) {
+            note("%s: unledgered arrivals under queue ids %s", scenario, r.unledgeredIds);
+        }
         LoadDriver.Replies replies = driver.replies();
         replies.examples.forEach((kind, examples) -> {
             if (!kind.equals(LoadDriver.ACCEPTED)) {
                 note("%s: %d x %s, e.g. %s", scenario, replies.get(kind), kind, examples);
             }
         });
-        row(scenario, r, replies, drained, driver.slowestDataReply());
+        EndState.Found left = endState(scenario);
+        row(scenario, r, replies, drained, driver.slowestDataReply(), left);
 
         soft.assertThat(driver.ledger()).as("%s: messages accepted", scenario).hasSize(MESSAGES);
         soft.assertThat(r.lost).as("%s: accepted recipients neither delivered nor bounced", scenario).isEmpty();
@@ -176,51 +213,22 @@ class FaultSuiteIT {
         // The bound only catches a ledger that stopped working.
         soft.assertThat(r.duplicates).as("%s: duplicate deliveries", scenario)
                 .isLessThanOrEqualTo((1 + workerKills) * MAX_IN_FLIGHT);
+        soft.assertThat(left.inFlight()).as("%s: each worker's mailrelay_queue_in_flight at the end", scenario)
+                .allSatisfy((worker, n) -> assertThat(n).as(worker).isZero());
+        soft.assertThat(left.behind()).as("%s: partitions whose committed offset is short of their end", scenario).isEmpty();
     }
 
-    /** Injects the scenario's fault; returns how many workers it killed. */
-    private int inject(String scenario) {
-        boolean all = scenario.equals("all");
-        int workerKills = 0;
-        if (all || scenario.equals("edge-kill")) {
-            cluster.kill("edge-1");
-        }
-        if (all || scenario.equals("worker-kill")) {
-            cluster.kill("worker-2");
-            workerKills++;
-        }
-        if (all || scenario.equals("broker-kill")) {
-            cluster.kill("broker-2");
-        }
-        if (all || scenario.equals("bounce-restart")) {
-            cluster.stop("bounce");
-        }
-        if (all || scenario.equals("mx-421")) {
-            mx.mode(FakeMx.Mode.GREET_421).closeConnections();
-            note("the MX greets with 421 and has dropped its open connections");
-        }
-        if (all || scenario.equals("dns-timeout")) {
-            dns.silent("sink.test");
-            note("DNS no longer answers for sink.test");
-        }
-        if (scenario.equals("mx-drop-in-data")) {
-            mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
-            note("the MX drops every connection after the first line of DATA");
-        }
-        if (!all && !List.of("edge-kill", "worker-kill", "broker-kill", "bounce-restart", "mx-421", "dns-timeout",
-                "mx-drop-in-data").contains(scenario)) {
-            throw new IllegalArgumentException("no scenario " + scenario);
-        }
-        return workerKills;
-    }
-
-    private void heal(String scenario) {
-        mx.mode(FakeMx.Mode.NORMAL);
-        dns.clearFailure("sink.test");
-        List<String> down = cluster.names().stream().filter(n -> !cluster.alive(n)).toList();
-        if (!down.isEmpty()) {
-            cluster.restart(down);
-        }
+    /**
+     * Waits until the workers hold nothing and every partition is committed to its end, for at most
+     * {@code queue.max-backoff} (the longest a settled queue's retry record can still wait to fall due)
+     * and a minute for a rebalance; returns what is left.
+     */
+    private EndState.Found endState(String scenario) {
+        List<String> workerTopics = new ArrayList<>(List.of(Topics.DEFAULT.outbound()));
+        RETRY_TIERS.forEach(t -> workerTopics.add(Topics.DEFAULT.retryTier(t)));
+        List<EndState.Group> groups = List.of(new EndState.Group(DeliveryWorker.groupId(Topics.DEFAULT), workerTopics),
+                new EndState.Group(Topics.DEFAULT.prefix() + "mail-relay-bounce", List.of(Topics.DEFAULT.bounce())));
+        return EndState.await(cluster, groups, MAX_BACKOFF.plusSeconds(60), line -> note("%s: %s", scenario, line));
     }
 
     /** Reconciles the ledger with what arrived since the scenario began (earlier arrivals are other scenarios' mail). */
@@ -285,11 +293,14 @@ class FaultSuiteIT {
 
     // ---- the report ----------------------------------------------------------------------------
 
-    private void row(String scenario, Reconciliation r, LoadDriver.Replies replies, double drained, Duration slowest) {
-        rows.put(scenario, String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | **%d** | %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f |",
+    private void row(String scenario, Reconciliation r, LoadDriver.Replies replies, double drained, Duration slowest,
+            EndState.Found left) {
+        rows.put(scenario, String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | **%d** | %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f | %s | %d |",
                 scenario, r.messages, r.recipients, r.delivered, r.bounced, r.lost.size(), r.duplicates, r.wrongOutcome.size(),
                 r.unledgered, replies.get(LoadDriver.TEMPORARY), replies.get(LoadDriver.NO_REPLY), replies.get(LoadDriver.REFUSED),
-                replies.get(LoadDriver.PERMANENT), replies.get(LoadDriver.HUNG), slowest.toMillis() / 1000.0, drained));
+                replies.get(LoadDriver.PERMANENT), replies.get(LoadDriver.HUNG), slowest.toMillis() / 1000.0, drained,
+                left.inFlight().values().stream().map(String::valueOf).collect(Collectors.joining("/")),
+                left.behind().size()));
     }
 
     private List<String> summary() {
@@ -301,8 +312,9 @@ class FaultSuiteIT {
                 WINDOW.toSeconds()));
         out.add("");
         out.add("| scenario | accepted | recipients | delivered | bounced | lost | duplicates | wrong outcome | unledgered "
-                + "| 4xx | no reply | refused | 5xx | hung | slowest DATA reply (s) | settled after (s) |");
-        out.add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                + "| 4xx | no reply | refused | 5xx | hung | slowest DATA reply (s) | settled after (s) | in flight at end "
+                + "| partitions behind |");
+        out.add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         out.addAll(rows.values());
         out.add("");
         out.add("## Timeline");

@@ -10,7 +10,9 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,11 +27,10 @@ import java.util.regex.Pattern;
  * Sends a fixed number of messages through the edges, as a well-behaved client MTA does: each message
  * on its own connection, to the edges in turn; a 4xx, a connection that breaks or an edge that does
  * not answer means "try again shortly, on the other edge", a 5xx means "give up". Every {@code 250}
- * goes into the ledger under the queue id the edge gave, with the recipients it was for.
+ * to a final dot goes into the ledger under the queue id the edge gave, with the recipients it was for.
  *
- * <p>Message {@code i} of a scenario is from {@code s-SCENARIO-i@senders.test} to
- * {@code u-SCENARIO-i@sink.test}; every tenth also to {@code permfail-SCENARIO-i@sink.test}, which the
- * MX refuses with 550 and so must come back as a DSN. Its Message-ID is {@code <SCENARIO-i@driver.test>}.
+ * <p>In the {@link Style#PIPELINED} style a connection carries several messages, as a client that uses
+ * PIPELINING does ({@link PipeliningConnection}). What is sent: {@link Message}.
  */
 final class LoadDriver {
 
@@ -38,6 +39,17 @@ final class LoadDriver {
     /** A message the edge took responsibility for: it answered 250 to its DATA. */
     record Accepted(String token, List<String> recipients) {
     }
+
+    /** How the client sends. */
+    enum Style {
+        /** One transaction per connection, each command after the reply to the one before. */
+        ONE_PER_CONNECTION,
+        /** Several transactions per connection, commands pipelined (RFC 2920), the next one behind each final dot. */
+        PIPELINED
+    }
+
+    /** Messages a pipelining client sends on one connection before it says QUIT. */
+    static final int MESSAGES_PER_CONNECTION = 5;
 
     /** How the edges answered: counts by kind, and a few examples of each. */
     static final class Replies {
@@ -72,6 +84,7 @@ final class LoadDriver {
     private final int sessions;
     private final double rate;
     private final Duration readTimeout;
+    private final Style style;
     private final Map<String, Accepted> ledger = new ConcurrentHashMap<>();
     private final Replies replies = new Replies();
     private final AtomicInteger next = new AtomicInteger();
@@ -84,19 +97,21 @@ final class LoadDriver {
     /**
      * @param rate messages per second offered, spread evenly (0: as fast as the sessions go)
      */
-    LoadDriver(String scenario, List<Integer> edgePorts, int messages, int sessions, double rate, Duration readTimeout) {
+    LoadDriver(String scenario, List<Integer> edgePorts, int messages, int sessions, double rate, Duration readTimeout,
+            Style style) {
         this.scenario = scenario;
         this.edgePorts = edgePorts;
         this.messages = messages;
         this.sessions = sessions;
         this.rate = rate;
         this.readTimeout = readTimeout;
+        this.style = style;
     }
 
     LoadDriver start() {
         startNanos = System.nanoTime();
         for (int s = 0; s < sessions; s++) {
-            Thread t = new Thread(this::session, "load-" + scenario + "-" + s);
+            Thread t = new Thread(style == Style.PIPELINED ? this::pipeliningSession : this::session, "load-" + scenario + "-" + s);
             t.setDaemon(true);
             threads.add(t);
             t.start();
@@ -132,47 +147,105 @@ final class LoadDriver {
         return Duration.ofNanos(slowestDataReplyNanos.get());
     }
 
-    static String token(String scenario, int i) {
-        return scenario + "-" + i;
-    }
-
     private void session() {
-        int i;
-        while (!stopped && (i = next.getAndIncrement()) < messages) {
-            if (rate > 0) {
-                long due = startNanos + (long) (i * 1e9 / rate);
-                long wait = due - System.nanoTime();
-                if (wait > 0) {
-                    sleep(Duration.ofNanos(wait));
-                }
-            }
-            send(i);
-            finished.incrementAndGet();
+        Message m;
+        while ((m = nextMessage()) != null) {
+            send(m);
         }
     }
 
-    private void send(int i) {
-        String token = token(scenario, i);
-        String from = "s-" + token + "@senders.test";
-        List<String> to = new ArrayList<>(List.of("u-" + token + "@sink.test"));
-        if (i % 10 == 0) {
-            to.add("permfail-" + token + "@sink.test");
+    /**
+     * The next message of the scenario once it is due at the offered rate, or null when every message
+     * has been taken (or the driver stopped).
+     */
+    Message nextMessage() {
+        int i;
+        if (stopped || (i = next.getAndIncrement()) >= messages) {
+            return null;
         }
-        byte[] message = message(token, from, to);
+        if (rate > 0) {
+            long due = startNanos + (long) (i * 1e9 / rate);
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+                sleep(Duration.ofNanos(wait));
+            }
+        }
+        return Message.of(scenario, i);
+    }
+
+    private void send(Message m) {
         for (int attempt = 0; !stopped; attempt++) {
-            int port = edgePorts.get((i + attempt) % edgePorts.size());
-            String outcome = attempt(port, from, to, message, token);
-            if (outcome.equals(ACCEPTED) || outcome.equals(PERMANENT)) {
+            int port = edgePorts.get((m.index() + attempt) % edgePorts.size());
+            String outcome = attempt(port, m);
+            if (outcome.equals(ACCEPTED)) {
                 return;
             }
-            if (!outcome.equals(REFUSED) || attempt % edgePorts.size() == edgePorts.size() - 1) {
-                sleep(Duration.ofMillis(500)); // every edge refused, or one answered "later"
+            if (outcome.equals(PERMANENT)) {
+                finished.incrementAndGet();
+                return;
             }
+            pauseAfter(outcome, attempt);
         }
+    }
+
+    private void pauseAfter(String outcome, int attempt) {
+        if (!outcome.equals(REFUSED) || attempt % edgePorts.size() == edgePorts.size() - 1) {
+            sleep(Duration.ofMillis(500)); // every edge refused, or one answered "later"
+        }
+    }
+
+    /**
+     * A pipelining client: connections of up to {@link #MESSAGES_PER_CONNECTION} messages. Messages a
+     * connection did not get accepted are sent again on the next one (to the other edge), as in
+     * {@link #send}; a 5xx gives up the message it answered.
+     */
+    private void pipeliningSession() {
+        Deque<Message> again = new ArrayDeque<>();
+        int attempt = 0;
+        while (!stopped) {
+            Message first = again.isEmpty() ? nextMessage() : again.poll();
+            if (first == null) {
+                return;
+            }
+            int port = edgePorts.get((first.index() + attempt) % edgePorts.size());
+            PipeliningConnection.Ended ended = new PipeliningConnection(this, port, readTimeout).run(first, MESSAGES_PER_CONNECTION);
+            if (ended.unfinished().isEmpty()) {
+                attempt = 0;
+                continue;
+            }
+            List<Message> left = new ArrayList<>(ended.unfinished());
+            if (ended.outcome().equals(PERMANENT)) {
+                left.remove(0);
+                finished.incrementAndGet();
+            }
+            for (int k = left.size() - 1; k >= 0; k--) {
+                again.push(left.get(k));
+            }
+            pauseAfter(ended.outcome(), attempt++);
+        }
+    }
+
+    /** Records a 250 to a message's final dot in the ledger, under the queue id it names; the message is finished. */
+    void accepted(Message m, String reply) {
+        Matcher q = QUEUED.matcher(reply);
+        if (!q.find()) {
+            throw new IllegalStateException("250 without a queue id: " + reply);
+        }
+        ledger.put(q.group(1), new Accepted(m.token(), List.copyOf(m.to())));
+        replies.count(ACCEPTED, null);
+        finished.incrementAndGet();
+    }
+
+    void count(String kind, String example) {
+        replies.count(kind, example);
+    }
+
+    void dataReplyTook(long nanos) {
+        slowestDataReplyNanos.accumulateAndGet(nanos, Math::max);
     }
 
     /** One SMTP transaction on a new connection; returns the kind of outcome, counted. */
-    private String attempt(int port, String from, List<String> to, byte[] message, String token) {
+    private String attempt(int port, Message message) {
         String step = "connect";
         try (Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
@@ -186,8 +259,8 @@ final class LoadDriver {
             }
             List<String> commands = new ArrayList<>();
             commands.add("EHLO driver.test");
-            commands.add("MAIL FROM:<" + from + ">");
-            to.forEach(r -> commands.add("RCPT TO:<" + r + ">"));
+            commands.add("MAIL FROM:<" + message.from() + ">");
+            message.to().forEach(r -> commands.add("RCPT TO:<" + r + ">"));
             commands.add("DATA");
             for (String command : commands) {
                 step = command.substring(0, 4);
@@ -201,20 +274,15 @@ final class LoadDriver {
             }
             step = "end of DATA";
             long sent = System.nanoTime();
-            out.write(message);
+            out.write(message.content());
             out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
             reply = reply(in);
-            slowestDataReplyNanos.accumulateAndGet(System.nanoTime() - sent, Math::max);
+            dataReplyTook(System.nanoTime() - sent);
             if (!reply.startsWith("250")) {
                 return refusal(reply, step);
             }
-            Matcher m = QUEUED.matcher(reply);
-            if (!m.find()) {
-                throw new IllegalStateException("250 without a queue id: " + reply);
-            }
-            ledger.put(m.group(1), new Accepted(token, List.copyOf(to)));
-            replies.count(ACCEPTED, null);
+            accepted(message, reply);
             try {
                 out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
                 out.flush();
@@ -234,14 +302,14 @@ final class LoadDriver {
         }
     }
 
-    private String refusal(String reply, String step) {
+    String refusal(String reply, String step) {
         String kind = reply.startsWith("4") ? TEMPORARY : PERMANENT;
         replies.count(kind, step + ": " + reply);
         return kind;
     }
 
     /** The last line of one reply; an end of stream is an IOException. */
-    private static String reply(BufferedReader in) throws IOException {
+    static String reply(BufferedReader in) throws IOException {
         while (true) {
             String line = in.readLine();
             if (line == null) {
@@ -251,19 +319,6 @@ final class LoadDriver {
                 return line;
             }
         }
-    }
-
-    private static byte[] message(String token, String from, List<String> to) {
-        StringBuilder m = new StringBuilder(1200);
-        m.append("From: <").append(from).append(">\r\n");
-        m.append("To: ").append(String.join(", ", to.stream().map(r -> "<" + r + ">").toList())).append("\r\n");
-        m.append("Subject: fault suite ").append(token).append("\r\n");
-        m.append("Message-ID: <").append(token).append("@driver.test>\r\n");
-        m.append("Date: Sun, 29 Nov 2026 00:00:00 +0000\r\n\r\n");
-        for (int l = 0; l < 12; l++) {
-            m.append("Line ").append(l).append(" of message ").append(token).append(": the quick brown fox jumps over the lazy dog.\r\n");
-        }
-        return m.toString().getBytes(StandardCharsets.US_ASCII);
     }
 
     private static void sleep(Duration d) {

@@ -20,7 +20,10 @@ import net.mailrelay.testing.FakeMx;
  *   <li>unledgered: arrivals of this scenario's messages under a queue id the client never saw in a
  *       {@code 250}: accepted by an edge that died (or was cut off) before its reply got out, so the
  *       client sent the message again. Not a loss and not the relay's duplicate: Postfix does the same
- *       when a connection breaks after the queue file is written.</li>
+ *       when a connection breaks after the queue file is written. With every edge alive it is an edge
+ *       that answered 451 for a record Kafka had appended: a produce request whose answer never came
+ *       (its broker froze or died) does not say whether the write happened. The queue ids are noted, so
+ *       that the edges' logs tell which.</li>
  * </ul>
  */
 final class Reconciliation {
@@ -39,6 +42,8 @@ final class Reconciliation {
     final List<String> duplicated = new ArrayList<>();
     final List<String> wrongOutcome = new ArrayList<>();
     int unledgered;
+    /** The queue ids of the first unledgered arrivals, to look up in the edges' logs. */
+    final List<String> unledgeredIds = new ArrayList<>();
 
     private Reconciliation(int messages, int recipients) {
         this.messages = messages;
@@ -50,6 +55,7 @@ final class Reconciliation {
         Map<String, Integer> deliveries = new HashMap<>();
         Map<String, Integer> bounces = new HashMap<>();
         int unledgered = 0;
+        List<String> unledgeredIds = new ArrayList<>();
         String marker = "<" + scenario + "-";
         for (FakeMx.Delivery d : atMx) {
             String text = d.text();
@@ -62,6 +68,7 @@ final class Reconciliation {
                     deliveries.merge(key(id.group(1), r), 1, Integer::sum);
                 } else {
                     unledgered++;
+                    unledgeredIds.add(id.group(1));
                 }
             }
         }
@@ -76,12 +83,14 @@ final class Reconciliation {
                     bounces.merge(key(id.group(1), rcpt[0]), 1, Integer::sum);
                 } else {
                     unledgered++;
+                    unledgeredIds.add(id.group(1));
                 }
             }
         }
         int recipients = ledger.values().stream().mapToInt(a -> a.recipients().size()).sum();
         Reconciliation r = new Reconciliation(ledger.size(), recipients);
         r.unledgered = unledgered;
+        r.unledgeredIds.addAll(unledgeredIds.stream().distinct().limit(20).toList());
         ledger.forEach((queueId, accepted) -> {
             for (String rcpt : accepted.recipients()) {
                 String k = key(queueId, rcpt);

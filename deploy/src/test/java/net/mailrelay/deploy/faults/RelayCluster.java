@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,11 +24,12 @@ import org.apache.kafka.common.Uuid;
  * The relay as a cluster of processes on this machine, every one the built jar: three Kafka brokers
  * (each broker and controller of one KRaft quorum; the relay's topics get three replicas, two in sync),
  * two edges, three workers and a bounce service, with the edges and workers in one Hazelcast cluster.
- * Any member can be killed (SIGKILL), stopped (SIGTERM) and started again with the same command and
- * data; each start logs to its own file under the log directory.
+ * Any member can be killed (SIGKILL), stopped (SIGTERM), frozen (SIGSTOP) and thawed (SIGCONT), and
+ * started again with the same command and data; each start logs to its own file under the log directory.
  *
- * <p>Everything listens on 127.0.0.1. The workers find the MX through the DNS server given and connect
- * to it on the port given.
+ * <p>Everything listens on 127.0.0.1, each relay role's HTTP server ({@code /metrics}) on a port of its
+ * own. The workers find the MX through the DNS server given and connect to it on the port given. The
+ * relay roles log with {@code relay-logback.xml}, which adds the configuration of every Kafka client.
  */
 final class RelayCluster implements AutoCloseable {
 
@@ -61,6 +63,7 @@ final class RelayCluster implements AutoCloseable {
     private final Map<String, Member> members = new LinkedHashMap<>();
     private final List<Integer> brokerPorts = IntStream.range(0, BROKERS).mapToObj(i -> Ports.free()).toList();
     private final List<Integer> edgePorts = IntStream.range(0, EDGES).mapToObj(i -> Ports.free()).toList();
+    private final Map<String, Integer> httpPorts = new LinkedHashMap<>();
 
     /**
      * @param settings extra {@code --set KEY=VALUE} for every relay role (not the brokers)
@@ -75,7 +78,7 @@ final class RelayCluster implements AutoCloseable {
                 .collect(Collectors.joining(","));
         String clusterId = Uuid.randomUuid().toString();
         for (int i = 0; i < BROKERS; i++) {
-            add("broker-" + (i + 1), "mail-relay broker running at ", "-Xmx384m", "broker",
+            add("broker-" + (i + 1), "mail-relay broker running at ", List.of("-Xmx384m"), "broker",
                     "--data-dir", data.resolve("broker-" + (i + 1)).toString(),
                     "--set", "broker.node-id=" + (i + 1), "--set", "broker.quorum=" + quorum,
                     "--set", "broker.cluster-id=" + clusterId, "--set", "broker.port=" + brokerPorts.get(i),
@@ -85,36 +88,52 @@ final class RelayCluster implements AutoCloseable {
         }
         List<Integer> hazelcastPorts = IntStream.range(0, EDGES + WORKERS).mapToObj(i -> Ports.free()).toList();
         String hazelcast = hazelcastPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
-        List<String> common = new ArrayList<>(List.of("--bootstrap-servers", bootstrapServers(), "--http-port", "0",
-                "--dns-server", dnsServer, "--set", "delivery.mx-port=" + mxPort,
+        List<String> common = new ArrayList<>(List.of("--bootstrap-servers", bootstrapServers(),
+                "--set", "http.bind-address=127.0.0.1", "--dns-server", dnsServer, "--set", "delivery.mx-port=" + mxPort,
                 "--set", "kafka.replication-factor=3", "--set", "kafka.min-insync-replicas=2",
                 "--set", "kafka.partitions=6"));
         settings.forEach(s -> common.addAll(List.of("--set", s)));
-        add("bounce", "mail-relay bounce running as ", "-Xmx256m", with(List.of("bounce", "--hostname", "bounce.test"), common));
+        addRelay("bounce", "mail-relay bounce running as ", with(List.of("bounce", "--hostname", "bounce.test"), common));
         for (int i = 0; i < WORKERS; i++) {
-            add("worker-" + (i + 1), "mail-relay worker running as ", "-Xmx256m", with(List.of("worker",
+            addRelay("worker-" + (i + 1), "mail-relay worker running as ", with(List.of("worker",
                     "--hostname", "worker-" + (i + 1) + ".test", "--hazelcast-members", hazelcast,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(EDGES + i)), common));
         }
         for (int i = 0; i < EDGES; i++) {
-            add("edge-" + (i + 1), "mail-relay edge running as ", "-Xmx256m", with(List.of("edge",
+            addRelay("edge-" + (i + 1), "mail-relay edge running as ", with(List.of("edge",
                     "--hostname", "edge-" + (i + 1) + ".test", "--hazelcast-members", hazelcast,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(i), "--smtp-port", Integer.toString(edgePorts.get(i)),
                     "--submission-port", "0", "--smtps-port", "0", "--set", "smtp.tls=none"), common));
         }
     }
 
-    private static String[] with(List<String> first, List<String> rest) {
+    private static List<String> with(List<String> first, List<String> rest) {
         List<String> all = new ArrayList<>(first);
         all.addAll(rest);
-        return all.toArray(String[]::new);
+        return all;
     }
 
-    private void add(String name, String readyLine, String heap, String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                heap,
-                // A correctness suite on a small machine: ten JVMs share it, so C1 only and one GC thread.
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar.toString()));
+    private void addRelay(String name, String readyLine, List<String> args) {
+        int http = Ports.free();
+        httpPorts.put(name, http);
+        List<String> all = new ArrayList<>(args);
+        all.addAll(List.of("--http-port", Integer.toString(http)));
+        add(name, readyLine, List.of("-Xmx256m", "-Dlogback.configurationFile=" + relayLogback()), all.toArray(String[]::new));
+    }
+
+    private static String relayLogback() {
+        try {
+            return Path.of(RelayCluster.class.getResource("relay-logback.xml").toURI()).toString();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void add(String name, String readyLine, List<String> jvmOptions, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        // A correctness suite on a small machine: ten JVMs share it, so C1 only and one GC thread.
+        command.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar.toString()));
         command.addAll(List.of(args));
         members.put(name, new Member(name, command, readyLine));
     }
@@ -144,6 +163,16 @@ final class RelayCluster implements AutoCloseable {
         return List.copyOf(members.keySet());
     }
 
+    /** Members whose name starts with {@code role-}: broker, worker, edge. */
+    List<String> named(String role) {
+        return members.keySet().stream().filter(n -> n.startsWith(role + "-")).toList();
+    }
+
+    /** The port of a relay role's HTTP server ({@code /metrics}, health); the same across restarts. */
+    int httpPort(String name) {
+        return httpPorts.get(name);
+    }
+
     boolean alive(String name) {
         Process p = members.get(name).process;
         return p != null && p.isAlive();
@@ -155,6 +184,37 @@ final class RelayCluster implements AutoCloseable {
         m.process.destroyForcibly();
         waitFor(m);
         note.accept(name + " killed (SIGKILL)");
+    }
+
+    /**
+     * SIGSTOP: the process stops in its tracks, sockets open and nothing answered, as a broker does in a
+     * long GC pause, a VM migration or a disk that hangs. Its peers see only silence.
+     */
+    void freeze(String name) {
+        signal(name, "STOP");
+        note.accept(name + " frozen (SIGSTOP)");
+    }
+
+    /** SIGCONT: a frozen process goes on where it stopped, its timers suddenly far behind. */
+    void thaw(String name) {
+        signal(name, "CONT");
+        note.accept(name + " thawed (SIGCONT)");
+    }
+
+    private void signal(String name, String signal) {
+        long pid = members.get(name).process.pid();
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).redirectErrorStream(true).start();
+            String output = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -" + signal + " " + pid + " (" + name + ") failed: " + output);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while signalling " + name, e);
+        }
     }
 
     /** SIGTERM: the process shuts down as an operator's restart would. */

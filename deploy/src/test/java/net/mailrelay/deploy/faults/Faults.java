@@ -1,0 +1,146 @@
+package net.mailrelay.deploy.faults;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import net.mailrelay.testing.DnsResponder;
+import net.mailrelay.testing.FakeMx;
+
+/**
+ * What each scenario of the suite does to the cluster and the outside world, how long the fault is
+ * held, and how it is healed. The scenarios are listed in {@link FaultSuiteIT}.
+ */
+final class Faults {
+
+    static final List<String> SCENARIOS = List.of("edge-kill", "worker-kill", "broker-kill", "bounce-restart", "mx-421",
+            "dns-timeout", "mx-drop-in-data", "kafka-freeze", "kafka-down", "client-pipelining", "all");
+    /** How far past the longest Kafka client timeout a freeze goes: the clients' timers must fire and be acted on. */
+    static final Duration FREEZE_MARGIN = Duration.ofSeconds(10);
+    /**
+     * For the last {@code RUN_UP} before a Kafka fault the MX takes {@code RUN_UP_DOT_DELAY} over each
+     * final dot, so that the workers have deliveries in flight when the fault begins: their outcome
+     * writes are what it is for. At the suite's rates a delivery to the fake MX takes milliseconds, and
+     * the fault would otherwise find the workers idle.
+     */
+    static final Duration RUN_UP = Duration.ofSeconds(3);
+    static final Duration RUN_UP_DOT_DELAY = Duration.ofSeconds(2);
+
+    private final RelayCluster cluster;
+    private final FakeMx mx;
+    private final DnsResponder dns;
+    private final Duration window;
+    private final Duration kafkaWindow;
+    private final KafkaClientTimeouts.Timeout longestClientTimeout;
+    private final Consumer<String> note;
+    private final List<String> frozen = new ArrayList<>();
+
+    Faults(RelayCluster cluster, FakeMx mx, DnsResponder dns, Duration window, Duration kafkaWindow,
+            KafkaClientTimeouts.Timeout longestClientTimeout, Consumer<String> note) {
+        this.cluster = cluster;
+        this.mx = mx;
+        this.dns = dns;
+        this.window = window;
+        this.kafkaWindow = kafkaWindow;
+        this.longestClientTimeout = longestClientTimeout;
+        this.note = note;
+    }
+
+    /** How long the scenario's fault lasts ({@code all} holds its MX faults half of it each). */
+    Duration hold(String scenario) {
+        return switch (scenario) {
+            case "kafka-freeze" -> {
+                Duration floor = longestClientTimeout.value().plus(FREEZE_MARGIN);
+                yield kafkaWindow.compareTo(floor) >= 0 ? kafkaWindow : floor;
+            }
+            case "kafka-down" -> kafkaWindow;
+            case "client-pipelining" -> Duration.ZERO; // the client is the fault, for the whole scenario
+            default -> window;
+        };
+    }
+
+    /** Injects the scenario's fault; returns how many workers it killed. */
+    int inject(String scenario) {
+        if (!SCENARIOS.contains(scenario)) {
+            throw new IllegalArgumentException("no scenario " + scenario);
+        }
+        boolean all = scenario.equals("all");
+        int workerKills = 0;
+        if (all || scenario.equals("edge-kill")) {
+            cluster.kill("edge-1");
+        }
+        if (all || scenario.equals("worker-kill")) {
+            cluster.kill("worker-2");
+            workerKills++;
+        }
+        if (all || scenario.equals("broker-kill")) {
+            cluster.kill("broker-2");
+        }
+        if (all || scenario.equals("bounce-restart")) {
+            cluster.stop("bounce");
+        }
+        if (all || scenario.equals("mx-421")) {
+            mx.mode(FakeMx.Mode.GREET_421).closeConnections();
+            note.accept("the MX greets with 421 and has dropped its open connections");
+        }
+        if (all || scenario.equals("dns-timeout")) {
+            dns.silent("sink.test");
+            note.accept("DNS no longer answers for sink.test");
+        }
+        if (scenario.equals("mx-drop-in-data")) {
+            mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
+            note.accept("the MX drops every connection after the first line of DATA");
+        }
+        if (scenario.equals("kafka-freeze")) {
+            note.accept(String.format("every broker freezes for %d s (Kafka window %d s; longest client timeout: %s)",
+                    hold(scenario).toSeconds(), kafkaWindow.toSeconds(), longestClientTimeout));
+            for (String broker : cluster.named("broker")) {
+                cluster.freeze(broker);
+                frozen.add(broker);
+            }
+        }
+        if (scenario.equals("kafka-down")) {
+            cluster.named("broker").forEach(cluster::kill);
+        }
+        // Deliveries already at the dot keep their delay; the rest go at full speed again.
+        mx.finalDotDelay(Duration.ZERO);
+        if (scenario.equals("client-pipelining")) {
+            note.accept("no fault: the client pipelines, " + LoadDriver.MESSAGES_PER_CONNECTION + " messages per connection");
+        }
+        return workerKills;
+    }
+
+    /** Halfway through the window of {@code all}: the second MX fault replaces the first. */
+    void midway() {
+        note.accept("all: the MX now drops connections in DATA instead of greeting with 421");
+        mx.mode(FakeMx.Mode.DISCONNECT_DURING_DATA).closeConnections();
+    }
+
+    /** Whether the scenario wants the workers busy when its fault begins ({@link #runUp}). */
+    static boolean runsUp(String scenario) {
+        return scenario.equals("kafka-freeze") || scenario.equals("kafka-down");
+    }
+
+    /** Slows the MX's final dots; {@link #inject} sets them back. */
+    void runUp(String scenario) {
+        mx.finalDotDelay(RUN_UP_DOT_DELAY);
+        note.accept(String.format("%s: the MX answers final dots after %d s, for the last %d s before the fault", scenario,
+                RUN_UP_DOT_DELAY.toSeconds(), RUN_UP.toSeconds()));
+    }
+
+    private long inFlight() {
+        return EndState.inFlight(cluster).values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Ends every fault: the MX and DNS behave, frozen brokers go on, dead members start again with their data. */
+    void heal() {
+        mx.mode(FakeMx.Mode.NORMAL);
+        dns.clearFailure("sink.test");
+        frozen.forEach(cluster::thaw);
+        frozen.clear();
+        List<String> down = cluster.names().stream().filter(n -> !cluster.alive(n)).toList();
+        if (!down.isEmpty()) {
+            cluster.restart(down);
+        }
+    }
+}
