@@ -138,17 +138,26 @@ final class RelayCluster implements AutoCloseable {
         members.put(name, new Member(name, command, readyLine));
     }
 
-    /** Starts the brokers, then everything else, and waits until every member says it is running. */
+    /**
+     * Starts the brokers, then everything else, and waits until every member says it is running. If one
+     * does not, every member started so far is stopped before the failure is thrown: the caller has no
+     * cluster to close.
+     */
     RelayCluster start() {
-        List<String> brokers = members.keySet().stream().filter(n -> n.startsWith("broker-")).toList();
-        brokers.forEach(this::launch);
-        brokers.forEach(this::awaitReady);
-        note.accept("3 brokers running at " + bootstrapServers());
-        List<String> rest = members.keySet().stream().filter(n -> !n.startsWith("broker-")).toList();
-        rest.forEach(this::launch);
-        rest.forEach(this::awaitReady);
-        note.accept("running: " + String.join(", ", rest) + "; edges on ports " + edgePorts);
-        return this;
+        try {
+            List<String> brokers = members.keySet().stream().filter(n -> n.startsWith("broker-")).toList();
+            brokers.forEach(this::launch);
+            brokers.forEach(this::awaitReady);
+            note.accept("3 brokers running at " + bootstrapServers());
+            List<String> rest = members.keySet().stream().filter(n -> !n.startsWith("broker-")).toList();
+            rest.forEach(this::launch);
+            rest.forEach(this::awaitReady);
+            note.accept("running: " + String.join(", ", rest) + "; edges on ports " + edgePorts);
+            return this;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
     }
 
     String bootstrapServers() {
