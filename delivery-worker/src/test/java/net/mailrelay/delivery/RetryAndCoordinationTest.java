@@ -75,11 +75,12 @@ class RetryAndCoordinationTest {
             List<DeliveryEvent> log = w.events(id);
             assertThat(log).extracting(e -> e.outcome() + "#" + e.attempt())
                     .containsExactly("DEFERRED#1", "DEFERRED#2", "DEFERRED#3", "DELIVERED#4");
-            // Backoff 1 s, 2 s, 4 s, each with up to 10% jitter either way.
+            // Backoff 1 s, 2 s, 4 s, each with up to 10% jitter either way; a tier may bring a retry forward
+            // by up to half the shortest tier (TierSchedule: rather than hold up the records behind it).
             long[] expected = {1000, 2000, 4000};
             for (int i = 0; i < 3; i++) {
                 long gap = log.get(i + 1).atMillis() - log.get(i).atMillis();
-                assertThat(gap).as("gap before attempt %d", i + 2).isBetween(expected[i] * 9 / 10, expected[i] * 3);
+                assertThat(gap).as("gap before attempt %d", i + 2).isBetween(expected[i] * 9 / 10 - 500, expected[i] * 3);
             }
             assertThat(MX.deliveriesTo("slow@routed.test")).hasSize(1);
         }
