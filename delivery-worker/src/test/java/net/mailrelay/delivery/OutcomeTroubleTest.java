@@ -92,9 +92,40 @@ class OutcomeTroubleTest {
         }
     }
 
+    /**
+     * A refused recipient is marked bounced as soon as its bounce request is durable, even while the
+     * attempt's events are still refused: a second reading of the record meanwhile (after a rebalance)
+     * must not bounce it again. Before, the mark waited for every outcome record, and the fault suite's
+     * {@code kafka-down} sent a sender two DSNs.
+     */
+    @Test
+    void aRecipientIsMarkedBouncedOnceItsBounceRequestIsDurableWhateverElseWaits() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(2));
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
+                new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
+                List.of("dest.test=" + MX.hostPort()), null, 25, Map.of())) {
+            topicTakes(w.topics.events(), 100);
+            try {
+                QueueId id = w.enqueueTo(1, "permfail-events-refused@dest.test");
+                var ledger = new net.mailrelay.delivery.cluster.HazelcastLedger(members.get(0), Duration.ofHours(1),
+                        Duration.ofMinutes(5));
+                await().atMost(Duration.ofSeconds(20)).until(() -> ledger.settled(id, "permfail-events-refused@dest.test")
+                        == net.mailrelay.delivery.attempt.RecipientLedger.Settled.BOUNCED);
+                assertThat(w.committed(w.topics.outbound()).getOrDefault(1, 0L)).as("its events still wait").isZero();
+            } finally {
+                topicTakes(w.topics.events(), KafkaBroker.MAX_MESSAGE_BYTES);
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> w.committed(w.topics.outbound()).getOrDefault(1, 0L) == 1L);
+        }
+    }
+
     private static void bounceTopicTakes(WorkerFixture w, int maxMessageBytes) throws Exception {
+        topicTakes(w.topics.bounce(), maxMessageBytes);
+    }
+
+    private static void topicTakes(String name, int maxMessageBytes) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, w.topics.bounce());
+            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, name);
             admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(
                     new ConfigEntry("max.message.bytes", Integer.toString(maxMessageBytes)), AlterConfigOp.OpType.SET))))
                     .all().get();

@@ -13,6 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import net.mailrelay.bounce.dsn.Dsn;
 import net.mailrelay.bounce.dsn.DsnComposer;
 import net.mailrelay.bounce.dsn.DsnEnvelope;
@@ -39,9 +43,10 @@ import org.slf4j.LoggerFactory;
  * The bounce service's queue loop: reads bounce requests, composes each notification and hands it to
  * the {@link DsnProducer}, and commits a request's offset only once the notifications of it and of
  * everything before it are acknowledged ({@link OffsetTracker}, shared with the delivery worker). A
- * notification the broker would not take is sent again, the same one, after a pause that doubles each
- * time (5 s up to a minute), its partition paused meanwhile; nothing else of the partition is read
- * again. The poll thread never sleeps and never waits on an ack.
+ * notification the broker refuses is sent again, the same one, after a pause that doubles each time (5 s
+ * up to a minute), its partition paused meanwhile; nothing else of the partition is read again. One the
+ * broker has not answered is left to the producer, which never gives up on it (a second send could be a
+ * second DSN). The poll thread never sleeps, and waits on acks only at a revocation or a stop (10 s).
  */
 public final class BounceConsumer implements AutoCloseable {
 
@@ -52,6 +57,8 @@ public final class BounceConsumer implements AutoCloseable {
     private static final Duration MAX_RETRY_PAUSE = Duration.ofMinutes(1);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a revocation or a stop waits for notifications in flight to be acknowledged. */
+    private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(10);
 
     /** A notification being produced, with what it takes to send it again. */
     private static final class Pending {
@@ -86,6 +93,8 @@ public final class BounceConsumer implements AutoCloseable {
     private final Clock clock;
     private final OffsetTracker<TopicPartition> tracker = new OffsetTracker<>();
     private final java.util.Queue<Ack> acks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Notifications sent and not yet answered. */
+    private final Map<Pending, CompletableFuture<Void>> sending = new HashMap<>();
     /** Notifications waiting to be sent again, their partitions paused. */
     private final List<Pending> waiting = new ArrayList<>();
     private final Thread thread;
@@ -214,7 +223,30 @@ public final class BounceConsumer implements AutoCloseable {
     }
 
     private void send(Pending p) {
-        producer.send(p.envelope, p.dsn).whenComplete((ok, error) -> acks.add(new Ack(p, error)));
+        CompletableFuture<Void> acked = producer.send(p.envelope, p.dsn);
+        sending.put(p, acked);
+        acked.whenComplete((ok, error) -> acks.add(new Ack(p, error)));
+    }
+
+    /**
+     * Waits, up to {@code bound}, for the answers to what was sent from these partitions (all when null),
+     * then takes them in. The producer itself never gives up, so during an outage this is what bounds a
+     * revocation or a stop; what is still unanswered is sent again by the partition's next owner.
+     */
+    private void awaitSending(Collection<TopicPartition> partitions, Duration bound) {
+        CompletableFuture<?>[] waiting = sending.entrySet().stream()
+                .filter(e -> partitions == null || partitions.contains(e.getKey().partition))
+                .map(Map.Entry::getValue).toArray(CompletableFuture[]::new);
+        try {
+            CompletableFuture.allOf(waiting).get(bound.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            // A refusal: settle() takes it in as one.
+        } catch (TimeoutException e) {
+            LOG.warn("{} notifications not acknowledged within {}; the next owner sends them again", waiting.length, bound);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        settle();
     }
 
     private void measureLag() {
@@ -239,6 +271,7 @@ public final class BounceConsumer implements AutoCloseable {
         Ack a;
         while ((a = acks.poll()) != null) {
             Pending p = a.pending();
+            sending.remove(p);
             String label = p.dsn.kind().logLabel();
             if (a.error() == null) {
                 sent.get(p.dsn.kind()).increment();
@@ -295,8 +328,7 @@ public final class BounceConsumer implements AutoCloseable {
     /** On the loop thread as it ends: wait for outstanding acks, commit what they allow, leave the group. */
     private void finish() {
         try {
-            producer.flush();
-            settle();
+            awaitSending(null, SETTLE_TIMEOUT);
             commitSync(committable(null));
         } finally {
             consumer.close(CLOSE_TIMEOUT);
@@ -347,8 +379,7 @@ public final class BounceConsumer implements AutoCloseable {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             // The next owner starts from our last commit: let what is in flight finish so it need not repeat it.
-            producer.flush();
-            settle();
+            awaitSending(partitions, SETTLE_TIMEOUT);
             commitSync(committable(partitions));
             forget(partitions);
         }
@@ -365,6 +396,7 @@ public final class BounceConsumer implements AutoCloseable {
         private void forget(Collection<TopicPartition> partitions) {
             partitions.forEach(tracker::forget);
             waiting.removeIf(p -> partitions.contains(p.partition));
+            sending.keySet().removeIf(p -> partitions.contains(p.partition));
         }
     }
 }

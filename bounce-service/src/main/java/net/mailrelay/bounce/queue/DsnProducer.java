@@ -24,8 +24,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 final class DsnProducer implements AutoCloseable {
 
-    // Long enough to ride out a leader election, short enough that a dead cluster shows up as a retry.
-    private static final Duration DELIVERY_TIMEOUT = Duration.ofSeconds(30);
+    // The producer never gives up on a notification itself: it retries the batch with the same sequence
+    // number until a broker answers, so one that comes back from a freeze keeps one copy. Giving up after
+    // a timeout could not tell whether the broker had it, and sending it again was a second DSN.
+    private static final int DELIVERY_TIMEOUT_MS = Integer.MAX_VALUE;
+    /** How long close waits for what is still unanswered; the next owner of its partition sends it again. */
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
     // send() blocks the poll thread while it waits for metadata or buffer space; bound that wait.
     private static final Duration MAX_BLOCK = Duration.ofSeconds(10);
@@ -49,7 +53,7 @@ final class DsnProducer implements AutoCloseable {
         c.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
         c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
-        c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) DELIVERY_TIMEOUT.toMillis());
+        c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, DELIVERY_TIMEOUT_MS);
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) REQUEST_TIMEOUT.toMillis());
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, MAX_BLOCK.toMillis());
         return c;
@@ -75,17 +79,12 @@ final class DsnProducer implements AutoCloseable {
         return acked;
     }
 
-    /** Waits until every record sent so far is acknowledged or has failed. */
-    void flush() {
-        producer.flush();
-    }
-
     KafkaProducer<String, byte[]> producer() {
         return producer;
     }
 
     @Override
     public void close() {
-        producer.close(DELIVERY_TIMEOUT);
+        producer.close(CLOSE_TIMEOUT);
     }
 }

@@ -155,6 +155,11 @@ public final class AttemptRecords {
         return writes;
     }
 
+    /** Whether the record asks the bounce service for a notification (a failure, delay or success report). */
+    public boolean isBounceRequest(Write w) {
+        return w.topic().equals(topics.bounce());
+    }
+
     private java.util.Optional<Write> retry(Envelope env, byte[] value, int offset, int length, Sorted s,
             RetrySchedule.Decision decision, int attempt, boolean warned, long nowMillis) {
         Envelope base = warned ? env.warned() : env;

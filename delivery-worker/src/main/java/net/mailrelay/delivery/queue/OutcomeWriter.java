@@ -24,11 +24,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * committed only after every outcome it produced is acknowledged, so an outcome is never lost between
  * "delivered" and "committed".
  *
- * <p>Within {@code timeout} the producer retries a batch itself, with the same sequence number, so a
- * broker that comes back from a freeze keeps one copy. Only once it gives up does the caller send again
- * (after a backoff), and a batch that was in flight to a frozen broker may then be written twice: an
- * event or a retry record twice costs nothing (the ledger knows the recipient), a bounce request twice
- * is a second DSN.
+ * <p>The producer never gives up on a record itself ({@code delivery.timeout.ms} unbounded): it retries
+ * a batch with the same sequence number until a broker answers, so a broker that comes back from a
+ * freeze keeps one copy. A producer that gave up after a timeout could not say whether the broker had
+ * the record, and sending it again wrote some bounce requests twice, which is two DSNs to a sender
+ * (the fault suite's {@code kafka-freeze}). Only a record the broker refuses outright (too large, not
+ * authorized) comes back as a failure, and is sent again after a backoff.
  */
 final class OutcomeWriter implements AutoCloseable {
 
@@ -39,6 +40,7 @@ final class OutcomeWriter implements AutoCloseable {
 
     private final KafkaProducer<String, byte[]> producer;
 
+    /** @param timeout how long a caller waits for an answer before it lets go and waits again later */
     OutcomeWriter(String bootstrapServers, int maxRecordBytes, String clientId, Duration timeout) {
         Map<String, Object> c = new HashMap<>();
         c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -49,10 +51,8 @@ final class OutcomeWriter implements AutoCloseable {
         c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
         c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
         long ms = timeout.toMillis();
-        // delivery.timeout.ms must cover linger.ms + request.timeout.ms, which Kafka checks at start.
-        long request = Math.min(30_000, Math.max(1_000, ms / 2));
-        c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) request);
-        c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Math.max(ms, request + 2));
+        c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(30_000, Math.max(1_000, ms / 2)));
+        c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Integer.MAX_VALUE);
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Math.min(ms, MAX_BLOCK.toMillis()));
         producer = new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer());
     }

@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * wait. It is finished when every record it writes is acknowledged.
  *
  * <p>A job that fails is kept and run again after a backoff, the same record with the same token, and
- * it keeps what it got done: a delivery whose outcome could not be written is not delivered again, only
- * its outcome records that were not acknowledged are sent again. A job whose partition went to another
- * worker is abandoned: its claims are given up and the new owner reads the record again.
+ * it keeps what it got done: a delivery whose outcome could not be written is not delivered again; its
+ * outcome records are waited for, and only those the broker refused are sent again. A job whose
+ * partition went to another worker is abandoned: its claims are given up and the new owner reads the
+ * record again.
  */
 final class RecordJob {
 
@@ -35,6 +36,24 @@ final class RecordJob {
 
     /** What every job works with. */
     record Context(MessageDelivery delivery, AttemptRecords records, OutcomeWriter writer, Clock clock, Duration writeTimeout) {
+    }
+
+    /**
+     * One record to write and the answer to its latest send. A send whose answer has not come is waited
+     * for, never sent again: the producer is still retrying it, with the same sequence number, and a
+     * second send could be a second copy. Only a record the broker refused is sent again.
+     */
+    private static final class Outcome {
+        final AttemptRecords.Write write;
+        CompletableFuture<Void> ack;
+
+        Outcome(AttemptRecords.Write write) {
+            this.write = write;
+        }
+
+        boolean refused() {
+            return ack != null && ack.isCompletedExceptionally();
+        }
     }
 
     /** The recipients of one record that were delivered or bounced: forgotten by the ledger once its offset is committed. */
@@ -55,7 +74,9 @@ final class RecordJob {
     private List<Verdict> verdicts;
     private long attemptStarted;
     private long attemptEnded;
-    private List<AttemptRecords.Write> unwritten;
+    /** Its bounce requests are durable and the ledger knows it ({@link #bouncesWritten}). */
+    private boolean bouncesRecorded;
+    private List<Outcome> unwritten;
     private Settled settled;
 
     private RecordJob(TopicPartition tp, ConsumerRecord<String, byte[]> record, long token, String moveTo, Context context) {
@@ -75,7 +96,7 @@ final class RecordJob {
     static RecordJob move(TopicPartition tp, ConsumerRecord<String, byte[]> record, long token, String topic,
             long notBeforeMillis, Context context) {
         RecordJob job = new RecordJob(tp, record, token, topic, context);
-        job.unwritten = List.of(new AttemptRecords.Write(topic, record.key(), record.value(), notBeforeMillis));
+        job.unwritten = List.of(new Outcome(new AttemptRecords.Write(topic, record.key(), record.value(), notBeforeMillis)));
         return job;
     }
 
@@ -126,38 +147,52 @@ final class RecordJob {
     private void outcome() {
         RecordCodec.Decoded<Envelope> d = decoded;
         unwritten = context.records().of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts, attemptStarted,
-                attemptEnded);
+                attemptEnded).stream().map(Outcome::new).toList();
         decoded = null; // the writes hold what they need of the message
     }
 
-    /** Sends what is not yet acknowledged and waits for it; the producer answers within its delivery timeout. */
+    /**
+     * Sends what was not sent yet, or was refused, and waits up to the write timeout for every answer.
+     * What is still unanswered then is left to the producer, which never gives up on a record itself
+     * ({@link OutcomeWriter}), and waited for again on the next run.
+     */
     private boolean write() throws InterruptedException {
-        List<CompletableFuture<Void>> acks = new ArrayList<>(unwritten.size());
-        for (AttemptRecords.Write w : unwritten) {
-            acks.add(context.writer().send(w));
+        for (Outcome o : unwritten) {
+            if (o.ack == null || o.refused()) {
+                o.ack = context.writer().send(o.write);
+            }
         }
         try {
-            CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
-                    .get(context.writeTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
+            CompletableFuture.allOf(unwritten.stream().map(o -> o.ack).toArray(CompletableFuture[]::new))
+                    .get(context.writeTimeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            List<AttemptRecords.Write> left = new ArrayList<>();
-            for (int i = 0; i < acks.size(); i++) {
-                CompletableFuture<Void> a = acks.get(i);
-                if (!a.isDone() || a.isCompletedExceptionally()) {
-                    left.add(unwritten.get(i));
-                }
-            }
-            LOG.warn("{}: {} of {} outcome records not acknowledged ({}); sent again after a pause, not delivered again",
-                    label(), left.size(), unwritten.size(), (e.getCause() == null ? e : e.getCause()).toString());
+            List<Outcome> left = unwritten.stream().filter(o -> !o.ack.isDone() || o.refused()).toList();
+            long refused = left.stream().filter(Outcome::refused).count();
+            LOG.warn("{}: {} of {} outcome records refused ({}) and {} not yet acknowledged; waiting for them, not "
+                    + "delivering again", label(), refused, unwritten.size(), refused == 0 ? "none"
+                    : (e.getCause() == null ? e : e.getCause()).toString(), left.size() - refused);
             unwritten = left;
+            bouncesWritten();
             return failed();
         }
         unwritten = List.of();
-        if (verdicts != null) {
-            // Their bounce requests are durable now: a record read again must not ask for them twice.
+        bouncesWritten();
+        return true;
+    }
+
+    /**
+     * Once the bounce requests are durable, whatever else is still to write: the failed recipients are
+     * marked bounced and their claims given up, so that a reading of the record in the meantime (after a
+     * rebalance) neither offers them again nor asks for a second bounce.
+     */
+    private void bouncesWritten() {
+        if (verdicts == null || bouncesRecorded) {
+            return;
+        }
+        if (unwritten.stream().noneMatch(o -> context.records().isBounceRequest(o.write))) {
+            bouncesRecorded = true;
             context.delivery().bounceRecorded(env, verdicts, true);
         }
-        return true;
     }
 
     private boolean failed() {
@@ -165,11 +200,26 @@ final class RecordJob {
         return false;
     }
 
-    /** The job will not run again (its partition is gone, or the worker stops): gives its claims up. */
+    /**
+     * The job will not run again (its partition is gone, or the worker stops): its claims are given up,
+     * and the new owner reads the record again. A bounce request still unanswered may yet be written, so
+     * its recipients stay claimed until the producer says: bounced if it was written, free to be tried
+     * again if not. Letting them go at once bounced them twice (the fault suite's {@code kafka-down}).
+     */
     void abandon() {
-        if (verdicts != null && (unwritten == null || !unwritten.isEmpty())) {
-            context.delivery().bounceRecorded(env, verdicts, false);
+        if (verdicts == null || bouncesRecorded) {
+            return;
         }
+        List<CompletableFuture<Void>> pending = unwritten == null ? List.of() : unwritten.stream()
+                .filter(o -> context.records().isBounceRequest(o.write) && o.ack != null && !o.ack.isDone())
+                .map(o -> o.ack).toList();
+        if (pending.isEmpty()) {
+            context.delivery().bounceRecorded(env, verdicts, false);
+            return;
+        }
+        // Async: the acknowledgement comes on the producer's network thread, which must not wait on Hazelcast.
+        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new))
+                .whenCompleteAsync((ok, e) -> context.delivery().bounceRecorded(env, verdicts, e == null));
     }
 
     /** Failures so far, for the backoff. */
@@ -177,7 +227,7 @@ final class RecordJob {
         return failures;
     }
 
-    /** Whether it failed writing (Kafka trouble), rather than in the attempt. */
+    /** Whether it waits on its outcome records (Kafka trouble), rather than on a failed attempt. */
     boolean writing() {
         return unwritten != null && !unwritten.isEmpty();
     }

@@ -178,8 +178,9 @@ public final class Keys {
     public static final Key<Duration> SHUTDOWN_GRACE = new Key<>("delivery.shutdown-grace", "30s", Parsers::duration,
             "On shutdown, how long in-flight deliveries may finish before they are left for another worker.");
     public static final Key<Duration> OUTCOME_TIMEOUT = new Key<>("delivery.outcome-timeout", "60s", Parsers::positiveDuration,
-            "How long the worker's producer retries an attempt's outcome records before the worker tries again later "
-                    + "(never delivering again); also the longest pause between those tries.");
+            "How long a delivery thread waits for an attempt's outcome records to be acknowledged before the record waits "
+                    + "aside, its partition paused (the producer keeps trying; the message is never delivered again); also the "
+                    + "longest pause before a record the broker refused is sent again.");
     public static final Key<List<java.net.InetAddress>> OWN_ADDRESSES = new Key<>("delivery.own-addresses", "", Parsers::addresses,
             "Addresses (IP[,IP]) at which this relay's edges are reached from outside, such as a load balancer's: an MX "
                     + "there loops back to this relay, 5.4.6 (Postfix proxy_interfaces).");
