@@ -15,6 +15,7 @@ import net.mailrelay.delivery.attempt.QueueControls;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.queue.DeliveryLoop;
+import net.mailrelay.delivery.queue.LedgerRebuild;
 import net.mailrelay.delivery.queue.RetryRequests;
 import net.mailrelay.delivery.queue.SuppressionFeed;
 import net.mailrelay.delivery.route.MxResolver;
@@ -89,7 +90,9 @@ public final class DeliveryWorker implements AutoCloseable {
             Duration delayWarning,
             Duration suppressionTtl,
             Duration outcomeTimeout,
-            Myself myself) {
+            Myself myself,
+            Duration rebuildMargin,
+            int rebuildMaxRecords) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -108,6 +111,23 @@ public final class DeliveryWorker implements AutoCloseable {
             }
             Objects.requireNonNull(outcomeTimeout, "outcomeTimeout");
             myself = myself == null ? Myself.NOBODY : myself;
+            rebuildMargin = rebuildMargin == null ? DEFAULT_REBUILD_MARGIN : rebuildMargin;
+            rebuildMaxRecords = rebuildMaxRecords <= 0 ? DEFAULT_REBUILD_MAX_RECORDS : rebuildMaxRecords;
+        }
+
+        /** The defaults of delivery.ledger-rebuild.margin and .max-records. */
+        public static final Duration DEFAULT_REBUILD_MARGIN = Duration.ofMinutes(2);
+        public static final int DEFAULT_REBUILD_MAX_RECORDS = 1_000_000;
+
+        /** With the ledger rebuild's defaults. */
+        public Config(String hostname, String bootstrapServers, Topics topics, TransportTable transports,
+                RoutePolicies policies, Path trustedCertificates, SmtpClient.Reuse reuse, Duration slotWait, String dnsServer,
+                Duration dnsTimeout, int dnsCacheSize, int mxPort, RetrySchedule schedule, int maxInFlight,
+                int maxRecipientsPerTransaction, Timeouts timeouts, int maxRecordBytes, Duration shutdownGrace,
+                Duration delayWarning, Duration suppressionTtl, Duration outcomeTimeout, Myself myself) {
+            this(hostname, bootstrapServers, topics, transports, policies, trustedCertificates, reuse, slotWait, dnsServer,
+                    dnsTimeout, dnsCacheSize, mxPort, schedule, maxInFlight, maxRecipientsPerTransaction, timeouts,
+                    maxRecordBytes, shutdownGrace, delayWarning, suppressionTtl, outcomeTimeout, myself, null, 0);
         }
     }
 
@@ -152,7 +172,8 @@ public final class DeliveryWorker implements AutoCloseable {
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
         loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
-                "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness)).start();
+                "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
+                new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt))).start();
         feed = cluster.suppressionCache() == null ? null
                 : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();

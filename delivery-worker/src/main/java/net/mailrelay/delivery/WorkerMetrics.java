@@ -27,6 +27,7 @@ public final class WorkerMetrics implements AttemptObserver {
     private final Map<String, Timer> attemptTimers = new ConcurrentHashMap<>();
     private final Map<String, Timer> latenessTimers = new ConcurrentHashMap<>();
     private final Timer delay;
+    private final Timer rebuilds;
 
     public WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -34,6 +35,22 @@ public final class WorkerMetrics implements AttemptObserver {
                 .description("From arrival at the edge to delivery, per delivered recipient (Postfix delay=)")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(10))
                 .maximumExpectedValue(Duration.ofDays(5)).register(registry);
+        this.rebuilds = Timer.builder("mailrelay.ledger.rebuild")
+                .description("Rebuilds of the delivered-recipients ledger from mail.events, and how long each took")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(10))
+                .maximumExpectedValue(Duration.ofMinutes(5)).register(registry);
+    }
+
+    /** A rebuild of the ledger after it was lost: how long it took, what it restored, whether it stopped at its limit. */
+    void rebuilt(net.mailrelay.delivery.queue.LedgerRebuild.Result r) {
+        rebuilds.record(r.took());
+        counter("mailrelay.ledger.rebuild.entries", "Delivered recipients put back into the ledger by its rebuilds")
+                .increment(r.entries());
+        counter("mailrelay.ledger.rebuild.events", "Delivery events read by the ledger's rebuilds").increment(r.events());
+        if (r.capped()) {
+            counter("mailrelay.ledger.rebuild.capped", "Ledger rebuilds that stopped at their limit (duplicates possible)")
+                    .increment();
+        }
     }
 
     /** Counts into a private registry; for tests and tools that do not expose metrics. */

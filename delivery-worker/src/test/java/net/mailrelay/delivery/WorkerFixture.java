@@ -51,6 +51,12 @@ final class WorkerFixture implements AutoCloseable {
 
     WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
             String dnsServer, int mxPort, Map<String, Integer> concurrency) throws Exception {
+        this(kafka, topics, member, schedule, routes, dnsServer, mxPort, concurrency, 0);
+    }
+
+    /** @param rebuildMaxRecords delivery.ledger-rebuild.max-records; 0 for the default */
+    WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
+            String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords) throws Exception {
         this.topics = topics;
         this.bootstrapServers = kafka.bootstrapServers();
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
@@ -66,7 +72,7 @@ final class WorkerFixture implements AutoCloseable {
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
                 RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30),
-                Duration.ofSeconds(5), null), cluster, meters);
+                Duration.ofSeconds(5), null, null, rebuildMaxRecords), cluster, meters);
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());

@@ -1,5 +1,7 @@
 package net.mailrelay.delivery.attempt;
 
+import java.util.Collection;
+import java.util.Set;
 import net.mailrelay.protocol.envelope.QueueId;
 
 /**
@@ -63,4 +65,31 @@ public interface RecipientLedger {
 
     /** Gives the claim up once the attempt is over. */
     void release(QueueId queueId, String recipient, String token);
+
+    /** A recipient of a message. */
+    record Entry(QueueId queueId, String recipient) {
+    }
+
+    /**
+     * Marks recipients delivered again after the ledger was lost, from the delivery log, for as long as a
+     * queued copy of a recipient is kept ({@link #keepCopies}): long enough for every record that could
+     * carry them to be read and committed. Returns how many it marked.
+     */
+    default int restore(Collection<Entry> delivered) {
+        return 0;
+    }
+
+    /**
+     * The queue partitions (named {@code topic-partition}) for which this ledger cannot vouch: it holds
+     * no mark that their recipients were rebuilt or recorded since the ledger began, so it was lost (a
+     * new cluster) or never covered them. A partition listed here must be rebuilt before anything of it
+     * is delivered. Empty when the ledger cannot answer: then nothing can be rebuilt into it either.
+     */
+    default Set<String> uncovered(Collection<String> partitions) {
+        return Set.of();
+    }
+
+    /** Marks these queue partitions covered: rebuilt, or with nothing to rebuild. */
+    default void covered(Collection<String> partitions) {
+    }
 }

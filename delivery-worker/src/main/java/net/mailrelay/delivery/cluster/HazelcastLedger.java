@@ -5,8 +5,14 @@ import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.map.IMap;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.protocol.envelope.QueueId;
@@ -22,16 +28,26 @@ import org.slf4j.LoggerFactory;
  * deleted once the offset of its record is committed (the record cannot be read again); the long time
  * to live is the backstop for a worker that dies before it forgets. If Hazelcast cannot answer, both say "go ahead": the
  * price is a possible duplicate, never a lost message.
+ *
+ * <p>A third map marks the queue partitions the ledger covers: rebuilt from {@code mail.events} after
+ * the ledger was lost, or found with nothing to rebuild. It lives and dies with the ledger, so a new
+ * cluster (every member lost at once) has no marks and every worker rebuilds before it delivers. When
+ * Hazelcast reports a partition of the ledger lost (a member and its backups gone together), every mark
+ * is dropped, for the same reason.
  */
 public final class HazelcastLedger implements RecipientLedger {
 
     private static final Logger LOG = LoggerFactory.getLogger(HazelcastLedger.class);
     public static final String DELIVERED = "mailrelay.delivered";
     public static final String CLAIMS = "mailrelay.claims";
+    public static final String COVERAGE = "mailrelay.ledger.coverage";
+    /** Entries per cluster call when restoring. */
+    private static final int RESTORE_BATCH = 1_000;
 
     private final HazelcastInstance hazelcast;
     private final IMap<String, Long> delivered;
     private final IMap<String, String> claims;
+    private final IMap<String, Long> coverage;
     private final Duration retention;
     private final Duration claimLease;
     private final Duration copyHorizon;
@@ -54,9 +70,43 @@ public final class HazelcastLedger implements RecipientLedger {
         this.hazelcast = hazelcast;
         this.delivered = hazelcast.getMap(DELIVERED);
         this.claims = hazelcast.getMap(CLAIMS);
+        this.coverage = hazelcast.getMap(COVERAGE);
         this.retention = retention;
         this.claimLease = claimLease;
         this.copyHorizon = copyHorizon;
+        delivered.addPartitionLostListener(event -> {
+            LOG.warn("ledger: Hazelcast lost partition {} of {} with its backups; every worker rebuilds its partitions "
+                    + "from the delivery log", event.getPartitionId(), DELIVERED);
+            coverage.clear();
+        });
+    }
+
+    @Override
+    public int restore(Collection<Entry> entries) {
+        List<String> keys = entries.stream().map(e -> key(e.queueId(), e.recipient())).distinct().toList();
+        Flag flag = new Flag(DELIVERED_FLAG, copyHorizon.toMillis());
+        for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
+            // One call per batch, run on the members that own the keys.
+            delivered.executeOnKeys(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH))), flag);
+        }
+        return keys.size();
+    }
+
+    @Override
+    public Set<String> uncovered(Collection<String> partitions) {
+        try {
+            Set<String> marked = coverage.getAll(new HashSet<>(partitions)).keySet();
+            return partitions.stream().filter(p -> !marked.contains(p)).collect(Collectors.toCollection(LinkedHashSet::new));
+        } catch (RuntimeException e) {
+            LOG.warn("ledger unavailable ({}); cannot tell whether it must be rebuilt", e.toString());
+            return Set.of();
+        }
+    }
+
+    @Override
+    public void covered(Collection<String> partitions) {
+        long now = System.currentTimeMillis();
+        coverage.putAll(partitions.stream().collect(Collectors.toMap(p -> p, p -> now, (a, b) -> a)));
     }
 
     @Override

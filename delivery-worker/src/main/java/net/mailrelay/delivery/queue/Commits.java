@@ -6,6 +6,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -23,6 +24,12 @@ import org.slf4j.LoggerFactory;
  * Completions and commits: which records are started and finished ({@link OffsetTracker}), the
  * committing of each partition's finished prefix, and, once a record's offset is committed, the
  * ledger's forgetting of the recipients it settled. Used by the poll thread only.
+ *
+ * <p>Each commit carries, as its metadata, a time before which nothing at or after the committed offset
+ * was delivered: when this worker read the oldest record it has not finished, or the commit's own time
+ * when it has none. After the ledger is lost, {@link LedgerRebuild} reads the delivery log from there.
+ * A partition with nothing to commit has its offset committed again every minute with a fresh time, so
+ * that the time of a quiet partition (a retry tier waiting for its head) stays recent.
  */
 final class Commits {
 
@@ -32,11 +39,17 @@ final class Commits {
      * a write to __consumer_offsets per message. A crash repeats at most this much finished work.
      */
     private static final long INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
+    private static final long REFRESH_MILLIS = Duration.ofMinutes(1).toMillis();
+    private static final String READ_MARK = "read=";
 
     private final OffsetTracker<TopicPartition> tracker = new OffsetTracker<>();
     private final Map<TopicPartition, TreeMap<Long, RecordJob.Settled>> forgettable = new HashMap<>();
     /** Per partition, the first offset not yet acknowledged as committed, as this consumer knows it. */
     private final Map<TopicPartition, Long> base = new HashMap<>();
+    /** Per partition, the records started and not finished: offset -> when it was read. */
+    private final Map<TopicPartition, TreeMap<Long, Long>> readAt = new HashMap<>();
+    private final Map<TopicPartition, Long> markedAt = new HashMap<>();
+    private final Map<TopicPartition, Inherited> inherited = new HashMap<>();
     private final RecipientLedger ledger;
     // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
     // removes it instead.
@@ -52,9 +65,58 @@ final class Commits {
         this.ledger = ledger;
     }
 
-    long started(TopicPartition tp, long offset) {
+    long started(TopicPartition tp, long offset, long nowMillis) {
         base.putIfAbsent(tp, offset);
+        readAt.computeIfAbsent(tp, k -> new TreeMap<>()).putIfAbsent(offset, nowMillis);
         return tracker.started(tp, offset);
+    }
+
+    /**
+     * A partition newly assigned, with the offset the group had committed for it (null: none), the time
+     * that commit carried, and the partition's end. Until this worker has committed past that end, what
+     * it commits carries the earlier of its own time and the previous owner's: the previous owner may
+     * have delivered any record up to the end before it left. Without a previous time, the commits carry
+     * none until then, and a rebuild falls back on when the records were written.
+     */
+    void assigned(TopicPartition tp, Long committed, OptionalLong previousMark, long end, long nowMillis) {
+        if (committed == null) {
+            return;
+        }
+        base.putIfAbsent(tp, committed);
+        markedAt.putIfAbsent(tp, nowMillis - REFRESH_MILLIS); // refreshed at the next commit
+        if (committed < end) {
+            inherited.put(tp, new Inherited(previousMark, end));
+        }
+    }
+
+    /** The previous owner's time, which holds until the commits have gone past what it may have delivered. */
+    private record Inherited(OptionalLong mark, long until) {
+    }
+
+    private String markFor(TopicPartition tp, long offset, long own) {
+        Inherited i = inherited.get(tp);
+        if (i == null || offset >= i.until()) {
+            inherited.remove(tp);
+            return mark(own);
+        }
+        return i.mark().isPresent() ? mark(Math.min(own, i.mark().getAsLong())) : "";
+    }
+
+    /** The time a commit carries (see the class comment). */
+    static String mark(long millis) {
+        return READ_MARK + millis;
+    }
+
+    /** The time a commit's metadata carries; empty for a commit without one (another version, or another tool). */
+    static OptionalLong readMark(String metadata) {
+        if (metadata == null || !metadata.startsWith(READ_MARK)) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Long.parseLong(metadata.substring(READ_MARK.length())));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
     }
 
     boolean current(RecordJob job) {
@@ -63,19 +125,27 @@ final class Commits {
 
     /** A job is finished; a stale one (its partition revoked since) does not count and makes the ledger forget nothing. */
     void finished(RecordJob job) {
-        if (tracker.finished(job.tp, job.record.offset(), job.token) && job.settled() != null) {
+        if (!tracker.finished(job.tp, job.record.offset(), job.token)) {
+            return;
+        }
+        TreeMap<Long, Long> read = readAt.get(job.tp);
+        if (read != null) {
+            read.remove(job.record.offset());
+        }
+        if (job.settled() != null) {
             forgettable.computeIfAbsent(job.tp, k -> new TreeMap<>()).put(job.record.offset(), job.settled());
         }
     }
 
     /** Commits what may be committed, at most every half second, without waiting. */
-    void commitAsync(Consumer<?, ?> consumer) {
+    void commitAsync(Consumer<?, ?> consumer, long nowMillis) {
         long t = System.nanoTime();
         if (t - committedAt < INTERVAL_NANOS) {
             return;
         }
         committedAt = t;
-        Map<TopicPartition, OffsetAndMetadata> offsets = committable(null);
+        Map<TopicPartition, OffsetAndMetadata> offsets = committable(null, nowMillis);
+        refreshes(offsets, nowMillis);
         if (!offsets.isEmpty()) {
             consumer.commitAsync(offsets, (o, e) -> {
                 if (e != null) {
@@ -88,8 +158,8 @@ final class Commits {
     }
 
     /** Commits what may be committed of these partitions (all when null) and waits; on revocation and at close. */
-    void commitSync(Consumer<?, ?> consumer, Collection<TopicPartition> partitions, String when) {
-        Map<TopicPartition, OffsetAndMetadata> offsets = committable(partitions);
+    void commitSync(Consumer<?, ?> consumer, Collection<TopicPartition> partitions, String when, long nowMillis) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = committable(partitions, nowMillis);
         if (offsets.isEmpty()) {
             return;
         }
@@ -102,14 +172,31 @@ final class Commits {
         }
     }
 
-    private Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions) {
+    private Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions, long nowMillis) {
         Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
         tracker.committable().forEach((tp, o) -> {
             if (partitions == null || partitions.contains(tp)) {
-                out.put(tp, new OffsetAndMetadata(o));
+                out.put(tp, new OffsetAndMetadata(o, markFor(tp, o, oldestRead(tp, nowMillis))));
+                markedAt.put(tp, nowMillis);
             }
         });
         return out;
+    }
+
+    private long oldestRead(TopicPartition tp, long nowMillis) {
+        TreeMap<Long, Long> read = readAt.get(tp);
+        return read == null ? nowMillis : read.values().stream().mapToLong(Long::longValue).min().orElse(nowMillis);
+    }
+
+    /** The same offset again, with a fresh time, for a partition that has had nothing to commit for a minute. */
+    private void refreshes(Map<TopicPartition, OffsetAndMetadata> offsets, long nowMillis) {
+        markedAt.forEach((tp, at) -> {
+            Long b = base.get(tp);
+            if (nowMillis - at >= REFRESH_MILLIS && b != null && !offsets.containsKey(tp) && !tracker.busy(tp)) {
+                offsets.put(tp, new OffsetAndMetadata(b, markFor(tp, b, nowMillis)));
+            }
+        });
+        offsets.keySet().forEach(tp -> markedAt.put(tp, nowMillis));
     }
 
     private void acknowledged(Map<TopicPartition, OffsetAndMetadata> offsets) {
@@ -146,6 +233,9 @@ final class Commits {
         tracker.forget(tp);
         forgettable.remove(tp);
         base.remove(tp);
+        readAt.remove(tp);
+        markedAt.remove(tp);
+        inherited.remove(tp);
     }
 
     /**

@@ -52,7 +52,7 @@ public final class DeliveryLoop implements AutoCloseable {
     /** What the loop needs besides Kafka. */
     public record Settings(Topics topics, List<Duration> tiers, int maxInFlight, int maxRecordBytes, Duration shutdownGrace,
             Duration outcomeTimeout, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger,
-            BiConsumer<String, Duration> lateness) {
+            BiConsumer<String, Duration> lateness, LedgerRebuild.Limits rebuild) {
     }
 
     /** A delivery thread's report on a job: finished, or to be run again. */
@@ -70,6 +70,7 @@ public final class DeliveryLoop implements AutoCloseable {
     private final Pauses pauses = new Pauses();
     private final TierSchedule tiers;
     private final Backoffs backoffs;
+    private final Coverage coverage;
     private final Thread pollThread;
     private volatile boolean running = true;
     /** Jobs started and not yet finished or abandoned, those waiting to run again included. */
@@ -103,6 +104,9 @@ public final class DeliveryLoop implements AutoCloseable {
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, settings.maxRecordBytes());
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        this.coverage = new Coverage(consumer, settings.ledger(), new LedgerRebuild(bootstrapServers, settings.clientId(),
+                settings.maxRecordBytes(), settings.topics().events(), settings.ledger(), settings.rebuild()), commits, pauses,
+                settings.clock()::millis);
         AtomicInteger n = new AtomicInteger();
         this.deliveryThreads = Executors.newFixedThreadPool(settings.maxInFlight(), r -> {
             Thread t = new Thread(r, "delivery-" + n.incrementAndGet());
@@ -118,7 +122,8 @@ public final class DeliveryLoop implements AutoCloseable {
     }
 
     private void run() {
-        consumer.subscribe(subscribed, new Rebalance(consumer, this::drainCompletions, commits, pauses, tiers, this::abandonWaiting));
+        consumer.subscribe(subscribed, new Rebalance(consumer, this::drainCompletions, commits, pauses, tiers, this::abandonWaiting,
+                coverage::assigned, settings.clock()::millis));
         try {
             while (running) {
                 long now = settings.clock().millis();
@@ -126,11 +131,12 @@ public final class DeliveryLoop implements AutoCloseable {
                 rerunDue(now);
                 noticeRetryRequests();
                 pauses.apply(consumer, now, jobs >= settings.maxInFlight());
+                coverage.check(); // after the pauses are applied: a partition it releases is resumed at the next
                 ConsumerRecords<String, byte[]> batch = consumer.poll(POLL);
                 for (TopicPartition tp : batch.partitions()) {
                     dispatch(tp, batch.records(tp), now);
                 }
-                commits.commitAsync(consumer);
+                commits.commitAsync(consumer, now);
                 measure(now);
             }
         } catch (WakeupException e) {
@@ -148,7 +154,7 @@ public final class DeliveryLoop implements AutoCloseable {
         boolean tier = tiers.isTier(tp);
         for (ConsumerRecord<String, byte[]> record : batch) {
             if (!tier) {
-                start(RecordJob.delivery(tp, record, commits.started(tp, record.offset()), context));
+                start(RecordJob.delivery(tp, record, commits.started(tp, record.offset(), now), context));
                 continue;
             }
             TierSchedule.Due due = tiers.decide(tp, record, now);
@@ -158,7 +164,7 @@ public final class DeliveryLoop implements AutoCloseable {
                 pauses.hold(tp, h.untilMillis());
                 return;
             }
-            long token = commits.started(tp, record.offset());
+            long token = commits.started(tp, record.offset(), now);
             start(due instanceof TierSchedule.Due.Move m
                     ? RecordJob.move(tp, record, token, tiers.topic(m.tier()), m.notBeforeMillis(), context)
                     : RecordJob.delivery(tp, record, token, context));
@@ -314,8 +320,9 @@ public final class DeliveryLoop implements AutoCloseable {
         try {
             drainCompletions();
             backoffs.remove(job -> true).forEach(this::abandon);
-            commits.commitSync(consumer, null, "at close");
+            commits.commitSync(consumer, null, "at close", settings.clock().millis());
         } finally {
+            coverage.close();
             commits.close();
             consumer.close();
             writer.close();

@@ -17,6 +17,16 @@ final class Pauses {
 
     private final Map<TopicPartition, Long> until = new HashMap<>();
     private final Set<TopicPartition> paused = new HashSet<>();
+    /** Waiting for the ledger to be rebuilt: paused until it is, whatever else says. */
+    private final Set<TopicPartition> blocked = new HashSet<>();
+
+    void block(TopicPartition tp) {
+        blocked.add(tp);
+    }
+
+    void unblock(TopicPartition tp) {
+        blocked.remove(tp);
+    }
 
     /** Pauses the partition until {@code millis}, or longer if it is already paused for longer. */
     void hold(TopicPartition tp, long millis) {
@@ -31,6 +41,7 @@ final class Pauses {
     void forget(TopicPartition tp) {
         until.remove(tp);
         paused.remove(tp);
+        blocked.remove(tp);
     }
 
     /** Pauses exactly the partitions that are held back (all of them under backpressure) and resumes the rest. */
@@ -38,6 +49,7 @@ final class Pauses {
         until.values().removeIf(t -> t <= now);
         Set<TopicPartition> assigned = consumer.assignment();
         Set<TopicPartition> want = new HashSet<>(backpressure ? assigned : until.keySet());
+        want.addAll(blocked);
         want.retainAll(assigned);
         Set<TopicPartition> toPause = new HashSet<>(want);
         toPause.removeAll(paused);

@@ -10,7 +10,8 @@ import org.apache.kafka.common.TopicPartition;
  * committed, so that the next owner repeats as little as possible; then everything this worker knew of
  * it is dropped: its offsets, pauses and flushes, and the jobs waiting to run again, which are abandoned
  * (their claims given up; the new owner reads the records again). A job of it still running finishes
- * with a token that no longer counts. Runs on the poll thread, inside {@code poll}.
+ * with a token that no longer counts. An assigned partition is handed to the loop, which rebuilds the
+ * ledger for it if the ledger cannot vouch for it. Runs on the poll thread, inside {@code poll}.
  */
 final class Rebalance implements ConsumerRebalanceListener {
 
@@ -20,9 +21,14 @@ final class Rebalance implements ConsumerRebalanceListener {
     private final Pauses pauses;
     private final TierSchedule tiers;
     private final Consumer<TopicPartition> abandonWaiting;
+    private final Consumer<Collection<TopicPartition>> assigned;
+    private final java.util.function.LongSupplier clock;
 
     Rebalance(org.apache.kafka.clients.consumer.Consumer<?, ?> consumer, Runnable drainCompletions, Commits commits,
-            Pauses pauses, TierSchedule tiers, Consumer<TopicPartition> abandonWaiting) {
+            Pauses pauses, TierSchedule tiers, Consumer<TopicPartition> abandonWaiting,
+            Consumer<Collection<TopicPartition>> assigned, java.util.function.LongSupplier clock) {
+        this.assigned = assigned;
+        this.clock = clock;
         this.consumer = consumer;
         this.drainCompletions = drainCompletions;
         this.commits = commits;
@@ -34,7 +40,7 @@ final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
         drainCompletions.run();
-        commits.commitSync(consumer, partitions, "on revocation");
+        commits.commitSync(consumer, partitions, "on revocation", clock.getAsLong());
         forget(partitions);
     }
 
@@ -46,7 +52,9 @@ final class Rebalance implements ConsumerRebalanceListener {
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-        // Nothing to restore: offsets come from the group, pauses are recomputed by the loop.
+        // Offsets come from the group and pauses are recomputed by the loop; the ledger must cover the
+        // partitions before anything of them is delivered.
+        assigned.accept(partitions);
     }
 
     private void forget(Collection<TopicPartition> partitions) {

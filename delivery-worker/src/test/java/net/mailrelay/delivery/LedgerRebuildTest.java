@@ -1,0 +1,210 @@
+package net.mailrelay.delivery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.hazelcast.core.HazelcastInstance;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.TestMembers;
+import net.mailrelay.delivery.schedule.RetrySchedule;
+import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.testing.FakeMx;
+import net.mailrelay.testing.KafkaBroker;
+import net.mailrelay.testing.KafkaFixture;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Issue 16: the delivered-recipients ledger lost with every Hazelcast member, on a real broker and a
+ * real (new, empty) Hazelcast member. A previous worker's deliveries are written here as it would have
+ * left them: its records not committed, their DELIVERED events on the delivery log. A worker that
+ * starts with the empty ledger must not deliver those recipients again.
+ */
+@ExtendWith(KafkaFixture.class)
+class LedgerRebuildTest {
+
+    @RegisterExtension
+    static final FakeMx MX = new FakeMx("mx.dest.test");
+    static final List<Duration> TIERS = List.of(Duration.ofSeconds(2));
+    private final List<HazelcastInstance> members = new ArrayList<>();
+
+    @AfterEach
+    void stop() {
+        members.forEach(HazelcastInstance::shutdown);
+    }
+
+    /**
+     * Two messages on one partition, the offset committed before them: the first was delivered to one
+     * of its two recipients before the crash, and its event says so; the second was not delivered yet.
+     * Before the rebuild, the empty ledger let the worker deliver the first recipient a second time.
+     */
+    @Test
+    void aRecipientWhoseDeliveryIsOnTheLogIsNotDeliveredAgainWithAnEmptyLedger(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        QueueId done = enqueue(kafka, topics, 0, "rebuilt-a@dest.test", "rebuilt-b@dest.test");
+        QueueId fresh = enqueue(kafka, topics, 0, "rebuilt-c@dest.test");
+        QueueId elsewhere = enqueue(kafka, topics, 1, "rebuilt-d@dest.test");
+        event(kafka, topics, done, "rebuilt-a@dest.test", DeliveryEvent.Outcome.DELIVERED);
+        // An event of a message on a partition committed past it: not one to restore.
+        event(kafka, topics, elsewhere, "rebuilt-d@dest.test", DeliveryEvent.Outcome.DELIVERED);
+        event(kafka, topics, done, "rebuilt-b@dest.test", DeliveryEvent.Outcome.DEFERRED);
+        commit(topics, kafka, new TopicPartition(topics.outbound(), 1), 1, "read=" + System.currentTimeMillis());
+
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 0)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("rebuilt-b@dest.test").size() == 1
+                    && MX.deliveriesTo("rebuilt-c@dest.test").size() == 1);
+            await().atMost(Duration.ofSeconds(20)).until(() -> w.committed(topics.outbound()).getOrDefault(0, 0L) == 2L);
+            assertThat(MX.timesOffered("rebuilt-a@dest.test")).as("delivered before the crash").isZero();
+            assertThat(MX.timesOffered("rebuilt-d@dest.test")).as("committed before the crash").isZero();
+            assertThat(w.meters.get("mailrelay.ledger.rebuild.entries").counter().count()).isEqualTo(1.0);
+            assertThat(w.meters.get("mailrelay.ledger.rebuild").timer().count()).isGreaterThanOrEqualTo(1);
+            assertThat(fresh).isNotNull();
+        }
+    }
+
+    /**
+     * The time a commit carries bounds the rebuild: an event older than it (less the margin) is not
+     * read, and the offset a worker commits carries a time.
+     */
+    @Test
+    void theCommittedTimeBoundsTheRebuildAndEveryCommitCarriesOne(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        QueueId old = enqueue(kafka, topics, 2, "horizon-a@dest.test");
+        event(kafka, topics, old, "horizon-a@dest.test", DeliveryEvent.Outcome.DELIVERED, System.currentTimeMillis()
+                - Duration.ofMinutes(30).toMillis());
+        // Committed before the record with a time after its event, less than the margin: the old event is not read.
+        commit(topics, kafka, new TopicPartition(topics.outbound(), 2), 0, "read=" + System.currentTimeMillis());
+
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 0)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("horizon-a@dest.test").size() == 1);
+            assertThat(w.meters.get("mailrelay.ledger.rebuild.events").counter().count()).isZero();
+            await().atMost(Duration.ofSeconds(20)).until(() -> metadata(topics, kafka, new TopicPartition(topics.outbound(), 2))
+                    .startsWith("read="));
+        }
+    }
+
+    /**
+     * More events than the limit: the rebuild reads the most recent ones, goes ahead and counts that it
+     * stopped (duplicates are possible then).
+     */
+    @Test
+    void aRebuildStopsAtItsLimitAndGoesAhead(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        QueueId id = enqueue(kafka, topics, 0, "capped-a@dest.test", "capped-b@dest.test");
+        for (int i = 0; i < 20; i++) {
+            event(kafka, topics, QueueId.next(System.currentTimeMillis()), "other@dest.test", DeliveryEvent.Outcome.DELIVERED);
+        }
+        event(kafka, topics, id, "capped-a@dest.test", DeliveryEvent.Outcome.DELIVERED);
+
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 3)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("capped-b@dest.test").size() == 1);
+            assertThat(w.meters.get("mailrelay.ledger.rebuild.capped").counter().count()).isEqualTo(1.0);
+            // The three events per partition it did read are the latest, where this one is.
+            assertThat(MX.timesOffered("capped-a@dest.test")).isZero();
+        }
+    }
+
+    /**
+     * The ledger found empty while the worker runs (a new Hazelcast cluster under it): the worker notices
+     * that its marks are gone and rebuilds before it delivers more.
+     */
+    @Test
+    void aLedgerFoundEmptyWhileTheWorkerRunsIsRebuilt(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 0)) {
+            enqueue(kafka, topics, 0, "running-a@dest.test");
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-a@dest.test").size() == 1);
+            double before = w.meters.get("mailrelay.ledger.rebuild").timer().count();
+            members.get(0).getMap(HazelcastLedger.COVERAGE).clear();
+            members.get(0).getMap(HazelcastLedger.DELIVERED).clear();
+            await().atMost(Duration.ofSeconds(20)).until(() -> w.meters.get("mailrelay.ledger.rebuild").timer().count() > before);
+            enqueue(kafka, topics, 0, "running-b@dest.test");
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-b@dest.test").size() == 1);
+            assertThat(MX.timesOffered("running-a@dest.test")).isEqualTo(1);
+        }
+    }
+
+    private WorkerFixture fixture(KafkaBroker kafka, Topics topics, int maxRecords) throws Exception {
+        return new WorkerFixture(kafka, topics, members.get(0),
+                new RetrySchedule(TIERS, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
+                List.of("dest.test=" + MX.hostPort()), null, 25, Map.of(), maxRecords);
+    }
+
+    private static QueueId enqueue(KafkaBroker kafka, Topics topics, int partition, String... rcpts) throws Exception {
+        QueueId id = QueueId.next(System.currentTimeMillis());
+        var env = new net.mailrelay.protocol.envelope.Envelope(id, "sender@origin.test",
+                java.util.Arrays.stream(rcpts).map(net.mailrelay.protocol.envelope.Recipient::of).toList(),
+                net.mailrelay.protocol.envelope.BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null,
+                System.currentTimeMillis(), 0, 0, null);
+        byte[] message = ("Subject: " + id + "\r\n\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
+        send(kafka, new ProducerRecord<>(topics.outbound(), partition, id.value(), RecordCodec.encode(env, message, 0,
+                message.length)));
+        return id;
+    }
+
+    private static void event(KafkaBroker kafka, Topics topics, QueueId id, String rcpt, DeliveryEvent.Outcome outcome)
+            throws Exception {
+        event(kafka, topics, id, rcpt, outcome, System.currentTimeMillis());
+    }
+
+    private static void event(KafkaBroker kafka, Topics topics, QueueId id, String rcpt, DeliveryEvent.Outcome outcome,
+            long at) throws Exception {
+        DeliveryEvent e = new DeliveryEvent(id, rcpt, outcome, 1, at, "mx.dest.test", "127.0.0.1:25", "250 ok", "2.0.0", 5,
+                null, null);
+        send(kafka, new ProducerRecord<>(topics.events(), null, at, id.value(), RecordCodec.encode(e)));
+    }
+
+    private static void send(KafkaBroker kafka, ProducerRecord<String, byte[]> r) throws Exception {
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
+            p.send(r).get();
+        }
+    }
+
+    private static KafkaConsumer<String, byte[]> groupConsumer(Topics topics, KafkaBroker kafka) {
+        return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, DeliveryWorker.groupId(topics)), new StringDeserializer(),
+                new ByteArrayDeserializer());
+    }
+
+    /** Commits for the workers' group, as a worker that has since died would have. */
+    private static void commit(Topics topics, KafkaBroker kafka, TopicPartition tp, long offset, String metadata) {
+        try (KafkaConsumer<String, byte[]> c = groupConsumer(topics, kafka)) {
+            c.commitSync(Map.of(tp, new OffsetAndMetadata(offset, metadata)));
+        }
+    }
+
+    private static String metadata(Topics topics, KafkaBroker kafka, TopicPartition tp) throws Exception {
+        try (var admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
+                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            OffsetAndMetadata o = admin.listConsumerGroupOffsets(DeliveryWorker.groupId(topics)).partitionsToOffsetAndMetadata()
+                    .get().get(tp);
+            return o == null ? "" : o.metadata();
+        }
+    }
+}
