@@ -307,7 +307,8 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
                 s.get(Keys.SHUTDOWN_GRACE), s.get(Keys.DELAY_WARNING),
                 s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL),
-                s.get(Keys.OUTCOME_TIMEOUT), myself(s, hostname, withEdge));
+                s.get(Keys.OUTCOME_TIMEOUT), myself(s, hostname, withEdge), s.get(Keys.REBUILD_MARGIN),
+                s.get(Keys.REBUILD_MAX_RECORDS));
     }
 
     /**

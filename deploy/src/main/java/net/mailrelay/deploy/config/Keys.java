@@ -181,6 +181,13 @@ public final class Keys {
             "How long a delivery thread waits for an attempt's outcome records to be acknowledged before the record waits "
                     + "aside, its partition paused (the producer keeps trying; the message is never delivered again); also the "
                     + "longest pause before a record the broker refused is sent again.");
+    public static final Key<Duration> REBUILD_MARGIN = new Key<>("delivery.ledger-rebuild.margin", "2m", Parsers::duration,
+            "After the delivered-recipients ledger was lost (every Hazelcast member at once), how far before the oldest "
+                    + "uncommitted delivery the worker starts reading mail.events to rebuild it: the clocks of the hosts may differ "
+                    + "by this much.");
+    public static final Key<Integer> REBUILD_MAX_RECORDS = new Key<>("delivery.ledger-rebuild.max-records", "1000000",
+            Parsers::positive, "The most records a ledger rebuild reads from the worker's queue partitions, and as many from "
+                    + "mail.events (the most recent); beyond that it goes ahead, logging that duplicates are possible.");
     public static final Key<List<java.net.InetAddress>> OWN_ADDRESSES = new Key<>("delivery.own-addresses", "", Parsers::addresses,
             "Addresses (IP[,IP]) at which this relay's edges are reached from outside, such as a load balancer's: an MX "
                     + "there loops back to this relay, 5.4.6 (Postfix proxy_interfaces).");
@@ -264,7 +271,8 @@ public final class Keys {
             CONNECTION_RATE, SMTP_IDLE, SMTP_MAX_RECIPIENTS, SMTP_MAX_ERRORS, MAX_RECEIVED, BARE_LF, PUBLISH_TIMEOUT, MAX_MESSAGE_SIZE, TRUSTED_NETWORKS, RELAY_DOMAINS,
             ROUTES, DNS_SERVER, DNS_TIMEOUT, DNS_CACHE, MX_PORT, DELIVERY_TLS, ROUTE_TLS, ROUTE_AUTH_FILE, TLS_TRUST_FILE,
             REUSE_MAX_TRANSACTIONS, REUSE_MAX_IDLE, REUSE_MAX_AGE, DESTINATION_CONCURRENCY, ROUTE_CONCURRENCY, ROUTE_RATE,
-            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OUTCOME_TIMEOUT, OWN_ADDRESSES, CONNECT_TIMEOUT,
+            SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OUTCOME_TIMEOUT, REBUILD_MARGIN,
+            REBUILD_MAX_RECORDS, OWN_ADDRESSES, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
             BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
