@@ -28,6 +28,9 @@ public final class WorkerMetrics implements AttemptObserver {
     private final Map<String, Timer> latenessTimers = new ConcurrentHashMap<>();
     private final Timer delay;
     private final Timer rebuilds;
+    private final Counter rebuildEntries;
+    private final Counter rebuildEvents;
+    private final Counter rebuildsCapped;
 
     public WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -39,17 +42,21 @@ public final class WorkerMetrics implements AttemptObserver {
                 .description("Rebuilds of the delivered-recipients ledger from mail.events, and how long each took")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(10))
                 .maximumExpectedValue(Duration.ofMinutes(5)).register(registry);
+        // Served from the start, so that a dashboard or an alert sees zero rather than no series.
+        this.rebuildEntries = counter("mailrelay.ledger.rebuild.entries",
+                "Delivered recipients put back into the ledger by its rebuilds");
+        this.rebuildEvents = counter("mailrelay.ledger.rebuild.events", "Delivery events read by the ledger's rebuilds");
+        this.rebuildsCapped = counter("mailrelay.ledger.rebuild.capped",
+                "Ledger rebuilds that stopped at their limit (duplicates possible)");
     }
 
     /** A rebuild of the ledger after it was lost: how long it took, what it restored, whether it stopped at its limit. */
     void rebuilt(net.mailrelay.delivery.queue.LedgerRebuild.Result r) {
         rebuilds.record(r.took());
-        counter("mailrelay.ledger.rebuild.entries", "Delivered recipients put back into the ledger by its rebuilds")
-                .increment(r.entries());
-        counter("mailrelay.ledger.rebuild.events", "Delivery events read by the ledger's rebuilds").increment(r.events());
+        rebuildEntries.increment(r.entries());
+        rebuildEvents.increment(r.events());
         if (r.capped()) {
-            counter("mailrelay.ledger.rebuild.capped", "Ledger rebuilds that stopped at their limit (duplicates possible)")
-                    .increment();
+            rebuildsCapped.increment();
         }
     }
 
