@@ -44,8 +44,9 @@ public final class WorkerMetrics implements AttemptObserver {
                 .maximumExpectedValue(Duration.ofMinutes(5)).register(registry);
         // Served from the start, so that a dashboard or an alert sees zero rather than no series.
         this.rebuildEntries = counter("mailrelay.ledger.rebuild.entries",
-                "Delivered recipients put back into the ledger by its rebuilds");
-        this.rebuildEvents = counter("mailrelay.ledger.rebuild.events", "Delivery events read by the ledger's rebuilds");
+                "Settled recipients (delivered or bounced) put back into the ledger by its rebuilds");
+        this.rebuildEvents = counter("mailrelay.ledger.rebuild.events",
+                "Delivery events and bounce requests read by the ledger's rebuilds");
         this.rebuildsCapped = counter("mailrelay.ledger.rebuild.capped",
                 "Ledger rebuilds that stopped at their limit (duplicates possible)");
     }

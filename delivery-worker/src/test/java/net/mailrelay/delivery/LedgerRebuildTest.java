@@ -86,6 +86,42 @@ class LedgerRebuildTest {
     }
 
     /**
+     * A recipient whose bounce request is on the bounce topic was bounced before the crash: it is not
+     * offered again (the MX would refuse it again and the sender get a second DSN). A delay warning on
+     * the same topic settles nothing: that recipient is delivered.
+     */
+    @Test
+    void aRecipientWhoseBounceRequestIsOnTheLogIsNotBouncedAgain(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        QueueId id = enqueue(kafka, topics, 0, "permfail-rebuilt@dest.test", "rebuilt-warned@dest.test");
+        var env = new net.mailrelay.protocol.envelope.Envelope(id, "sender@origin.test", List.of(
+                net.mailrelay.protocol.envelope.Recipient.of("permfail-rebuilt@dest.test"),
+                net.mailrelay.protocol.envelope.Recipient.of("rebuilt-warned@dest.test")),
+                net.mailrelay.protocol.envelope.BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null,
+                System.currentTimeMillis(), 0, 0, null);
+        long now = System.currentTimeMillis();
+        var failed = net.mailrelay.protocol.dsn.RecipientReport.failed(
+                net.mailrelay.protocol.envelope.Recipient.of("permfail-rebuilt@dest.test"), "5.1.1", "mx.dest.test",
+                "smtp; 550 5.1.1 no such user", now);
+        var delayed = new net.mailrelay.protocol.dsn.RecipientReport(
+                net.mailrelay.protocol.envelope.Recipient.of("rebuilt-warned@dest.test"), net.mailrelay.protocol.dsn.Action.DELAYED,
+                "4.4.1", "mx.dest.test", "smtp; 421 try later", now);
+        for (var report : List.of(failed, delayed)) {
+            send(kafka, new ProducerRecord<>(topics.bounce(), id.value(), RecordCodec.encode(
+                    new net.mailrelay.protocol.dsn.BounceRequest(env, List.of(report), "worker.test"))));
+        }
+
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 0)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("rebuilt-warned@dest.test").size() == 1);
+            await().atMost(Duration.ofSeconds(20)).until(() -> w.committed(topics.outbound()).getOrDefault(0, 0L) == 1L);
+            assertThat(MX.timesOffered("permfail-rebuilt@dest.test")).as("bounced before the crash").isZero();
+            assertThat(records(kafka, topics.bounce(), id.value())).as("bounce requests for the message").isEqualTo(2);
+            assertThat(w.meters.get("mailrelay.ledger.rebuild.entries").counter().count()).isEqualTo(1.0);
+        }
+    }
+
+    /**
      * The time a commit carries bounds the rebuild: an event older than it (less the margin) is not
      * read, and the offset a worker commits carries a time.
      */
@@ -245,6 +281,25 @@ class LedgerRebuildTest {
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer())) {
             p.send(r).get();
+        }
+    }
+
+    /** How many records of the topic have this key, read from its beginning. */
+    private static int records(KafkaBroker kafka, String topic, String key) {
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                kafka.bootstrapServers()), new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> tps = c.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition()))
+                    .toList();
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<TopicPartition, Long> ends = c.endOffsets(tps);
+            int n = 0;
+            while (tps.stream().anyMatch(tp -> c.position(tp) < ends.get(tp))) {
+                for (var r : c.poll(Duration.ofMillis(200))) {
+                    n += key.equals(r.key()) ? 1 : 0;
+                }
+            }
+            return n;
         }
     }
 

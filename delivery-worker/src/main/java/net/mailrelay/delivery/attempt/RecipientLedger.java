@@ -66,16 +66,25 @@ public interface RecipientLedger {
     /** Gives the claim up once the attempt is over. */
     void release(QueueId queueId, String recipient, String token);
 
-    /** A recipient of a message. */
-    record Entry(QueueId queueId, String recipient) {
+    /** A recipient of a message, and how it was settled (DELIVERED or BOUNCED). */
+    record Entry(QueueId queueId, String recipient, Settled settled) {
+        public Entry {
+            if (settled == Settled.NO) {
+                throw new IllegalArgumentException("an entry to restore is delivered or bounced");
+            }
+        }
+
+        public Entry(QueueId queueId, String recipient) {
+            this(queueId, recipient, Settled.DELIVERED);
+        }
     }
 
     /**
-     * Marks recipients delivered again after the ledger was lost, from the delivery log, for as long as a
-     * queued copy of a recipient is kept ({@link #keepCopies}): long enough for every record that could
-     * carry them to be read and committed. Returns how many it marked.
+     * Marks recipients delivered or bounced again after the ledger was lost, from the delivery log and the
+     * bounce requests, for as long as a queued copy of a recipient is kept ({@link #keepCopies}): long
+     * enough for every record that could carry them to be read and committed. Returns how many it marked.
      */
-    default int restore(Collection<Entry> delivered) {
+    default int restore(Collection<Entry> settled) {
         return 0;
     }
 

@@ -83,13 +83,20 @@ public final class HazelcastLedger implements RecipientLedger {
 
     @Override
     public int restore(Collection<Entry> entries) {
-        List<String> keys = entries.stream().map(e -> key(e.queueId(), e.recipient())).distinct().toList();
-        Flag flag = new Flag(DELIVERED_FLAG, copyHorizon.toMillis());
-        for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
-            // One call per batch, run on the members that own the keys.
-            delivered.executeOnKeys(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH))), flag);
+        // A recipient both delivered and bounced (one copy each, around a rebalance) is restored as delivered.
+        Map<String, Entry> byKey = new java.util.LinkedHashMap<>();
+        entries.forEach(e -> byKey.merge(key(e.queueId(), e.recipient()), e,
+                (a, b) -> a.settled() == Settled.DELIVERED ? a : b));
+        for (Settled kind : List.of(Settled.DELIVERED, Settled.BOUNCED)) {
+            List<String> keys = byKey.entrySet().stream().filter(e -> e.getValue().settled() == kind).map(Map.Entry::getKey)
+                    .toList();
+            Flag flag = new Flag(kind == Settled.DELIVERED ? DELIVERED_FLAG : BOUNCED_FLAG, copyHorizon.toMillis());
+            for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
+                // One call per batch, run on the members that own the keys.
+                delivered.executeOnKeys(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH))), flag);
+            }
         }
-        return keys.size();
+        return byKey.size();
     }
 
     @Override

@@ -9,7 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.protocol.dsn.Action;
+import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.record.DeliveryEvent;
 import net.mailrelay.protocol.record.RecordCodec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -37,15 +41,17 @@ import org.slf4j.LoggerFactory;
  * time the last commit carries ({@link Commits}), nor before the oldest record was written. The horizon
  * is moved back by a margin for the clocks of different hosts.
  * <li>The delivery log is read from the horizon (found with its time index) to its end, and each
- * DELIVERED event of one of those queue ids goes back into the ledger.
+ * DELIVERED event of one of those queue ids goes back into the ledger. So is the bounce topic, and each
+ * recipient a bounce request of one of them reports as failed goes back as bounced: a recipient is
+ * marked bounced only once its request is durable, so the request on the log is the mark's own proof
+ * (its FAILED event is written beside it, not before it, and cannot vouch for it).
  * </ol>
  *
  * <p>Bounded: at most {@code maxRecords} records are read from the queue partitions, and as many from
- * the delivery log (its most recent ones when there are more), and the whole rebuild stops after
- * {@link #DEADLINE}. Beyond that it goes ahead and says that duplicates are possible. Failed and
- * expired recipients are not restored: their bounce request and their event are not written in an
- * order that would let an event vouch for the request, so such a recipient is tried again (at worst, a
- * second DSN).
+ * the delivery log and from the bounce topic (their most recent ones when there are more), and the
+ * whole rebuild stops after {@link #DEADLINE}. Beyond that it goes ahead and says that duplicates are
+ * possible. A failed recipient of a sender with the null reverse path has no bounce request and is not
+ * restored: it is tried once more, and fails again without a DSN.
  */
 public final class LedgerRebuild {
 
@@ -86,17 +92,19 @@ public final class LedgerRebuild {
     private final String clientId;
     private final int maxRecordBytes;
     private final String eventsTopic;
+    private final String bounceTopic;
     private final RecipientLedger ledger;
     private final Duration margin;
     private final int maxRecords;
     private final Observer observer;
 
-    LedgerRebuild(String bootstrapServers, String clientId, int maxRecordBytes, String eventsTopic, RecipientLedger ledger,
-            Limits limits) {
+    LedgerRebuild(String bootstrapServers, String clientId, int maxRecordBytes, String eventsTopic, String bounceTopic,
+            RecipientLedger ledger, Limits limits) {
         this.bootstrapServers = bootstrapServers;
         this.clientId = clientId;
         this.maxRecordBytes = maxRecordBytes;
         this.eventsTopic = eventsTopic;
+        this.bounceTopic = bounceTopic;
         this.ledger = ledger;
         this.margin = limits.margin();
         this.maxRecords = limits.maxRecords();
@@ -127,8 +135,11 @@ public final class LedgerRebuild {
         if (!ids.isEmpty()) {
             long from = horizon[0] - margin.toMillis();
             try (KafkaConsumer<String, byte[]> log = consumer(maxRecordBytes, new ByteArrayDeserializer())) {
-                Scan scan = scanEvents(log, from, ids, found, deadline);
+                Scan scan = scanLog(log, eventsTopic, from, ids, deadline, LedgerRebuild::delivered, found);
                 events = scan.read;
+                capped |= scan.capped;
+                scan = scanLog(log, bounceTopic, from, ids, deadline, LedgerRebuild::bounced, found);
+                events += scan.read;
                 capped |= scan.capped;
             }
         }
@@ -136,7 +147,9 @@ public final class LedgerRebuild {
         Result r = new Result(entries, queueRecords, events, Duration.ofNanos(System.nanoTime() - t0), capped);
         String what = "ledger rebuilt for " + partitions.size() + " queue partition(s) in " + r.took().toMillis() + " ms: "
                 + r.queueRecords() + " records to be read again (" + ids.size() + " messages), " + r.events()
-                + " delivery events read, " + r.entries() + " delivered recipients restored";
+                + " delivery events and bounce requests read, " + r.entries() + " settled recipients restored ("
+                + found.stream().filter(e -> e.settled() == RecipientLedger.Settled.BOUNCED).map(e -> e.queueId() + " "
+                        + e.recipient()).distinct().count() + " bounced)";
         if (capped) {
             LOG.warn("{}; stopped at the limit ({} records or {}), so recipients delivered before are not all known "
                     + "and duplicates are possible", what, maxRecords, DEADLINE);
@@ -190,13 +203,16 @@ public final class LedgerRebuild {
         return scan;
     }
 
-    /** Reads the delivery log from {@code fromMillis} to its end, keeping the DELIVERED events of these messages. */
-    private Scan scanEvents(KafkaConsumer<String, byte[]> log, long fromMillis, Set<String> ids,
-            List<RecipientLedger.Entry> found, long deadline) {
+    /**
+     * Reads a log keyed by queue id ({@code mail.events}, {@code mail.bounce}) from {@code fromMillis} to
+     * its end; each record of one of these messages is given to {@code settled}, which adds what it proves.
+     */
+    private Scan scanLog(KafkaConsumer<String, byte[]> log, String topic, long fromMillis, Set<String> ids, long deadline,
+            BiConsumer<byte[], List<RecipientLedger.Entry>> settled, List<RecipientLedger.Entry> found) {
         Scan scan = new Scan();
         List<TopicPartition> tps = new ArrayList<>();
-        for (PartitionInfo p : log.partitionsFor(eventsTopic)) {
-            tps.add(new TopicPartition(eventsTopic, p.partition()));
+        for (PartitionInfo p : log.partitionsFor(topic)) {
+            tps.add(new TopicPartition(topic, p.partition()));
         }
         log.assign(tps);
         Map<TopicPartition, Long> query = new HashMap<>();
@@ -210,7 +226,7 @@ public final class LedgerRebuild {
             OffsetAndTimestamp at = starts.get(tp);
             long start = at == null ? end : at.offset();
             if (end - start > share) {
-                start = end - share; // the most recent events are those of the deliveries just before the loss
+                start = end - share; // the most recent records are those of the deliveries just before the loss
                 scan.capped = true;
             }
             log.seek(tp, start);
@@ -232,20 +248,35 @@ public final class LedgerRebuild {
                 if (r.key() == null || !ids.contains(r.key())) {
                     continue; // keyed by queue id: most are skipped without being decoded
                 }
-                DeliveryEvent e;
                 try {
-                    e = RecordCodec.decode(r.value(), DeliveryEvent.class).metadata();
+                    settled.accept(r.value(), found);
                 } catch (RecordCodec.MalformedRecordException ex) {
-                    continue;
-                }
-                if (e.outcome() == DeliveryEvent.Outcome.DELIVERED) {
-                    found.add(new RecipientLedger.Entry(e.queueId(), e.recipient()));
+                    // not one this worker wrote: it proves nothing
                 }
             }
             open.removeIf(tp -> log.position(tp) >= ends.get(tp));
             log.pause(tps.stream().filter(tp -> !open.contains(tp)).toList());
         }
         return scan;
+    }
+
+    /** A DELIVERED event: its recipient was delivered. */
+    private static void delivered(byte[] value, List<RecipientLedger.Entry> found) {
+        DeliveryEvent e = RecordCodec.decode(value, DeliveryEvent.class).metadata();
+        if (e.outcome() == DeliveryEvent.Outcome.DELIVERED) {
+            found.add(new RecipientLedger.Entry(e.queueId(), e.recipient()));
+        }
+    }
+
+    /** A bounce request: each recipient it reports as failed was bounced (a delay or success report settles none). */
+    private static void bounced(byte[] value, List<RecipientLedger.Entry> found) {
+        BounceRequest b = RecordCodec.decode(value, BounceRequest.class).metadata();
+        for (RecipientReport report : b.reports()) {
+            if (report.action() == Action.FAILED) {
+                found.add(new RecipientLedger.Entry(b.envelope().queueId(), report.recipient().address(),
+                        RecipientLedger.Settled.BOUNCED));
+            }
+        }
     }
 
     private <V> KafkaConsumer<String, V> consumer(int maxRecordBytes, Deserializer<V> values) {
