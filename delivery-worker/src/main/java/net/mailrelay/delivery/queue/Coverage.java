@@ -40,6 +40,12 @@ final class Coverage implements AutoCloseable {
     private final Pauses pauses;
     private final LongSupplier clock;
     private final Set<TopicPartition> waiting = new HashSet<>();
+    /**
+     * Partitions this worker has seen covered (rebuilt, or marked by another worker) since it was
+     * assigned them: only their marks can be lost. One still being rebuilt has no mark yet, and taking
+     * that for a loss rebuilt it twice.
+     */
+    private final Set<TopicPartition> vouched = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile List<TopicPartition> assignment = List.of();
     private volatile boolean lost;
     private final ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -62,6 +68,8 @@ final class Coverage implements AutoCloseable {
     /** Partitions just assigned: the commits learn where the previous owner stood, and the ledger is made to cover them. */
     void assigned(Collection<TopicPartition> partitions) {
         assignment = List.copyOf(consumer.assignment());
+        vouched.retainAll(assignment);
+        vouched.removeAll(partitions);
         if (partitions.isEmpty()) {
             return;
         }
@@ -87,6 +95,7 @@ final class Coverage implements AutoCloseable {
         lost = false;
         Set<TopicPartition> held = consumer.assignment();
         assignment = List.copyOf(held);
+        vouched.retainAll(held);
         waiting.retainAll(held);
         Set<TopicPartition> todo = new HashSet<>(all ? held : waiting);
         if (todo.isEmpty()) {
@@ -130,6 +139,7 @@ final class Coverage implements AutoCloseable {
     }
 
     private void hold(Collection<TopicPartition> partitions) {
+        vouched.removeAll(partitions);
         consumer.pause(partitions);
         partitions.forEach(pauses::block);
         waiting.addAll(partitions);
@@ -138,11 +148,12 @@ final class Coverage implements AutoCloseable {
     private void release(TopicPartition tp) {
         pauses.unblock(tp);
         waiting.remove(tp);
+        vouched.add(tp);
     }
 
     /** On the checker's thread: whether the ledger has lost the marks of partitions this worker holds. */
     private void lookForLoss() {
-        List<TopicPartition> held = assignment;
+        List<TopicPartition> held = assignment.stream().filter(vouched::contains).toList();
         if (held.isEmpty() || lost) {
             return;
         }
