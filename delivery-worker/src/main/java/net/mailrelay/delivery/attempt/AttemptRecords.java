@@ -88,6 +88,21 @@ public final class AttemptRecords {
 
     public List<Write> of(Envelope env, byte[] value, int messageOffset, int messageLength, List<Verdict> verdicts,
             long startedMillis, long nowMillis) {
+        return of(env, value, messageOffset, messageLength, verdicts, startedMillis, nowMillis, java.util.Set.of());
+    }
+
+    /**
+     * The DELIVERED event of a recipient whose domain finished while the attempt went on to others
+     * ({@link MessageDelivery#deliver(Envelope, byte[], int, int, java.util.function.Consumer)}), written
+     * before the attempt ends; {@link #of} is then told not to write it again.
+     */
+    public Write deliveredEarly(Envelope env, Verdict.Delivered v, long startedMillis, long nowMillis) {
+        return event(env, v, DeliveryEvent.Outcome.DELIVERED, v.status(), env.attempts() + 1, startedMillis, nowMillis);
+    }
+
+    /** As above, leaving out the DELIVERED events of {@code eventsWritten}, written early. */
+    public List<Write> of(Envelope env, byte[] value, int messageOffset, int messageLength, List<Verdict> verdicts,
+            long startedMillis, long nowMillis, java.util.Set<String> eventsWritten) {
         int attempt = env.attempts() + 1;
         Map<String, Recipient> recipients = env.recipients().stream()
                 .collect(Collectors.toMap(Recipient::address, Function.identity(), (a, b) -> a));
@@ -137,7 +152,9 @@ public final class AttemptRecords {
                 // finalWord leaves nothing else; should a new kind appear, it must not pass for delivered.
                 throw new IllegalStateException("no outcome for verdict " + v);
             }
-            writes.add(event(env, v, outcome, status, attempt, startedMillis, nowMillis));
+            if (!(outcome == DeliveryEvent.Outcome.DELIVERED && eventsWritten.contains(v.recipient()))) {
+                writes.add(event(env, v, outcome, status, attempt, startedMillis, nowMillis));
+            }
         }
         boolean warn = !s.deferred.isEmpty() && !delayWarning.isZero() && !env.delayWarned()
                 && nowMillis - env.arrivedAtMillis() >= delayWarning.toMillis();

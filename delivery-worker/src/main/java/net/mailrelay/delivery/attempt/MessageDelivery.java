@@ -93,6 +93,17 @@ public final class MessageDelivery {
      * deliver them again.
      */
     public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length) throws InterruptedException {
+        return deliver(env, message, offset, length, done -> {
+        });
+    }
+
+    /**
+     * As {@link #deliver(Envelope, byte[], int, int)}, telling {@code settledEarly} of each transaction's
+     * verdicts as it ends while another transaction of the message is still to come: what it delivered
+     * can be made durable at once, not only when the slowest domain is done.
+     */
+    public List<Verdict> deliver(Envelope env, byte[] message, int offset, int length,
+            java.util.function.Consumer<List<Verdict>> settledEarly) throws InterruptedException {
         QueueControls.Order order = controls.order(env.queueId().value());
         if (order != null) {
             return AdministratorOrders.carryOut(env, order, ledger);
@@ -101,7 +112,7 @@ public final class MessageDelivery {
         List<Verdict> verdicts = new ArrayList<>();
         boolean done = false;
         try {
-            deliverClaimed(env, claim(env, claims, verdicts), claims, verdicts, message, offset, length);
+            deliverClaimed(env, claim(env, claims, verdicts), claims, verdicts, message, offset, length, settledEarly);
             done = true;
         } finally {
             claims.releaseAll(); // what is left: the domains an interruption kept from finishing
@@ -168,7 +179,10 @@ public final class MessageDelivery {
     }
 
     private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, Claims claims, List<Verdict> verdicts,
-            byte[] message, int offset, int length) throws InterruptedException {
+            byte[] message, int offset, int length, java.util.function.Consumer<List<Verdict>> settledEarly)
+            throws InterruptedException {
+        int transactions = byDomain.values().stream().mapToInt(r -> (r.size() + maxRecipientsPerTransaction - 1)
+                / maxRecipientsPerTransaction).sum();
         // Declared 8BITMIME but 7-bit in fact: it can go to any server without conversion.
         BodyType body = env.body() == BodyType.EIGHT_BIT_MIME && !eightBit(message, offset, length) ? BodyType.SEVEN_BIT : env.body();
         double delay = (System.currentTimeMillis() - env.arrivedAtMillis()) / 1000.0;
@@ -193,6 +207,9 @@ public final class MessageDelivery {
                     log(env, v, delay);
                 }
                 verdicts.addAll(decided);
+                if (--transactions > 0) {
+                    settledEarly.accept(decided);
+                }
             }
         }
     }

@@ -50,6 +50,11 @@ final class Commits {
     private final Map<TopicPartition, TreeMap<Long, Long>> readAt = new HashMap<>();
     private final Map<TopicPartition, Long> markedAt = new HashMap<>();
     private final Map<TopicPartition, Inherited> inherited = new HashMap<>();
+    /**
+     * Per partition, the end it had when assigned: a record below it may have been read before, by a
+     * previous owner or before a crash, and that reading may have queued a retry copy of it already.
+     */
+    private final Map<TopicPartition, Long> rereadUntil = new HashMap<>();
     private final RecipientLedger ledger;
     // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
     // removes it instead.
@@ -79,6 +84,9 @@ final class Commits {
      * none until then, and a rebuild falls back on when the records were written.
      */
     void assigned(TopicPartition tp, Long committed, OptionalLong previousMark, long end, long nowMillis) {
+        if (committed == null || committed < end) {
+            rereadUntil.put(tp, end);
+        }
         if (committed == null) {
             return;
         }
@@ -132,9 +140,19 @@ final class Commits {
         if (read != null) {
             read.remove(job.record.offset());
         }
-        if (job.settled() != null) {
-            forgettable.computeIfAbsent(job.tp, k -> new TreeMap<>()).put(job.record.offset(), job.settled());
+        if (job.settled() == null) {
+            return;
         }
+        Long until = rereadUntil.get(job.tp);
+        if (until != null && job.record.offset() < until) {
+            // Read before, perhaps: a reading that postponed a recipient queued a copy of the record on a
+            // retry tier, and that copy must find the recipient settled when it comes, not forgotten at
+            // this commit (it was delivered twice so, after a crash).
+            RecordJob.Settled s = job.settled();
+            forgetter.execute(() -> s.recipients().forEach(r -> ledger.keepCopies(s.queueId(), r)));
+            return;
+        }
+        forgettable.computeIfAbsent(job.tp, k -> new TreeMap<>()).put(job.record.offset(), job.settled());
     }
 
     /** Commits what may be committed, at most every half second, without waiting. */
@@ -236,6 +254,7 @@ final class Commits {
         readAt.remove(tp);
         markedAt.remove(tp);
         inherited.remove(tp);
+        rereadUntil.remove(tp);
     }
 
     /**

@@ -77,6 +77,9 @@ final class RecordJob {
     /** Its bounce requests are durable and the ledger knows it ({@link #bouncesWritten}). */
     private boolean bouncesRecorded;
     private List<Outcome> unwritten;
+    /** DELIVERED events sent while the attempt went on to other domains; waited for with the rest. */
+    private final List<Outcome> early = new ArrayList<>();
+    private final java.util.Set<String> earlyRecipients = new java.util.HashSet<>();
     private Settled settled;
 
     private RecordJob(TopicPartition tp, ConsumerRecord<String, byte[]> record, long token, String moveTo, Context context) {
@@ -133,7 +136,7 @@ final class RecordJob {
         decoded = d;
         env = d.metadata();
         attemptStarted = context.clock().millis();
-        List<Verdict> v = context.delivery().deliver(env, d.value(), d.messageOffset(), d.messageLength());
+        List<Verdict> v = context.delivery().deliver(env, d.value(), d.messageOffset(), d.messageLength(), this::settledEarly);
         attemptEnded = context.clock().millis();
         // From here on the attempt is never made again by this job: only its outcome is written again.
         verdicts = v;
@@ -143,11 +146,30 @@ final class RecordJob {
         return true;
     }
 
+    /**
+     * A transaction ended while others of the message are still to come: the DELIVERED events of what
+     * it delivered go out now. The window in which a crash can cost a duplicate delivery (the MX said
+     * 250, the event is not yet on the log) is then one transaction and one write, not the whole attempt.
+     */
+    private void settledEarly(List<Verdict> decided) {
+        long now = context.clock().millis();
+        for (Verdict v : decided) {
+            if (v instanceof Verdict.Delivered delivered) {
+                Outcome o = new Outcome(context.records().deliveredEarly(env, delivered, attemptStarted, now));
+                o.ack = context.writer().send(o.write);
+                early.add(o);
+                earlyRecipients.add(v.recipient());
+            }
+        }
+    }
+
     /** The records that make the attempt's outcome durable. */
     private void outcome() {
         RecordCodec.Decoded<Envelope> d = decoded;
-        unwritten = context.records().of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts, attemptStarted,
-                attemptEnded).stream().map(Outcome::new).toList();
+        List<Outcome> all = new ArrayList<>(early);
+        context.records().of(env, d.value(), d.messageOffset(), d.messageLength(), verdicts, attemptStarted,
+                attemptEnded, earlyRecipients).stream().map(Outcome::new).forEach(all::add);
+        unwritten = List.copyOf(all);
         decoded = null; // the writes hold what they need of the message
     }
 
