@@ -134,6 +134,8 @@ public final class FakeMx extends TestServer {
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger maxOpen = new AtomicInteger();
     private final List<AtomicInteger> transactions = Collections.synchronizedList(new ArrayList<>());
+    /** {end of the connection, time of a 250 to a final dot on it} for connections that ended without QUIT (nanoTime). */
+    private final List<long[]> cutOff = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger pipeliningViolations = new AtomicInteger();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private volatile Mode mode = Mode.NORMAL;
@@ -284,6 +286,17 @@ public final class FakeMx extends TestServer {
         return List.copyOf(transactions).stream().map(AtomicInteger::get).toList();
     }
 
+    /**
+     * Messages given a {@code 250} on a connection that then ended without QUIT (its client died, or
+     * dropped it), at most {@code within} before it ended: the deliveries that were in the SMTP
+     * conversation when the client went away, whose sender may not have recorded the 250.
+     */
+    public int deliveriesCutOff(java.time.Duration within) {
+        synchronized (cutOff) {
+            return (int) cutOff.stream().filter(c -> c[1] >= c[0] - within.toNanos()).count();
+        }
+    }
+
     /** Commands that arrived before the previous reply while PIPELINING was not offered (RFC 2920 section 3.1). */
     public int pipeliningViolations() {
         return pipeliningViolations.get();
@@ -349,6 +362,7 @@ public final class FakeMx extends TestServer {
                         // the client went away, or its TLS handshake failed
                     } finally {
                         session.close();
+                        session.endedWithoutQuit();
                         open.decrementAndGet();
                         sockets.remove(s);
                     }
@@ -395,12 +409,22 @@ public final class FakeMx extends TestServer {
         private String helo;
         private String from;
         private String user;
+        private final List<Long> accepted = new ArrayList<>();
+        private boolean quit;
 
         Session(Socket raw, Settings settings, AtomicInteger carried) {
             this.raw = raw;
             this.socket = raw;
             this.settings = settings;
             this.carried = carried;
+        }
+
+        /** Notes the 250s of a connection that ended without QUIT, for {@link #deliveriesCutOff}. */
+        void endedWithoutQuit() {
+            if (!quit && !accepted.isEmpty()) {
+                long end = System.nanoTime();
+                accepted.forEach(t -> cutOff.add(new long[] {end, t}));
+            }
         }
 
         void converse() throws IOException {
@@ -461,6 +485,7 @@ public final class FakeMx extends TestServer {
                 }
                 case "NOOP" -> reply("250 2.0.0 Ok");
                 case "QUIT" -> {
+                    quit = true;
                     reply("221 2.0.0 Bye");
                     return false;
                 }
@@ -703,6 +728,7 @@ public final class FakeMx extends TestServer {
             }
             deliveries.add(delivery);
             carried.incrementAndGet();
+            accepted.add(System.nanoTime());
             reply("250 2.0.0 Ok: queued");
             return true;
         }
