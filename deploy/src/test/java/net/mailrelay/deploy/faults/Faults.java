@@ -14,7 +14,7 @@ import net.mailrelay.testing.FakeMx;
 final class Faults {
 
     static final List<String> SCENARIOS = List.of("edge-kill", "worker-kill", "broker-kill", "bounce-restart", "mx-421",
-            "dns-timeout", "mx-drop-in-data", "kafka-freeze", "kafka-down", "client-pipelining", "all");
+            "dns-timeout", "mx-drop-in-data", "kafka-freeze", "kafka-down", "client-pipelining", "hazelcast-loss", "all");
     /** How far past the longest Kafka client timeout a freeze goes: the clients' timers must fire and be acted on. */
     static final Duration FREEZE_MARGIN = Duration.ofSeconds(10);
     /**
@@ -102,6 +102,16 @@ final class Faults {
         if (scenario.equals("kafka-down")) {
             cluster.named("broker").forEach(cluster::kill);
         }
+        if (scenario.equals("hazelcast-loss")) {
+            // Every Hazelcast member at once: the claims, limits, retry state and the delivered-recipients
+            // ledger go with them, and the workers that start again find an empty cluster.
+            List<String> members = new ArrayList<>(cluster.named("edge"));
+            members.addAll(cluster.named("worker"));
+            note.accept(String.format("hazelcast-loss: %d deliveries in flight at the workers just before the kill",
+                    inFlight()));
+            cluster.killAll(members);
+            workerKills += cluster.named("worker").size();
+        }
         // Deliveries already at the dot keep their delay; the rest go at full speed again.
         mx.finalDotDelay(Duration.ZERO);
         if (scenario.equals("client-pipelining")) {
@@ -118,7 +128,7 @@ final class Faults {
 
     /** Whether the scenario wants the workers busy when its fault begins ({@link #runUp}). */
     static boolean runsUp(String scenario) {
-        return scenario.equals("kafka-freeze") || scenario.equals("kafka-down");
+        return scenario.equals("kafka-freeze") || scenario.equals("kafka-down") || scenario.equals("hazelcast-loss");
     }
 
     /** Slows the MX's final dots; {@link #inject} sets them back. */

@@ -195,6 +195,13 @@ final class RelayCluster implements AutoCloseable {
         note.accept(name + " killed (SIGKILL)");
     }
 
+    /** SIGKILL to every one named at once, then waits for them all: no one of them outlives another. */
+    void killAll(List<String> names) {
+        names.forEach(n -> members.get(n).process.destroyForcibly());
+        names.forEach(n -> waitFor(members.get(n)));
+        note.accept(String.join(", ", names) + " killed at once (SIGKILL)");
+    }
+
     /**
      * SIGSTOP: the process stops in its tracks, sockets open and nothing answered, as a broker does in a
      * long GC pause, a VM migration or a disk that hangs. Its peers see only silence.
@@ -269,6 +276,11 @@ final class RelayCluster implements AutoCloseable {
             }
             return read(m.log(logs)).contains(m.readyLine);
         });
+    }
+
+    /** What a member has logged since its latest start. */
+    String latestLog(String name) {
+        return read(members.get(name).log(logs));
     }
 
     /** Everything a member has logged, over all its starts. */
