@@ -150,7 +150,7 @@ public final class RelayProcess implements AutoCloseable {
             HazelcastMember.Discovery discovery = s.get(Keys.HAZELCAST_DISCOVERY).equals("kubernetes")
                     ? new HazelcastMember.Discovery.Kubernetes(s.get(Keys.HAZELCAST_K8S_SERVICE), s.get(Keys.HAZELCAST_K8S_NAMESPACE))
                     : new HazelcastMember.Discovery.TcpIp(s.get(Keys.HAZELCAST_MEMBERS));
-            hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : null,
+            hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : s.get(Keys.HAZELCAST_BIND),
                     s.get(Keys.HAZELCAST_PORT), discovery);
             HazelcastInstance hz = hazelcast;
             parts.push(hz::shutdown);

@@ -1,8 +1,10 @@
 package net.mailrelay.deploy.cluster;
 
+import com.hazelcast.config.AdvancedNetworkConfig;
 import com.hazelcast.config.Config;
-import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import java.util.List;
@@ -12,6 +14,11 @@ import java.util.List;
  * ledger, delivery claims, connection slots, destination health and rates, per-client counters of the
  * edge). Discovery is a TCP-IP member list (each member named, no port ranges) or, in a cluster,
  * Kubernetes; multicast is off, and so is phoning home: the relay must not call out on its own.
+ *
+ * <p>The community edition has no member authentication and no TLS, so a member opens as little as it
+ * can: only the member endpoint (advanced networking with no client endpoint, so no Hazelcast client can
+ * connect and read or write the relay's maps), and, given a bind address, a server socket on that
+ * address alone instead of on every interface. Standalone binds to loopback.
  */
 public final class HazelcastMember {
 
@@ -44,11 +51,16 @@ public final class HazelcastMember {
         // default single backup could have both copies on those two, and every record they covered
         // would be delivered again).
         c.addMapConfig(new MapConfig("mailrelay.*").setBackupCount(2));
-        c.getNetworkConfig().setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());
-        if (bindAddress != null) {
-            c.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(bindAddress);
+        ServerSocketEndpointConfig member = new ServerSocketEndpointConfig();
+        member.setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());
+        if (bindAddress != null && !bindAddress.isBlank()) {
+            member.getInterfaces().setEnabled(true).addInterface(bindAddress);
+            // Interfaces alone only pick the address the member announces; it still listens on all of them.
+            c.setProperty("hazelcast.socket.bind.any", "false");
+            c.setProperty("hazelcast.socket.server.bind.any", "false");
         }
-        JoinConfig join = c.getNetworkConfig().getJoin();
+        AdvancedNetworkConfig network = c.getAdvancedNetworkConfig().setEnabled(true).setMemberEndpointConfig(member);
+        JoinConfig join = network.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
         join.getTcpIpConfig().setEnabled(!members.isEmpty()).setMembers(members);

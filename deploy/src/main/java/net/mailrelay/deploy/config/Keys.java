@@ -53,6 +53,9 @@ public final class Keys {
             "With kubernetes discovery: the namespace; default the pod's own.");
     public static final Key<Integer> HAZELCAST_PORT = new Key<>("hazelcast.port", "5701", Parsers::port,
             "Port of this process's Hazelcast member.");
+    public static final Key<String> HAZELCAST_BIND = new Key<>("hazelcast.bind-address", "", s -> s,
+            "Address the Hazelcast member listens on (one interface; in Kubernetes, the pod IP); empty: every interface. "
+            + "Standalone always uses 127.0.0.1. The member opens no client endpoint.");
     public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
             "Hazelcast cluster name; members with other names do not join.");
 
@@ -264,7 +267,7 @@ public final class Keys {
                     + "every topic (`log.flush.interval.messages=1`).");
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
             SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,
