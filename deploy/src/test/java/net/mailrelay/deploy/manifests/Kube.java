@@ -37,6 +37,8 @@ final class Kube {
         }
     }
 
+    /** What an env var from {@code status.podIP} resolves to here. */
+    static final String POD_IP = "192.0.2.10";
     final JsonNode kustomization;
     final List<Resource> resources = new ArrayList<>();
     final List<Path> files = new ArrayList<>();
@@ -121,6 +123,15 @@ final class Kube {
             String name = e.path("name").asText();
             if (e.has("value")) {
                 env.put(name, Yaml.string(e.path("value"), d.file() + ": env " + name));
+                continue;
+            }
+            JsonNode field = e.path("valueFrom").path("fieldRef");
+            if (!field.isMissingNode()) {
+                // The downward API: only the pod's own address, which stands in as a documentation address.
+                if (!field.path("fieldPath").asText().equals("status.podIP")) {
+                    throw new AssertionError(d.file() + ": env " + name + " takes " + field + ", not the pod's IP");
+                }
+                env.put(name, POD_IP);
                 continue;
             }
             JsonNode ref = e.path("valueFrom").path("secretKeyRef");

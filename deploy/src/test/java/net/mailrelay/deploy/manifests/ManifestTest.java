@@ -325,6 +325,55 @@ class ManifestTest {
         }
     }
 
+    /**
+     * Issue 17: Hazelcast has no member authentication, so only the relay's own members may reach its
+     * port, each listens on its pod's address alone, and the cluster name comes from a Secret.
+     */
+    @Test
+    void onlyTheRelaysOwnMembersReachHazelcastAndEachListensOnItsPodAddress() {
+        JsonNode policy = kube.named("NetworkPolicy", "mail-relay-hazelcast").doc().path("spec");
+        assertThat(contains(policy.path("policyTypes"), "Ingress")).isTrue();
+        Kube.Relay bounce = kube.relay(Role.BOUNCE);
+        for (Kube.Relay r : kube.relays()) {
+            if (!HAZELCAST_ROLES.contains(r.role())) {
+                continue;
+            }
+            Settings s = r.settings();
+            assertThat(s.get(Keys.HAZELCAST_BIND)).as("%s binds Hazelcast to its pod IP", r.deployment().name())
+                    .isEqualTo(Kube.POD_IP);
+            assertThat(s.get(Keys.HAZELCAST_CLUSTER)).as("%s takes the cluster name from a Secret, not the default",
+                    r.deployment().name()).isEqualTo("value-from-mail-relay-hazelcast");
+            assertThat(Kube.selects(policy.path("podSelector").path("matchLabels"), r.labels()))
+                    .as("the policy covers %s", r.deployment().name()).isTrue();
+            int port = s.get(Keys.HAZELCAST_PORT);
+            for (JsonNode rule : policy.path("ingress")) {
+                boolean opens = rule.path("ports").findValues("port").stream().anyMatch(p -> p.asInt() == port);
+                if (!opens) {
+                    continue;
+                }
+                assertThat(rule.path("from").size()).as("a rule that opens %d names who may come", port).isPositive();
+                for (JsonNode from : rule.path("from")) {
+                    JsonNode selector = from.path("podSelector").path("matchLabels");
+                    assertThat(from.has("ipBlock") || from.has("namespaceSelector")).as("only pods of this namespace").isFalse();
+                    assertThat(Kube.selects(selector, r.labels())).as("members reach each other").isTrue();
+                    assertThat(Kube.selects(selector, bounce.labels())).as("the bounce service is no member").isFalse();
+                }
+            }
+            // The ports that are not Hazelcast's stay open: SMTP on the edges, HTTP for probes and metrics.
+            List<Integer> open = new ArrayList<>();
+            policy.path("ingress").forEach(rule -> {
+                if (rule.path("from").isMissingNode() || rule.path("from").isEmpty()) {
+                    rule.path("ports").findValues("port").forEach(p -> open.add(p.asInt()));
+                }
+            });
+            assertThat(open).as("ports of %s open to all", r.deployment().name()).contains(s.get(Keys.HTTP_PORT))
+                    .doesNotContain(port);
+            if (r.role() == Role.EDGE) {
+                assertThat(open).contains(s.get(Keys.SMTP_PORT), s.get(Keys.SUBMISSION_PORT), s.get(Keys.SMTPS_PORT));
+            }
+        }
+    }
+
     @Test
     void kedaScalesWorkersOnTheLagOfTheirConsumerGroupOneTriggerPerTopic() {
         Kube.Relay worker = kube.relay(Role.WORKER);
