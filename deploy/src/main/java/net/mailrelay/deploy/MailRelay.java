@@ -35,6 +35,19 @@ public final class MailRelay {
 
     static CommandLine commandLine() {
         return new CommandLine(new MailRelay())
+                .setParameterExceptionHandler((e, args) -> {
+                    CommandLine cmd = e.getCommandLine();
+                    String role = cmd.getCommandName();
+                    if (e instanceof CommandLine.UnmatchedArgumentException u && cmd.getCommand() instanceof RoleCommand) {
+                        List<String> options = u.getUnmatched().stream().filter(a -> a.startsWith("-")).toList();
+                        cmd.getErr().println("mail-relay " + role + ": the " + role + " role does not take "
+                                + String.join(" ", options.isEmpty() ? u.getUnmatched() : options)
+                                + " (its options: mail-relay " + role + " --help)");
+                    } else {
+                        cmd.getErr().println("mail-relay " + role + ": " + e.getMessage());
+                    }
+                    return 2;
+                })
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     if (e instanceof ConfigException) {
                         cmd.getErr().println("mail-relay: " + e.getMessage());
@@ -44,12 +57,69 @@ public final class MailRelay {
                 });
     }
 
-    /** Options every role understands where they apply; each sets a configuration key. */
-    static final class RelayOptions {
+    /** A group of named options, each setting a configuration key; a role takes the groups it uses. */
+    interface OptionGroup {
+        void into(Map<String, String> m);
+
+        static void put(Map<String, String> m, Key<?> key, Object value) {
+            if (value != null) {
+                m.put(key.name(), value.toString());
+            }
+        }
+    }
+
+    /** What every role takes. */
+    static final class CommonOptions {
         @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (Java properties; keys in docs/configuration.md).")
         Path config;
         @Option(names = "--hostname", description = "Host name in greetings, Received: headers and DSNs.")
         String hostname;
+        @Option(names = "--http-port", description = "Port for /metrics and /health (0 = off).")
+        Integer httpPort;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set any configuration key; repeatable.")
+        List<String> sets = new ArrayList<>();
+
+        void named(Map<String, String> m) {
+            OptionGroup.put(m, Keys.HOSTNAME, hostname);
+            OptionGroup.put(m, Keys.HTTP_PORT, httpPort);
+        }
+
+        /** After the named options: {@code --set} has the last word. */
+        void sets(Map<String, String> m) {
+            for (String s : sets) {
+                int eq = s.indexOf('=');
+                if (eq <= 0) {
+                    throw new ConfigException("--set needs KEY=VALUE, not '" + s + "'");
+                }
+                m.put(s.substring(0, eq).trim(), s.substring(eq + 1));
+            }
+        }
+    }
+
+    /** The external Kafka (every role but standalone, which embeds its broker). */
+    static final class KafkaOptions implements OptionGroup {
+        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "External Kafka brokers.")
+        String bootstrapServers;
+
+        @Override
+        public void into(Map<String, String> m) {
+            OptionGroup.put(m, Keys.BOOTSTRAP_SERVERS, bootstrapServers);
+        }
+    }
+
+    /** The Hazelcast cluster of the edges and workers. */
+    static final class HazelcastOptions implements OptionGroup {
+        @Option(names = "--hazelcast-members", paramLabel = "HOST:PORT[,...]", description = "Hazelcast members to join.")
+        String hazelcastMembers;
+
+        @Override
+        public void into(Map<String, String> m) {
+            OptionGroup.put(m, Keys.HAZELCAST_MEMBERS, hazelcastMembers);
+        }
+    }
+
+    /** The SMTP listeners and who may relay (edge, standalone). */
+    static final class SmtpOptions implements OptionGroup {
         @Option(names = "--smtp-port", description = "MX listener port (standalone default 2525; 0 = off).")
         Integer smtpPort;
         @Option(names = "--submission-port", description = "Submission listener port, STARTTLS + AUTH (standalone default 2587; 0 = off).")
@@ -58,63 +128,52 @@ public final class MailRelay {
         Integer smtpsPort;
         @Option(names = "--users-file", paramLabel = "FILE", description = "AUTH users file (see the users command).")
         Path usersFile;
-        @Option(names = "--http-port", description = "Port for /metrics and /health (0 = off).")
-        Integer httpPort;
+        @Option(names = "--trusted-networks", paramLabel = "CIDR[,CIDR]", description = "Clients that may relay anywhere (default 127.0.0.0/8,::1/128).")
+        String trustedNetworks;
+        @Option(names = "--relay-domains", paramLabel = "D[,D]", description = "Domains accepted from anyone.")
+        String relayDomains;
+
+        @Override
+        public void into(Map<String, String> m) {
+            OptionGroup.put(m, Keys.SMTP_PORT, smtpPort);
+            OptionGroup.put(m, Keys.SUBMISSION_PORT, submissionPort);
+            OptionGroup.put(m, Keys.SMTPS_PORT, smtpsPort);
+            OptionGroup.put(m, Keys.USERS_FILE, usersFile);
+            OptionGroup.put(m, Keys.TRUSTED_NETWORKS, trustedNetworks);
+            OptionGroup.put(m, Keys.RELAY_DOMAINS, relayDomains);
+        }
+    }
+
+    /** Where mail goes (worker, standalone). */
+    static final class DeliveryOptions implements OptionGroup {
         @Option(names = "--route", paramLabel = "DOMAIN=HOST:PORT",
                 description = "Static route that bypasses MX lookup; repeatable; '*' is a smarthost for all domains.")
         List<String> routes = new ArrayList<>();
         @Option(names = "--dns-server", paramLabel = "HOST:PORT", description = "DNS server for MX lookups (default: system resolver).")
         String dnsServer;
-        @Option(names = "--trusted-networks", paramLabel = "CIDR[,CIDR]", description = "Clients that may relay anywhere (default 127.0.0.0/8,::1/128).")
-        String trustedNetworks;
-        @Option(names = "--relay-domains", paramLabel = "D[,D]", description = "Domains accepted from anyone.")
-        String relayDomains;
-        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "External Kafka brokers (not for standalone).")
-        String bootstrapServers;
-        @Option(names = "--hazelcast-members", paramLabel = "HOST:PORT[,...]", description = "Hazelcast members to join.")
-        String hazelcastMembers;
-        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set any configuration key; repeatable.")
-        List<String> sets = new ArrayList<>();
 
-        Map<String, String> commandLine() {
-            Map<String, String> m = new LinkedHashMap<>();
-            put(m, Keys.HOSTNAME, hostname);
-            put(m, Keys.SMTP_PORT, smtpPort);
-            put(m, Keys.SUBMISSION_PORT, submissionPort);
-            put(m, Keys.SMTPS_PORT, smtpsPort);
-            put(m, Keys.USERS_FILE, usersFile);
-            put(m, Keys.HTTP_PORT, httpPort);
+        @Override
+        public void into(Map<String, String> m) {
             if (!routes.isEmpty()) {
                 m.put(Keys.ROUTES.name(), String.join(",", routes));
             }
-            put(m, Keys.DNS_SERVER, dnsServer);
-            put(m, Keys.TRUSTED_NETWORKS, trustedNetworks);
-            put(m, Keys.RELAY_DOMAINS, relayDomains);
-            put(m, Keys.BOOTSTRAP_SERVERS, bootstrapServers);
-            put(m, Keys.HAZELCAST_MEMBERS, hazelcastMembers);
-            for (String s : sets) {
-                int eq = s.indexOf('=');
-                if (eq <= 0) {
-                    throw new ConfigException("--set needs KEY=VALUE, not '" + s + "'");
-                }
-                m.put(s.substring(0, eq).trim(), s.substring(eq + 1));
-            }
-            return m;
-        }
-
-        private static void put(Map<String, String> m, Key<?> key, Object value) {
-            if (value != null) {
-                m.put(key.name(), value.toString());
-            }
+            OptionGroup.put(m, Keys.DNS_SERVER, dnsServer);
         }
     }
 
-    /** Runs a role until the process is told to stop (SIGTERM or Ctrl-C). */
+    /**
+     * Runs a role until the process is told to stop (SIGTERM or Ctrl-C). Each role takes only the
+     * options it uses ({@link #groups}); any other is refused by name, so that a manifest cannot carry
+     * a dead setting.
+     */
     abstract static class RoleCommand implements Callable<Integer> {
         @Mixin
-        RelayOptions options;
+        CommonOptions options;
 
         abstract RelayProcess.Role role();
+
+        /** The option groups this role takes, besides the common ones. */
+        abstract List<OptionGroup> groups();
 
         Map<String, String> roleDefaults() {
             return Map.of();
@@ -126,7 +185,10 @@ public final class MailRelay {
 
         @Override
         public Integer call() throws Exception {
-            Map<String, String> cli = new LinkedHashMap<>(options.commandLine());
+            Map<String, String> cli = new LinkedHashMap<>();
+            options.named(cli);
+            groups().forEach(g -> g.into(cli));
+            options.sets(cli);
             cli.putAll(extraCommandLine());
             Settings settings = Settings.resolve(roleDefaults(), options.config, System.getenv(), cli);
             runUntilStopped(RelayProcess.start(role(), settings));
@@ -154,10 +216,19 @@ public final class MailRelay {
     static final class Standalone extends RoleCommand {
         @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the embedded broker keeps the queue (default ./data).")
         Path dataDir;
+        @Mixin
+        SmtpOptions smtp;
+        @Mixin
+        DeliveryOptions delivery;
 
         @Override
         RelayProcess.Role role() {
             return RelayProcess.Role.STANDALONE;
+        }
+
+        @Override
+        List<OptionGroup> groups() {
+            return List.of(smtp, delivery);
         }
 
         @Override
@@ -179,27 +250,59 @@ public final class MailRelay {
     @Command(name = "edge", mixinStandardHelpOptions = true,
             description = "The SMTP server: accepts mail and publishes it to Kafka (needs --bootstrap-servers).")
     static final class Edge extends RoleCommand {
+        @Mixin
+        KafkaOptions kafka;
+        @Mixin
+        HazelcastOptions hazelcast;
+        @Mixin
+        SmtpOptions smtp;
+
         @Override
         RelayProcess.Role role() {
             return RelayProcess.Role.EDGE;
+        }
+
+        @Override
+        List<OptionGroup> groups() {
+            return List.of(kafka, hazelcast, smtp);
         }
     }
 
     @Command(name = "worker", mixinStandardHelpOptions = true,
             description = "Delivers queued mail over SMTP, with retries (needs --bootstrap-servers).")
     static final class Worker extends RoleCommand {
+        @Mixin
+        KafkaOptions kafka;
+        @Mixin
+        HazelcastOptions hazelcast;
+        @Mixin
+        DeliveryOptions delivery;
+
         @Override
         RelayProcess.Role role() {
             return RelayProcess.Role.WORKER;
+        }
+
+        @Override
+        List<OptionGroup> groups() {
+            return List.of(kafka, hazelcast, delivery);
         }
     }
 
     @Command(name = "bounce", mixinStandardHelpOptions = true,
             description = "Sends delivery status notifications for failed mail (needs --bootstrap-servers).")
     static final class Bounce extends RoleCommand {
+        @Mixin
+        KafkaOptions kafka;
+
         @Override
         RelayProcess.Role role() {
             return RelayProcess.Role.BOUNCE;
+        }
+
+        @Override
+        List<OptionGroup> groups() {
+            return List.of(kafka);
         }
     }
 }

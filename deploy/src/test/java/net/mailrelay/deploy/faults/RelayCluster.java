@@ -89,14 +89,14 @@ final class RelayCluster implements AutoCloseable {
         List<Integer> hazelcastPorts = IntStream.range(0, EDGES + WORKERS).mapToObj(i -> Ports.free()).toList();
         String hazelcast = hazelcastPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
         List<String> common = new ArrayList<>(List.of("--bootstrap-servers", bootstrapServers(),
-                "--set", "http.bind-address=127.0.0.1", "--dns-server", dnsServer, "--set", "delivery.mx-port=" + mxPort,
+                "--set", "http.bind-address=127.0.0.1", "--set", "delivery.mx-port=" + mxPort,
                 "--set", "kafka.replication-factor=3", "--set", "kafka.min-insync-replicas=2",
                 "--set", "kafka.partitions=6"));
         settings.forEach(s -> common.addAll(List.of("--set", s)));
         addRelay("bounce", "mail-relay bounce running as ", with(List.of("bounce", "--hostname", "bounce.test"), common));
         for (int i = 0; i < WORKERS; i++) {
             addRelay("worker-" + (i + 1), "mail-relay worker running as ", with(List.of("worker",
-                    "--hostname", "worker-" + (i + 1) + ".test", "--hazelcast-members", hazelcast,
+                    "--hostname", "worker-" + (i + 1) + ".test", "--hazelcast-members", hazelcast, "--dns-server", dnsServer,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(EDGES + i)), common));
         }
         for (int i = 0; i < EDGES; i++) {
