@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.util.Objects;
 import net.mailrelay.bounce.dsn.DsnComposer;
 import net.mailrelay.bounce.queue.BounceConsumer;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * (multipart/report), 6533 (global delivery status for SMTPUTF8 mail), 3834 (Auto-Submitted), 5321
  * section 4.5.5 (null reverse path), 5322 (format).
  *
- * <p>Configuration keys: {@code hostname}, {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix},
+ * <p>Configuration keys: {@code hostname}, {@code kafka.bootstrap-servers} (and {@code kafka.security-protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}, {@code kafka.client.*}: docs/kafka-security.md), {@code kafka.topic-prefix},
  * {@code message.max-size} (docs/configuration.md); the return size limit (Postfix's bounce_size_limit).
  */
 public final class BounceService implements AutoCloseable {
@@ -47,7 +48,7 @@ public final class BounceService implements AutoCloseable {
      * @param returnSizeLimit bytes: the largest original a failure notice returns whole (else its headers),
      *     and the most header bytes a notice returns (Postfix's bounce_size_limit)
      */
-    public record Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes,
+    public record Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes,
             int returnSizeLimit) {
 
         /** Postfix's bounce_size_limit default. */
@@ -58,10 +59,7 @@ public final class BounceService implements AutoCloseable {
             if (hostname.isBlank() || !hostname.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '@')) {
                 throw new IllegalArgumentException("hostname must be a host name, not '" + hostname + "'");
             }
-            Objects.requireNonNull(bootstrapServers, "kafka.bootstrap-servers");
-            if (bootstrapServers.isBlank()) {
-                throw new IllegalArgumentException("kafka.bootstrap-servers must not be empty");
-            }
+            Objects.requireNonNull(kafka, "kafka");
             Objects.requireNonNull(topics, "topics");
             if (maxRecordBytes <= 0) {
                 throw new IllegalArgumentException("maxRecordBytes (from message.max-size) must be > 0, not " + maxRecordBytes);
@@ -72,15 +70,15 @@ public final class BounceService implements AutoCloseable {
         }
 
         /** With the default return size limit. */
-        public Config(String hostname, String bootstrapServers, Topics topics, int maxRecordBytes) {
-            this(hostname, bootstrapServers, topics, maxRecordBytes, DEFAULT_RETURN_SIZE_LIMIT);
+        public Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes) {
+            this(hostname, kafka, topics, maxRecordBytes, DEFAULT_RETURN_SIZE_LIMIT);
         }
     }
 
     private final BounceConsumer consumer;
 
     private BounceService(Config config, Clock clock, MeterRegistry registry) {
-        consumer = new BounceConsumer(config.bootstrapServers(), config.topics(), config.maxRecordBytes(),
+        consumer = new BounceConsumer(config.kafka(), config.topics(), config.maxRecordBytes(),
                 config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit()), clock, registry);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),

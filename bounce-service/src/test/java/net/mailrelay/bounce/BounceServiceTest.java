@@ -25,6 +25,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.Topics;
@@ -70,7 +71,7 @@ class BounceServiceTest {
     @BeforeAll
     static void start(KafkaBroker broker) {
         topics = broker.freshTopics(List.of());
-        service = BounceService.start(new BounceService.Config(HOST, broker.bootstrapServers(), topics,
+        service = BounceService.start(new BounceService.Config(HOST, KafkaAccess.plaintext(broker.bootstrapServers()), topics,
                 KafkaBroker.MAX_MESSAGE_BYTES), METERS);
         Map<String, Object> p = new HashMap<>();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());

@@ -28,6 +28,7 @@ import net.mailrelay.delivery.smtp.ClientTls;
 import net.mailrelay.delivery.smtp.ConnectionGate;
 import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.smtp.Timeouts;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * {@code queue.retry-tiers}, {@code queue.min-backoff}, {@code queue.max-backoff},
  * {@code queue.max-lifetime}, {@code delivery.max-in-flight}, {@code delivery.max-recipients},
  * {@code delivery.timeout.*}, {@code delivery.outcome-timeout}, {@code delivery.own-addresses},
- * {@code message.max-size}, {@code kafka.bootstrap-servers},
+ * {@code message.max-size}, {@code kafka.bootstrap-servers} (and {@code kafka.security-protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}, {@code kafka.client.*}: docs/kafka-security.md),
  * {@code kafka.topic-prefix} (docs/configuration.md).
  */
 public final class DeliveryWorker implements AutoCloseable {
@@ -70,7 +71,7 @@ public final class DeliveryWorker implements AutoCloseable {
     /** Everything a worker needs to start. */
     public record Config(
             String hostname,
-            String bootstrapServers,
+            KafkaAccess kafka,
             Topics topics,
             TransportTable transports,
             RoutePolicies policies,
@@ -96,7 +97,7 @@ public final class DeliveryWorker implements AutoCloseable {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
-            Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            Objects.requireNonNull(kafka, "kafka");
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(transports, "transports");
             Objects.requireNonNull(policies, "policies");
@@ -120,12 +121,12 @@ public final class DeliveryWorker implements AutoCloseable {
         public static final int DEFAULT_REBUILD_MAX_RECORDS = 1_000_000;
 
         /** With the ledger rebuild's defaults. */
-        public Config(String hostname, String bootstrapServers, Topics topics, TransportTable transports,
+        public Config(String hostname, KafkaAccess kafka, Topics topics, TransportTable transports,
                 RoutePolicies policies, Path trustedCertificates, SmtpClient.Reuse reuse, Duration slotWait, String dnsServer,
                 Duration dnsTimeout, int dnsCacheSize, int mxPort, RetrySchedule schedule, int maxInFlight,
                 int maxRecipientsPerTransaction, Timeouts timeouts, int maxRecordBytes, Duration shutdownGrace,
                 Duration delayWarning, Duration suppressionTtl, Duration outcomeTimeout, Myself myself) {
-            this(hostname, bootstrapServers, topics, transports, policies, trustedCertificates, reuse, slotWait, dnsServer,
+            this(hostname, kafka, topics, transports, policies, trustedCertificates, reuse, slotWait, dnsServer,
                     dnsTimeout, dnsCacheSize, mxPort, schedule, maxInFlight, maxRecipientsPerTransaction, timeouts,
                     maxRecordBytes, shutdownGrace, delayWarning, suppressionTtl, outcomeTimeout, myself, null, 0);
         }
@@ -170,12 +171,12 @@ public final class DeliveryWorker implements AutoCloseable {
                 c.timeouts().sessionLimit(), clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
-        loop = new DeliveryLoop(c.bootstrapServers(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
+        loop = new DeliveryLoop(c.kafka(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
                 "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
                 new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt))).start();
         feed = cluster.suppressionCache() == null ? null
-                : new SuppressionFeed(c.bootstrapServers(), c.topics().suppression(), cluster.suppressionCache(),
+                : new SuppressionFeed(c.kafka(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();
         subscribed = new ArrayList<>();
         subscribed.add(c.topics().outbound());

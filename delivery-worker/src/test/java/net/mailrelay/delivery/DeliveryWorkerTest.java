@@ -25,6 +25,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.FakeMx;
@@ -66,7 +67,7 @@ class DeliveryWorkerTest {
         hz.setProperty("hazelcast.logging.type", "slf4j");
         hazelcast = Hazelcast.newHazelcastInstance(hz);
         RetrySchedule fast = new RetrySchedule(TIERS, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1));
-        worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
+        worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", KafkaAccess.plaintext(kafka.bootstrapServers()), topics,
                 TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT, null,
                 SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2), null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5),

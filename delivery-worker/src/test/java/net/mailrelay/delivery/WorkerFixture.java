@@ -23,6 +23,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.KafkaBroker;
@@ -66,7 +67,7 @@ final class WorkerFixture implements AutoCloseable {
                 new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
                 new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries,
                 Suppressions.NONE, null, controls);
-        this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", kafka.bootstrapServers(), topics,
+        this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", KafkaAccess.plaintext(kafka.bootstrapServers()), topics,
                 TransportTable.parse(routes), RoutePolicies.DEFAULT, null, SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2),
                 dnsServer, Duration.ofSeconds(1), 100, mxPort, schedule, 8, 50,
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),

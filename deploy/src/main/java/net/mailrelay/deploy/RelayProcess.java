@@ -16,6 +16,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import net.mailrelay.bounce.BounceService;
 import net.mailrelay.delivery.DeliveryWorker;
@@ -34,6 +35,7 @@ import net.mailrelay.delivery.smtp.SmtpClient;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.delivery.smtp.Timeouts;
 import net.mailrelay.deploy.broker.EmbeddedBroker;
+import net.mailrelay.deploy.broker.KafkaAccessCheck;
 import net.mailrelay.deploy.broker.KafkaHealth;
 import net.mailrelay.deploy.broker.SuppressionTopic;
 import net.mailrelay.deploy.ops.SuppressionAdmin;
@@ -43,6 +45,7 @@ import net.mailrelay.deploy.broker.QueueShape;
 import net.mailrelay.deploy.broker.TopicReplication;
 import net.mailrelay.deploy.broker.TopicSetup;
 import net.mailrelay.deploy.cluster.HazelcastMember;
+import net.mailrelay.deploy.config.KafkaSecurity;
 import net.mailrelay.deploy.config.Keys;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.deploy.ops.LogFormat;
@@ -50,6 +53,7 @@ import net.mailrelay.deploy.ops.OpsServer;
 import net.mailrelay.deploy.ops.Readiness;
 import net.mailrelay.deploy.config.ConfigException;
 import net.mailrelay.deploy.tls.SelfSignedCertificate;
+import net.mailrelay.edge.ClientGuard;
 import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.EdgeReceiver;
 import net.mailrelay.edge.auth.UsersFileException;
@@ -58,6 +62,7 @@ import net.mailrelay.edge.cluster.HazelcastRecipientBlocks;
 import net.mailrelay.edge.policy.RecipientBlocks;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
@@ -80,7 +85,7 @@ public final class RelayProcess implements AutoCloseable {
     private final Deque<AutoCloseable> parts = new ArrayDeque<>();
     private EdgeReceiver edge;
     private OpsServer ops;
-    private String bootstrapServers;
+    private KafkaAccess kafka;
 
     private RelayProcess() {
     }
@@ -120,27 +125,32 @@ public final class RelayProcess implements AutoCloseable {
             EmbeddedBroker broker = EmbeddedBroker.start(s.get(Keys.DATA_DIR), s.get(Keys.BROKER_PORT),
                     s.get(Keys.CONTROLLER_PORT), maxRecordBytes, false, threads);
             parts.push(broker);
-            bootstrapServers = broker.bootstrapServers();
+            kafka = KafkaAccess.plaintext(broker.bootstrapServers());
+            if (!s.get(Keys.KAFKA_SECURITY).equals("PLAINTEXT") || !s.under(Keys.KAFKA_CLIENT_PREFIX).isEmpty()) {
+                throw new ConfigException(Keys.KAFKA_SECURITY.name(), s.get(Keys.KAFKA_SECURITY), "standalone runs its own "
+                        + "broker on 127.0.0.1 and takes no kafka.security-protocol or kafka.client.* (the cluster roles do)");
+            }
         } else {
-            bootstrapServers = s.get(Keys.BOOTSTRAP_SERVERS);
+            kafka = KafkaSecurity.access(s, s.get(Keys.BOOTSTRAP_SERVERS));
+            awaitAdmission(role, s, hostname, registry);
         }
         // A standalone broker has no replica, so the topics that carry mail are flushed before each ack, as
         // Postfix fsyncs a queue file before its 250. The event log is not (Postfix's maillog is not
         // either): a power cut may cost its last lines, never a message.
         List<String> mailTopics = new ArrayList<>(topics.all(tiers));
         mailTopics.remove(topics.events());
-        TopicSetup.ensure(bootstrapServers, mailTopics, s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
+        TopicSetup.ensure(kafka, mailTopics, s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, standalone && s.get(Keys.FLUSH_EACH_MESSAGE), Duration.ofSeconds(60));
-        TopicSetup.ensure(bootstrapServers, List.of(topics.events()), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
+        TopicSetup.ensure(kafka, List.of(topics.events()), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, false, Duration.ofSeconds(60));
         List<String> relayTopics = new ArrayList<>(topics.all(tiers));
         if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
-            TopicSetup.ensureCompacted(bootstrapServers, topics.suppression(), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
+            TopicSetup.ensureCompacted(kafka, topics.suppression(), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                     s.get(Keys.MIN_INSYNC), s.get(Keys.SUPPRESSION_TTL).plusDays(1), Duration.ofSeconds(60));
             relayTopics.add(topics.suppression());
         }
         checkReplication(s, topics, relayTopics, registry);
-        KafkaHealth kafkaHealth = new KafkaHealth(bootstrapServers);
+        KafkaHealth kafkaHealth = new KafkaHealth(kafka);
         parts.push(kafkaHealth);
         Map<String, BooleanSupplier> readiness = new LinkedHashMap<>();
         readiness.put("kafka", kafkaHealth);
@@ -162,7 +172,7 @@ public final class RelayProcess implements AutoCloseable {
         Readiness ready = new Readiness(readiness, Duration.ofSeconds(2));
         parts.push(ready);
         if (role == Role.STANDALONE || role == Role.BOUNCE) {
-            parts.push(BounceService.start(new BounceService.Config(hostname, bootstrapServers, topics, maxRecordBytes,
+            parts.push(BounceService.start(new BounceService.Config(hostname, kafka, topics, maxRecordBytes,
                     s.get(Keys.BOUNCE_RETURN_SIZE)), registry));
         }
         QueueAdmin queueAdmin = null;
@@ -177,8 +187,8 @@ public final class RelayProcess implements AutoCloseable {
             // Holds and fail/delete orders, set through /admin/queue (docs/queue.md, "Queue administration").
             HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, retries, s.get(Keys.MAX_LIFETIME),
                     java.time.Clock.systemUTC());
-            queueAdmin = new QueueAdmin(new QueueShape(bootstrapServers, topics, tiers, DeliveryWorker.groupId(topics),
-                    topics.prefix() + "mail-relay-bounce"), new MessageHistory(bootstrapServers, topics), controls, retries);
+            queueAdmin = new QueueAdmin(new QueueShape(kafka, topics, tiers, DeliveryWorker.groupId(topics),
+                    topics.prefix() + "mail-relay-bounce"), new MessageHistory(kafka, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                     new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
@@ -203,7 +213,7 @@ public final class RelayProcess implements AutoCloseable {
         if (s.get(Keys.HTTP_PORT) > 0) {
             Map<String, OpsServer.AdminHandler> admin = new LinkedHashMap<>();
             if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
-                admin.put("suppression", new SuppressionAdmin(new SuppressionTopic(bootstrapServers, topics.suppression()),
+                admin.put("suppression", new SuppressionAdmin(new SuppressionTopic(kafka, topics.suppression()),
                         s.get(Keys.SUPPRESSION_TTL)));
             }
             if (queueAdmin != null) {
@@ -213,6 +223,50 @@ public final class RelayProcess implements AutoCloseable {
             parts.push(ops);
         }
         LOG.info("mail-relay {} running as {}", role.name().toLowerCase(java.util.Locale.ROOT), hostname);
+    }
+
+    /**
+     * Waits until Kafka lets this relay in. A refused login or certificate is an operator's mistake or a
+     * credential not made yet (a Strimzi KafkaUser reconciled after the pod started). It is logged as
+     * such; meanwhile readiness is false and an edge answers every SMTP client 421 4.3.2, and the check
+     * is made again every 10 s. Without this the start would fail later, on a topic it cannot create.
+     */
+    private void awaitAdmission(Role role, Settings s, String hostname, PrometheusMeterRegistry registry) throws Exception {
+        Optional<String> refused = refusal(s);
+        if (refused.isEmpty()) {
+            return;
+        }
+        Deque<AutoCloseable> door = new ArrayDeque<>();
+        try {
+            LOG.error("{}. Not ready, and SMTP clients are answered 421 4.3.2, until it does (checked every 10 s)", refused.get());
+            if (role == Role.EDGE) {
+                door.push(EdgeReceiver.start(edgeConfig(s, hostname, new Topics(s.get(Keys.TOPIC_PREFIX)), null),
+                        ClientGuard.NONE, RecipientBlocks.NONE, EdgeMetrics.none(), () -> false));
+            }
+            if (s.get(Keys.HTTP_PORT) > 0) {
+                door.push(new OpsServer(new InetSocketAddress(s.get(Keys.HTTP_BIND), s.get(Keys.HTTP_PORT)), registry,
+                        Map.of("kafka", () -> false), "", Map.of()));
+            }
+            String last = refused.get();
+            while (refused.isPresent()) {
+                Thread.sleep(10_000);
+                refused = refusal(s);
+                if (refused.isPresent() && !refused.get().equals(last)) {
+                    last = refused.get();
+                    LOG.error("{}. Still not ready", last);
+                }
+            }
+            LOG.info("Kafka at {} lets this relay in now; starting", kafka);
+        } finally {
+            while (!door.isEmpty()) {
+                door.pop().close();
+            }
+        }
+    }
+
+    private Optional<String> refusal(Settings s) {
+        return KafkaAccessCheck.refusal(kafka, Duration.ofSeconds(15)).map(r -> r
+                + KafkaSecurity.clientCertificateTrouble(s, java.time.Instant.now()).map(t -> "; " + t).orElse(""));
     }
 
     private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics, Path dataDir) throws IOException {
@@ -246,7 +300,7 @@ public final class RelayProcess implements AutoCloseable {
             key = dataDir.resolve("tls").resolve("key.pem");
             SelfSignedCertificate.ensure(cert, key, hostname);
         }
-        return new EdgeReceiver.Config(hostname, listeners, bootstrapServers, topics, s.get(Keys.MAX_MESSAGE_SIZE),
+        return new EdgeReceiver.Config(hostname, listeners, kafka, topics, s.get(Keys.MAX_MESSAGE_SIZE),
                 s.get(Keys.SMTP_MAX_RECIPIENTS), s.get(Keys.SMTP_MAX_ERRORS), s.get(Keys.MAX_RECEIVED),
                 s.get(Keys.BARE_LF).equals("reject") ? BareLineFeeds.REJECT : BareLineFeeds.NORMALIZE,
                 s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
@@ -301,7 +355,7 @@ public final class RelayProcess implements AutoCloseable {
         RoutePolicies policies = new RoutePolicies(s.get(Keys.DELIVERY_TLS), s.get(Keys.ROUTE_TLS), credentials);
         SmtpClient.Reuse reuse = new SmtpClient.Reuse(s.get(Keys.REUSE_MAX_TRANSACTIONS), s.get(Keys.REUSE_MAX_IDLE),
                 s.get(Keys.REUSE_MAX_AGE));
-        return new DeliveryWorker.Config(hostname, bootstrapServers, topics, s.get(Keys.ROUTES), policies,
+        return new DeliveryWorker.Config(hostname, kafka, topics, s.get(Keys.ROUTES), policies,
                 s.get(Keys.TLS_TRUST_FILE).orElse(null), reuse, s.get(Keys.SLOT_WAIT),
                 s.isSet(Keys.DNS_SERVER) ? s.get(Keys.DNS_SERVER) : null, s.get(Keys.DNS_TIMEOUT), s.get(Keys.DNS_CACHE),
                 s.get(Keys.MX_PORT), schedule, s.get(Keys.MAX_IN_FLIGHT), s.get(Keys.MAX_RCPT_PER_TX), timeouts, maxRecordBytes,
@@ -316,7 +370,7 @@ public final class RelayProcess implements AutoCloseable {
      * each shortfall is a warning, or with kafka.require-replication a refusal to start.
      */
     private void checkReplication(Settings s, Topics topics, List<String> names, MeterRegistry registry) {
-        List<TopicReplication.Found> found = TopicReplication.describe(bootstrapServers, names, Duration.ofSeconds(60));
+        List<TopicReplication.Found> found = TopicReplication.describe(kafka, names, Duration.ofSeconds(60));
         TopicReplication.register(registry, topics.prefix(), found);
         List<String> problems = new ArrayList<>();
         for (TopicReplication.Found f : found) {
@@ -354,7 +408,7 @@ public final class RelayProcess implements AutoCloseable {
     }
 
     public String bootstrapServers() {
-        return bootstrapServers;
+        return kafka.bootstrapServers();
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import net.mailrelay.deploy.broker.SuppressionTopic;
+import net.mailrelay.deploy.config.KafkaSecurity;
 import net.mailrelay.deploy.config.Keys;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.protocol.record.SuppressionEntry;
@@ -50,7 +51,7 @@ public final class SuppressionCommand {
         }
 
         SuppressionTopic topic(Settings s) {
-            return new SuppressionTopic(s.get(Keys.BOOTSTRAP_SERVERS), new Topics(s.get(Keys.TOPIC_PREFIX)).suppression());
+            return new SuppressionTopic(KafkaSecurity.access(s, s.get(Keys.BOOTSTRAP_SERVERS)), new Topics(s.get(Keys.TOPIC_PREFIX)).suppression());
         }
     }
 

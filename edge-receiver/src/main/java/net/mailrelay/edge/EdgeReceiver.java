@@ -29,6 +29,7 @@ import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.edge.session.SessionSettings;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,7 +60,7 @@ import org.slf4j.LoggerFactory;
  * <p>Configuration keys: {@code hostname}, {@code smtp.*}, {@code submission.*}, {@code smtps.*},
  * {@code tls.cert-file}, {@code tls.key-file}, {@code auth.*}, {@code message.max-size},
  * {@code edge.publish-timeout}, {@code trusted-networks}, {@code relay-domains},
- * {@code kafka.bootstrap-servers}, {@code kafka.topic-prefix} (docs/configuration.md, docs/edge.md).
+ * {@code kafka.bootstrap-servers} (and {@code kafka.security-protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}, {@code kafka.client.*}: docs/kafka-security.md), {@code kafka.topic-prefix} (docs/configuration.md, docs/edge.md).
  */
 public final class EdgeReceiver implements AutoCloseable {
 
@@ -77,7 +78,7 @@ public final class EdgeReceiver implements AutoCloseable {
     public record Config(
             String hostname,
             List<Listener> listeners,
-            String bootstrapServers,
+            KafkaAccess kafka,
             Topics topics,
             long maxMessageSize,
             int maxRecipients,
@@ -97,7 +98,7 @@ public final class EdgeReceiver implements AutoCloseable {
         public Config {
             Objects.requireNonNull(hostname, "hostname");
             listeners = List.copyOf(listeners);
-            Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            Objects.requireNonNull(kafka, "kafka");
             Objects.requireNonNull(topics, "topics");
             Objects.requireNonNull(bareLineFeeds, "bareLineFeeds");
             trustedNetworks = List.copyOf(trustedNetworks);
@@ -123,7 +124,7 @@ public final class EdgeReceiver implements AutoCloseable {
         SslContext tls = config.tlsCertificate() == null ? null : TlsContexts.server(config.tlsCertificate(), config.tlsKey());
         CredentialStore users = config.usersFile() == null ? CredentialStore.empty() : CredentialStore.load(config.usersFile());
         ConnectionLimits limits = new ConnectionLimits(config.maxConnections(), config.maxConnectionsPerClient(), relay);
-        publisher = new KafkaPublisher(config.bootstrapServers(), config.topics().outbound(), config.publishTimeout(),
+        publisher = new KafkaPublisher(config.kafka(), config.topics().outbound(), config.publishTimeout(),
                 RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname(), metrics);
         authenticator = new PasswordAuthenticator(users, guard, 2);
         acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());

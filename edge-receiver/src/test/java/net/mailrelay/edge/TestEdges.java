@@ -11,6 +11,7 @@ import java.util.Set;
 import net.mailrelay.edge.policy.Cidr;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 
 /** Builds edge configurations for tests: loopback listeners on port 0, small limits, a test certificate. */
@@ -58,7 +59,7 @@ public final class TestEdges {
             listen(ListenerPolicy.forMx(true));
         }
         SelfSignedCertificate c = certificate();
-        return new EdgeReceiver.Config("relay.test", listeners, bootstrap, topics, maxMessageSize, 100, 20,
+        return new EdgeReceiver.Config("relay.test", listeners, KafkaAccess.plaintext(bootstrap), topics, maxMessageSize, 100, 20,
                 maxReceivedHeaders, bareLineFeeds, idle, publish, trusted, relayDomains, maxConnections,
                 maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile);
     }

@@ -23,6 +23,7 @@ import net.mailrelay.bounce.dsn.DsnEnvelope;
 import net.mailrelay.protocol.dsn.BounceRequest;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.OffsetTracker;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
@@ -107,16 +108,16 @@ public final class BounceConsumer implements AutoCloseable {
     private volatile boolean started;
 
     /** @param registry where the DSNs sent, the lag and the Kafka clients' metrics are counted (docs/metrics.md) */
-    public BounceConsumer(String bootstrapServers, Topics topics, int maxRecordBytes, String hostname,
+    public BounceConsumer(KafkaAccess kafka, Topics topics, int maxRecordBytes, String hostname,
             DsnComposer composer, Clock clock, MeterRegistry registry) {
         this.topic = topics.bounce();
         this.hostname = hostname;
         this.composer = composer;
         this.clock = clock;
-        this.producer = new DsnProducer(bootstrapServers, topics.outbound(), maxRecordBytes, "bounce-" + hostname);
+        this.producer = new DsnProducer(kafka, topics.outbound(), maxRecordBytes, "bounce-" + hostname);
         try {
             this.consumer = new KafkaConsumer<>(
-                    config(bootstrapServers, topics.prefix() + GROUP_ID, maxRecordBytes, "bounce-" + hostname),
+                    config(kafka, topics.prefix() + GROUP_ID, maxRecordBytes, "bounce-" + hostname),
                     new StringDeserializer(), new ByteArrayDeserializer());
         } catch (KafkaException e) {
             producer.close();
@@ -139,9 +140,8 @@ public final class BounceConsumer implements AutoCloseable {
         clientMetrics.forEach(m -> m.bindTo(registry));
     }
 
-    static Map<String, Object> config(String bootstrapServers, String groupId, int maxRecordBytes, String clientId) {
+    static Map<String, Object> config(KafkaAccess kafka, String groupId, int maxRecordBytes, String clientId) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -154,7 +154,7 @@ public final class BounceConsumer implements AutoCloseable {
         // Each send may block up to the producer's max.block.ms when Kafka is unwell; keep a batch well
         // inside max.poll.interval.ms even then.
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 20);
-        return c;
+        return kafka.config(c);
     }
 
     public void start() {

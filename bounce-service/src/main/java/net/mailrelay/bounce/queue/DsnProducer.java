@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import net.mailrelay.bounce.dsn.Dsn;
 import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -37,15 +38,14 @@ final class DsnProducer implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     private final String topic;
 
-    DsnProducer(String bootstrapServers, String topic, int maxRecordBytes, String clientId) {
+    DsnProducer(KafkaAccess kafka, String topic, int maxRecordBytes, String clientId) {
         this.topic = topic;
-        this.producer = new KafkaProducer<>(config(bootstrapServers, maxRecordBytes, clientId),
+        this.producer = new KafkaProducer<>(config(kafka, maxRecordBytes, clientId),
                 new StringSerializer(), new ByteArraySerializer());
     }
 
-    static Map<String, Object> config(String bootstrapServers, int maxRecordBytes, String clientId) {
+    static Map<String, Object> config(KafkaAccess kafka, int maxRecordBytes, String clientId) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ProducerConfig.ACKS_CONFIG, "all");
         c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -56,7 +56,7 @@ final class DsnProducer implements AutoCloseable {
         c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, DELIVERY_TIMEOUT_MS);
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) REQUEST_TIMEOUT.toMillis());
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, MAX_BLOCK.toMillis());
-        return c;
+        return kafka.config(c);
     }
 
     CompletableFuture<Void> send(Envelope envelope, Dsn dsn) {

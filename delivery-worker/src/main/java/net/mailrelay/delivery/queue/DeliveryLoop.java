@@ -20,6 +20,7 @@ import java.util.function.BiConsumer;
 import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
 import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -84,18 +85,17 @@ public final class DeliveryLoop implements AutoCloseable {
     private long measuredAt;
     private final List<KafkaClientMetrics> clientMetrics = new CopyOnWriteArrayList<>();
 
-    public DeliveryLoop(String bootstrapServers, String groupId, MessageDelivery delivery, AttemptRecords records,
+    public DeliveryLoop(KafkaAccess kafka, String groupId, MessageDelivery delivery, AttemptRecords records,
             Settings settings) {
         this.settings = settings;
         subscribed.add(settings.topics().outbound());
         settings.tiers().forEach(t -> subscribed.add(settings.topics().retryTier(t)));
-        this.writer = new OutcomeWriter(bootstrapServers, settings.maxRecordBytes(), settings.clientId(), settings.outcomeTimeout());
+        this.writer = new OutcomeWriter(kafka, settings.maxRecordBytes(), settings.clientId(), settings.outcomeTimeout());
         this.context = new RecordJob.Context(delivery, records, writer, settings.clock(), settings.outcomeTimeout());
         this.commits = new Commits(settings.ledger());
         this.tiers = new TierSchedule(settings.topics(), settings.tiers(), settings.retryRequests(), settings.lateness());
         this.backoffs = new Backoffs(settings.outcomeTimeout());
         Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.clientId());
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -103,8 +103,8 @@ public final class DeliveryLoop implements AutoCloseable {
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, settings.maxInFlight())));
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, settings.maxRecordBytes());
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));
-        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
-        this.coverage = new Coverage(consumer, settings.ledger(), new LedgerRebuild(bootstrapServers, settings.clientId(),
+        this.consumer = new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), new ByteArrayDeserializer());
+        this.coverage = new Coverage(consumer, settings.ledger(), new LedgerRebuild(kafka, settings.clientId(),
                 settings.maxRecordBytes(), settings.topics().events(), settings.topics().bounce(), settings.ledger(),
                 settings.rebuild()), commits, pauses,
                 settings.clock()::millis);

@@ -15,6 +15,7 @@ import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
 import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -88,7 +89,7 @@ public final class LedgerRebuild {
         void rebuilt(Result result);
     }
 
-    private final String bootstrapServers;
+    private final KafkaAccess kafka;
     private final String clientId;
     private final int maxRecordBytes;
     private final String eventsTopic;
@@ -98,9 +99,9 @@ public final class LedgerRebuild {
     private final int maxRecords;
     private final Observer observer;
 
-    LedgerRebuild(String bootstrapServers, String clientId, int maxRecordBytes, String eventsTopic, String bounceTopic,
+    LedgerRebuild(KafkaAccess kafka, String clientId, int maxRecordBytes, String eventsTopic, String bounceTopic,
             RecipientLedger ledger, Limits limits) {
-        this.bootstrapServers = bootstrapServers;
+        this.kafka = kafka;
         this.clientId = clientId;
         this.maxRecordBytes = maxRecordBytes;
         this.eventsTopic = eventsTopic;
@@ -281,7 +282,6 @@ public final class LedgerRebuild {
 
     private <V> KafkaConsumer<String, V> consumer(int maxRecordBytes, Deserializer<V> values) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId + "-ledger-rebuild");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -289,7 +289,7 @@ public final class LedgerRebuild {
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(1 << 20, maxRecordBytes));
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, maxRecordBytes));
         c.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) Duration.ofSeconds(30).toMillis());
-        return new KafkaConsumer<>(c, new StringDeserializer(), values);
+        return new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), values);
     }
 
     /** The name the ledger's coverage marks use for a queue partition. */

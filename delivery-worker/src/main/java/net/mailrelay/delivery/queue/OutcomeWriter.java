@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import net.mailrelay.delivery.attempt.AttemptRecords;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -41,9 +42,8 @@ final class OutcomeWriter implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
 
     /** @param timeout how long a caller waits for an answer before it lets go and waits again later */
-    OutcomeWriter(String bootstrapServers, int maxRecordBytes, String clientId, Duration timeout) {
+    OutcomeWriter(KafkaAccess kafka, int maxRecordBytes, String clientId, Duration timeout) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ProducerConfig.ACKS_CONFIG, "all");
         c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -54,7 +54,7 @@ final class OutcomeWriter implements AutoCloseable {
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(30_000, Math.max(1_000, ms / 2)));
         c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Integer.MAX_VALUE);
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Math.min(ms, MAX_BLOCK.toMillis()));
-        producer = new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(kafka.config(c), new StringSerializer(), new ByteArraySerializer());
     }
 
     /** Sends one record; the future completes when it is acknowledged, or fails. */

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.SuppressionEntry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -38,12 +39,11 @@ public final class SuppressionFeed implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
 
-    public SuppressionFeed(String bootstrapServers, String topic, Sink sink, String clientId) {
+    public SuppressionFeed(KafkaAccess kafka, String topic, Sink sink, String clientId) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        this.consumer = new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), new ByteArrayDeserializer());
         this.topic = topic;
         this.sink = sink;
         this.thread = new Thread(this::run, "suppression-feed");

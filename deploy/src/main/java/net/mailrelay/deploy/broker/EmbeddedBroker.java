@@ -112,6 +112,12 @@ public final class EmbeddedBroker implements AutoCloseable {
         if (flushEveryTopic) {
             props.put("log.flush.interval.messages", "1");
         }
+        return start(dataDir, props, node, "127.0.0.1:" + brokerPort);
+    }
+
+    /** Writes {@code props} to the data directory, formats the log the first time, and starts the broker. */
+    static EmbeddedBroker start(Path dataDir, Properties props, Node node, String bootstrap) throws IOException {
+        Path logDir = Path.of(props.getProperty("log.dirs"));
         Path config = dataDir.resolve("kafka-server.properties");
         try (OutputStream out = Files.newOutputStream(config)) {
             props.store(out, "written by mail-relay standalone at each start; edits are overwritten");
@@ -121,7 +127,6 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
         KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         server.startup();
-        String bootstrap = "127.0.0.1:" + brokerPort;
         LOG.info("embedded Kafka broker started at {} with its log in {} ({} request handler and {} network threads)", bootstrap,
                 logDir, props.getProperty("num.io.threads", "8"), props.getProperty("num.network.threads", "3"));
         return new EmbeddedBroker(server, bootstrap);

@@ -12,6 +12,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.protocol.record.DeliveryEvent;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -53,11 +54,11 @@ public final class MessageHistory {
             List<RecipientStatus> recipients, String lastReply, String remoteHost, boolean truncated) {
     }
 
-    private final String bootstrapServers;
+    private final KafkaAccess kafka;
     private final Topics topics;
 
-    public MessageHistory(String bootstrapServers, Topics topics) {
-        this.bootstrapServers = bootstrapServers;
+    public MessageHistory(KafkaAccess kafka, Topics topics) {
+        this.kafka = kafka;
         this.topics = topics;
     }
 
@@ -67,9 +68,8 @@ public final class MessageHistory {
         if (arrived < 0) {
             throw new IllegalArgumentException("not a queue id made by this relay: " + id);
         }
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers, ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000), new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000)), new StringDeserializer(), new ByteArrayDeserializer())) {
             List<DeliveryEvent> events = new ArrayList<>();
             boolean truncated = read(consumer, topics.events(), id, arrived, r -> false, EVENT_SCAN_LIMIT, r -> {
                 events.add(RecordCodec.decode(r.value(), DeliveryEvent.class).metadata());

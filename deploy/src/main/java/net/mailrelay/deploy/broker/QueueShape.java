@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.admin.Admin;
@@ -59,14 +60,14 @@ public final class QueueShape {
             List<TopicQueue> topics) {
     }
 
-    private final String bootstrapServers;
+    private final KafkaAccess kafka;
     private final Topics topics;
     private final List<Duration> tiers;
     private final String workerGroup;
     private final String bounceGroup;
 
-    public QueueShape(String bootstrapServers, Topics topics, List<Duration> tiers, String workerGroup, String bounceGroup) {
-        this.bootstrapServers = bootstrapServers;
+    public QueueShape(KafkaAccess kafka, Topics topics, List<Duration> tiers, String workerGroup, String bounceGroup) {
+        this.kafka = kafka;
         this.topics = topics;
         this.tiers = List.copyOf(tiers);
         this.workerGroup = workerGroup;
@@ -79,10 +80,8 @@ public final class QueueShape {
         kinds.put(topics.outbound(), "outbound");
         tiers.stream().sorted().forEach(t -> kinds.put(topics.retryTier(t), "retry"));
         kinds.put(topics.bounce(), "bounce");
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
-                KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (Admin admin = Admin.create(kafka.config());
+                KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)), new StringDeserializer(), new ByteArrayDeserializer())) {
             Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>(committed(admin, workerGroup));
             committed.putAll(committed(admin, bounceGroup));
             List<TopicPartition> all = new ArrayList<>();

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.SuppressionEntry;
@@ -32,19 +33,18 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class SuppressionTopic {
 
-    private final String bootstrapServers;
+    private final KafkaAccess kafka;
     private final String topic;
 
-    public SuppressionTopic(String bootstrapServers, String topic) {
-        this.bootstrapServers = bootstrapServers;
+    public SuppressionTopic(KafkaAccess kafka, String topic) {
+        this.kafka = kafka;
         this.topic = topic;
     }
 
     /** The entries in force now, sorted by address. */
     public List<SuppressionEntry> list() {
         Map<String, SuppressionEntry> latest = new LinkedHashMap<>();
-        Map<String, Object> c = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        Map<String, Object> c = kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false));
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
                     .map(p -> new TopicPartition(topic, p.partition())).toList();
@@ -80,8 +80,8 @@ public final class SuppressionTopic {
     }
 
     private void send(List<ProducerRecord<String, byte[]>> records) {
-        Map<String, Object> c = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers, ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        Map<String, Object> c = kafka.config(Map.of(ProducerConfig.ACKS_CONFIG, "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true));
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer())) {
             for (ProducerRecord<String, byte[]> r : records) {
                 producer.send(r).get(30, TimeUnit.SECONDS);

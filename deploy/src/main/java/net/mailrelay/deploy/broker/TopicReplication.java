@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import net.mailrelay.protocol.record.KafkaAccess;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
@@ -46,9 +47,8 @@ public final class TopicReplication {
      * start) may not yet be known to the broker that answers, so that answer is asked again until the
      * timeout.
      */
-    public static List<Found> describe(String bootstrapServers, Collection<String> topics, Duration timeout) {
-        Map<String, Object> admin = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+    public static List<Found> describe(KafkaAccess kafka, Collection<String> topics, Duration timeout) {
+        Map<String, Object> admin = kafka.config(Map.of(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis()));
         long deadline = System.nanoTime() + timeout.toNanos();
         try (Admin a = Admin.create(admin)) {
             while (true) {
@@ -65,7 +65,7 @@ public final class TopicReplication {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while describing topics", e);
         } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("cannot describe the topics " + topics + " at " + bootstrapServers + ": " + e, e);
+            throw new IllegalStateException("cannot describe the topics " + topics + " at " + kafka + ": " + e, e);
         }
     }
 

@@ -8,6 +8,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import net.mailrelay.protocol.record.KafkaAccess;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -30,18 +31,18 @@ public final class TopicSetup {
      * The suppression list's topic: compacted (the latest entry per address is kept) and deleting what is
      * older than the entries can live, so an address that stopped bouncing drops off by itself.
      */
-    public static void ensureCompacted(String bootstrapServers, String topic, int partitions, int replication, int minInsync,
+    public static void ensureCompacted(KafkaAccess kafka, String topic, int partitions, int replication, int minInsync,
             Duration retention, Duration timeout) {
         Map<String, String> config = Map.of("cleanup.policy", "compact,delete", "retention.ms",
                 Long.toString(retention.toMillis()), "min.insync.replicas", Integer.toString(minInsync));
-        create(bootstrapServers, List.of(topic), partitions, replication, config, timeout);
+        create(kafka, List.of(topic), partitions, replication, config, timeout);
     }
 
     /**
      * @param flushEachMessage fsync every produce batch before acknowledging it ({@code flush.messages=1});
      *     for a single broker, where there is no replica to keep the data
      */
-    public static void ensure(String bootstrapServers, List<String> topics, int partitions, int replication,
+    public static void ensure(KafkaAccess kafka, List<String> topics, int partitions, int replication,
             int minInsync, int maxRecordBytes, boolean flushEachMessage, Duration timeout) {
         Map<String, String> config = new HashMap<>();
         config.put("max.message.bytes", Integer.toString(maxRecordBytes));
@@ -49,13 +50,12 @@ public final class TopicSetup {
         if (flushEachMessage) {
             config.put("flush.messages", "1");
         }
-        create(bootstrapServers, topics, partitions, replication, config, timeout);
+        create(kafka, topics, partitions, replication, config, timeout);
     }
 
-    private static void create(String bootstrapServers, List<String> topics, int partitions, int replication,
+    private static void create(KafkaAccess kafka, List<String> topics, int partitions, int replication,
             Map<String, String> config, Duration timeout) {
-        Map<String, Object> admin = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+        Map<String, Object> admin = kafka.config(Map.of(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis()));
         try (Admin a = Admin.create(admin)) {
             Set<String> existing = a.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             List<NewTopic> missing = topics.stream().filter(t -> !existing.contains(t))
@@ -77,7 +77,7 @@ public final class TopicSetup {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
         } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("cannot reach Kafka at " + bootstrapServers + " to create topics: " + e, e);
+            throw new IllegalStateException("cannot reach Kafka at " + kafka + " to create topics: " + e, e);
         }
     }
 }

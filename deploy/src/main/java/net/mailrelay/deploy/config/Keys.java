@@ -29,6 +29,27 @@ public final class Keys {
         }
         return s;
     }, "Kafka brokers, host:port[,host:port]. Not used by standalone, which runs its own broker.");
+    public static final Key<String> KAFKA_SECURITY = new Key<>("kafka.security-protocol", "PLAINTEXT",
+            s -> Parsers.oneOf(s, "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+            "How every Kafka client of the role (and of the suppression command) connects: PLAINTEXT, SSL (TLS, with "
+                    + "kafka.ssl.cert-file for mTLS), SASL_PLAINTEXT or SASL_SSL (docs/kafka-security.md).");
+    public static final Key<String> KAFKA_SASL_MECHANISM = new Key<>("kafka.sasl.mechanism", "",
+            s -> s.isEmpty() ? s : Parsers.oneOf(s, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"),
+            "SASL mechanism, required with SASL_*: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (the username is then the "
+                    + "OAuth client id, the password file its secret, and kafka.client.sasl.oauthbearer.token.endpoint.url the token URL).");
+    public static final Key<String> KAFKA_SASL_USERNAME = new Key<>("kafka.sasl.username", "", s -> s,
+            "SASL user name (or OAuth client id).");
+    public static final Key<java.util.Optional<Path>> KAFKA_SASL_PASSWORD_FILE = new Key<>("kafka.sasl.password-file", "",
+            Parsers::optionalPath, "File holding the SASL password (or OAuth client secret) on its first line, read at start; the "
+                    + "password itself is never a key, an argument or a log line.");
+    public static final Key<java.util.Optional<Path>> KAFKA_SSL_CA = new Key<>("kafka.ssl.ca-file", "", Parsers::optionalPath,
+            "PEM CA certificates that sign the brokers' certificates; default: the JDK's trust store.");
+    public static final Key<java.util.Optional<Path>> KAFKA_SSL_CERT = new Key<>("kafka.ssl.cert-file", "", Parsers::optionalPath,
+            "PEM client certificate chain for mTLS (with kafka.ssl.key-file).");
+    public static final Key<java.util.Optional<Path>> KAFKA_SSL_KEY = new Key<>("kafka.ssl.key-file", "", Parsers::optionalPath,
+            "PEM private key (unencrypted PKCS#8) of kafka.ssl.cert-file.");
+    public static final Key<Boolean> KAFKA_SSL_VERIFY_HOST = new Key<>("kafka.ssl.endpoint-identification", "true", Parsers::bool,
+            "Check that each broker's certificate names the host it was reached at (Kafka ssl.endpoint.identification.algorithm=https).");
     public static final Key<String> TOPIC_PREFIX = new Key<>("kafka.topic-prefix", "", s -> s,
             "Prefix for every topic name, so several relays can share one Kafka cluster.");
     public static final Key<Integer> PARTITIONS = new Key<>("kafka.partitions", "12", Parsers::positive,
@@ -266,7 +287,14 @@ public final class Keys {
                     + "consumer offsets are not flushed (a power cut costs log lines or a repeated delivery, never mail). Broker role: "
                     + "every topic (`log.flush.interval.messages=1`).");
 
-    public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, TOPIC_PREFIX, PARTITIONS, REPLICATION,
+    /**
+     * Any other Kafka client property, {@code kafka.client.<property>} (environment
+     * {@code MAILRELAY_KAFKA_CLIENT_<PROPERTY>}, dots as underscores); see {@link KafkaSecurity}.
+     */
+    public static final String KAFKA_CLIENT_PREFIX = "kafka.client.";
+
+    public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, KAFKA_SECURITY, KAFKA_SASL_MECHANISM,
+            KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE, KAFKA_SSL_CA, KAFKA_SSL_CERT, KAFKA_SSL_KEY, KAFKA_SSL_VERIFY_HOST, TOPIC_PREFIX, PARTITIONS, REPLICATION,
             MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
             SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,

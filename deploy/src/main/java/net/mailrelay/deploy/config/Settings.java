@@ -63,6 +63,17 @@ public final class Settings {
         return (T) parsed.get(key.name());
     }
 
+    /** The values of the keys under {@code prefix}, by what follows it: the Kafka pass-through properties. */
+    public Map<String, String> under(String prefix) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        values.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
+    }
+
     public boolean isSet(Key<?> key) {
         String v = values.get(key.name());
         return v != null && !v.isBlank();
@@ -70,6 +81,10 @@ public final class Settings {
 
     private static void putAll(Map<String, String> into, Map<String, String> from, String source) {
         from.forEach((k, value) -> {
+            if (k.startsWith(Keys.KAFKA_CLIENT_PREFIX) && k.length() > Keys.KAFKA_CLIENT_PREFIX.length()) {
+                into.put(k, value);
+                return;
+            }
             if (Keys.ALL.stream().noneMatch(key -> key.name().equals(k))) {
                 throw new ConfigException("unknown configuration key '" + k + "' in " + source + "; known keys: "
                         + new TreeSet<>(Keys.ALL.stream().map(Key::name).toList()));
@@ -94,6 +109,12 @@ public final class Settings {
         Map<String, String> out = new LinkedHashMap<>();
         env.forEach((name, value) -> {
             if (!name.startsWith("MAILRELAY_")) {
+                return;
+            }
+            String prefix = "MAILRELAY_" + Keys.KAFKA_CLIENT_PREFIX.toUpperCase(java.util.Locale.ROOT).replace('.', '_');
+            if (name.startsWith(prefix) && name.length() > prefix.length()) {
+                out.put(Keys.KAFKA_CLIENT_PREFIX + name.substring(prefix.length()).toLowerCase(java.util.Locale.ROOT).replace('_', '.'),
+                        value);
                 return;
             }
             Key<?> key = Keys.ALL.stream().filter(k -> k.environmentVariable().equals(name)).findFirst()

@@ -19,6 +19,7 @@ import java.util.UUID;
 import net.mailrelay.deploy.RelayProcess;
 import net.mailrelay.deploy.config.ConfigException;
 import net.mailrelay.deploy.config.Settings;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
@@ -54,7 +55,7 @@ class TopicReplicationTest {
     @Test
     void findsTheReplicasAndTheEffectiveMinInsyncOfEachTopic(KafkaBroker kafka) {
         Topics topics = kafka.freshTopics(List.of());
-        List<TopicReplication.Found> found = TopicReplication.describe(kafka.bootstrapServers(),
+        List<TopicReplication.Found> found = TopicReplication.describe(KafkaAccess.plaintext(kafka.bootstrapServers()),
                 List.of(topics.outbound(), topics.events()), Duration.ofSeconds(30));
         // min.insync.replicas is not set on these topics: the broker's default (1) is what counts.
         assertThat(found).containsExactly(new TopicReplication.Found(topics.outbound(), 1, 1),

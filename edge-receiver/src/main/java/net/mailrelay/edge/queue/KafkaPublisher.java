@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.Publisher;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -89,13 +90,13 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
     private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> daemon(r, "edge-publish"));
     private final ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1, r -> daemon(r, "edge-publish-timer"));
 
-    public KafkaPublisher(String bootstrapServers, String topic, Duration timeout, int maxRecordBytes, String clientId,
+    public KafkaPublisher(KafkaAccess kafka, String topic, Duration timeout, int maxRecordBytes, String clientId,
             EdgeMetrics metrics) {
-        this(bootstrapServers, topic, timeout, maxRecordBytes, clientId, metrics, bufferMemory(maxRecordBytes));
+        this(kafka, topic, timeout, maxRecordBytes, clientId, metrics, bufferMemory(maxRecordBytes));
     }
 
     /** @param maxQueuedBytes the queue's byte budget; an empty queue still takes one message of any size */
-    KafkaPublisher(String bootstrapServers, String topic, Duration timeout, int maxRecordBytes, String clientId,
+    KafkaPublisher(KafkaAccess kafka, String topic, Duration timeout, int maxRecordBytes, String clientId,
             EdgeMetrics metrics, long maxQueuedBytes) {
         this.topic = topic;
         this.timing = Timing.of(timeout);
@@ -103,7 +104,7 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
         this.metrics = metrics;
         timers.setRemoveOnCancelPolicy(true);
         metrics.publishQueue(queuedBytes::get);
-        this.producer = new KafkaProducer<>(config(bootstrapServers, timing, maxRecordBytes, clientId),
+        this.producer = new KafkaProducer<>(config(kafka, timing, maxRecordBytes, clientId),
                 new StringSerializer(), new ByteArraySerializer());
     }
 
@@ -112,10 +113,9 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
         return Math.max(64L << 20, 2L * maxRecordBytes);
     }
 
-    static Map<String, Object> config(String bootstrapServers, Timing timing, int maxRecordBytes, String clientId) {
+    static Map<String, Object> config(KafkaAccess kafka, Timing timing, int maxRecordBytes, String clientId) {
         long ms = timing.publishTimeout().toMillis();
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ProducerConfig.ACKS_CONFIG, "all");
         c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -137,7 +137,7 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
         // Short: the sender thread serves every session, and a send blocked on a broker that cannot be
         // found holds up the whole queue behind it.
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, timing.maxBlock().toMillis());
-        return c;
+        return kafka.config(c);
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.testing.FreezableProxy;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
@@ -30,7 +31,7 @@ class KafkaPublisherTest {
         CompletableFuture<Void> refused = null;
         // An 8 s publish timeout: sends block up to 2 s on the missing metadata, the queue waits up to 2 s.
         try (FreezableProxy proxy = new FreezableProxy(kafka.bootstrapServers()).freeze();
-                KafkaPublisher publisher = new KafkaPublisher(proxy.address(), topic, Duration.ofSeconds(8), 1 << 20, "test",
+                KafkaPublisher publisher = new KafkaPublisher(KafkaAccess.plaintext(proxy.address()), topic, Duration.ofSeconds(8), 1 << 20, "test",
                         new EdgeMetrics(registry), 100_000)) {
             for (int i = 0; i < 20 && refused == null; i++) {
                 long t0 = System.nanoTime();
