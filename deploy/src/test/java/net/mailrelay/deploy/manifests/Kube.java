@@ -44,6 +44,8 @@ final class Kube {
     final List<Path> files = new ArrayList<>();
     final Map<String, Map<String, Path>> configMaps = new LinkedHashMap<>();
     final Map<String, Map<String, Path>> secrets = new LinkedHashMap<>();
+    /** The literals of each generated Secret, key to value. */
+    final Map<String, Map<String, String>> secretLiterals = new LinkedHashMap<>();
 
     Kube() {
         kustomization = load(Repository.K8S);
@@ -66,6 +68,14 @@ final class Kube {
         }
         generators(dir, kz.path("configMapGenerator"), configMaps);
         generators(dir, kz.path("secretGenerator"), secrets);
+        for (JsonNode g : kz.path("secretGenerator")) {
+            Map<String, String> literals = new LinkedHashMap<>();
+            for (JsonNode l : g.path("literals")) {
+                String t = l.asText();
+                literals.put(t.substring(0, t.indexOf('=')), t.substring(t.indexOf('=') + 1));
+            }
+            secretLiterals.put(g.path("name").asText(), literals);
+        }
         return kz;
     }
 

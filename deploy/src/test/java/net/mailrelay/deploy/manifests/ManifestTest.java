@@ -136,13 +136,33 @@ class ManifestTest {
         }
     }
 
+    /** Issue 17: the compose relays log in to a secured Kafka, over the listener their bootstrap servers name. */
+    @Test
+    void composeRelaysReachKafkaOverSaslSsl() {
+        JsonNode kafka = compose.service("kafka").path("environment");
+        String map = kafka.path("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP").asText();
+        for (Compose.Relay r : compose.relays()) {
+            Settings s = r.settings();
+            assertThat(s.get(Keys.KAFKA_SECURITY)).as(r.name()).isEqualTo("SASL_SSL");
+            assertThat(s.get(Keys.KAFKA_SASL_PASSWORD_FILE)).as("%s: kafka.sasl.password-file", r.name()).isPresent();
+            assertThat(s.get(Keys.KAFKA_SSL_CA)).as("%s: kafka.ssl.ca-file", r.name()).isPresent();
+            assertThat(kafka.path("KAFKA_SASL_ENABLED_MECHANISMS").asText()).contains(s.get(Keys.KAFKA_SASL_MECHANISM));
+            for (String server : s.get(Keys.BOOTSTRAP_SERVERS).split(",")) {
+                Matcher m = Pattern.compile("(\\w+)://" + Pattern.quote(server)).matcher(kafka.path("KAFKA_ADVERTISED_LISTENERS").asText());
+                assertThat(m.find()).as("%s: a listener advertised at %s", r.name(), server).isTrue();
+                assertThat(map).as("%s: the listener at %s", r.name(), server).contains(m.group(1) + ":SASL_SSL");
+            }
+        }
+    }
+
     @Test
     void composeFilesTheSettingsNameAreMountedAndKeptOutOfGit() {
         for (Compose.Relay r : compose.relays()) {
-            if (r.role() != Role.EDGE) {
-                continue; // only the edge reads them
+            List<Key<java.util.Optional<Path>>> keys = new ArrayList<>(List.of(Keys.KAFKA_SASL_PASSWORD_FILE, Keys.KAFKA_SSL_CA));
+            if (r.role() == Role.EDGE) {
+                keys.addAll(List.of(Keys.TLS_CERT, Keys.TLS_KEY, Keys.USERS_FILE)); // only the edge reads these
             }
-            for (Key<java.util.Optional<Path>> key : List.of(Keys.TLS_CERT, Keys.TLS_KEY, Keys.USERS_FILE)) {
+            for (Key<java.util.Optional<Path>> key : keys) {
                 r.settings().get(key).ifPresent(p -> {
                     Path host = Compose.hostPathOf(r.service(), p.toString())
                             .orElseThrow(() -> new AssertionError(r.name() + ": " + key.name() + " " + p + " is not bind-mounted"));
@@ -371,6 +391,48 @@ class ManifestTest {
             if (r.role() == Role.EDGE) {
                 assertThat(open).contains(s.get(Keys.SMTP_PORT), s.get(Keys.SUBMISSION_PORT), s.get(Keys.SMTPS_PORT));
             }
+        }
+    }
+
+    /**
+     * Issue 17: every role reaches Kafka over SASL_SSL with the password and CA of one generated Secret,
+     * and KEDA reads the workers' lag with the same login.
+     */
+    @Test
+    void everyRoleAndKedaLogInToKafkaWithTheSecretsCredentials() {
+        Map<String, Path> secret = kube.secrets.get("mail-relay-kafka");
+        assertThat(secret).as("the generated Secret mail-relay-kafka").isNotNull();
+        Settings s = kube.relay(Role.WORKER).settings();
+        for (Kube.Relay r : kube.relays()) {
+            Settings rs = r.settings();
+            assertThat(rs.get(Keys.KAFKA_SECURITY)).as("%s reaches Kafka over", r.deployment().name()).isEqualTo("SASL_SSL");
+            assertThat(rs.get(Keys.KAFKA_SASL_USERNAME)).isEqualTo(s.get(Keys.KAFKA_SASL_USERNAME));
+            for (Key<java.util.Optional<Path>> key : List.of(Keys.KAFKA_SASL_PASSWORD_FILE, Keys.KAFKA_SSL_CA)) {
+                Path p = rs.get(key).orElseThrow(() -> new AssertionError(key.name() + " is not set for " + r.deployment().name()));
+                Path source = kube.sourceOf(r.pod(), r.container(), p.toString()).orElseThrow(() -> new AssertionError(
+                        r.deployment().name() + ": " + key.name() + " " + p + " is not a key of a mounted, generated Secret"));
+                assertThat(secret).as("%s of %s", key.name(), r.deployment().name()).containsValue(source);
+                assertThat(Repository.read(source.getParent().resolve(".gitignore"))).containsPattern("(?m)^\\*$");
+            }
+        }
+        Map<String, String> literals = kube.secretLiterals.get("mail-relay-kafka");
+        JsonNode refs = kube.named("TriggerAuthentication", "mail-relay-kafka").doc().path("spec").path("secretTargetRef");
+        Map<String, String> keda = new java.util.HashMap<>();
+        for (JsonNode ref : refs) {
+            assertThat(ref.path("name").asText()).isEqualTo("mail-relay-kafka");
+            keda.put(ref.path("parameter").asText(), ref.path("key").asText());
+        }
+        Path password = kube.sourceOf(kube.relay(Role.WORKER).pod(), kube.relay(Role.WORKER).container(),
+                s.get(Keys.KAFKA_SASL_PASSWORD_FILE).orElseThrow().toString()).orElseThrow();
+        assertThat(secret.get(keda.get("password"))).isEqualTo(password);
+        assertThat(secret.get(keda.get("ca"))).isEqualTo(kube.sourceOf(kube.relay(Role.WORKER).pod(),
+                kube.relay(Role.WORKER).container(), s.get(Keys.KAFKA_SSL_CA).orElseThrow().toString()).orElseThrow());
+        assertThat(literals.get(keda.get("username"))).isEqualTo(s.get(Keys.KAFKA_SASL_USERNAME));
+        assertThat(literals.get(keda.get("sasl"))).as("KEDA's name for %s", s.get(Keys.KAFKA_SASL_MECHANISM))
+                .isEqualTo(s.get(Keys.KAFKA_SASL_MECHANISM).toLowerCase(java.util.Locale.ROOT).replace("-sha-", "_sha"));
+        assertThat(literals.get(keda.get("tls"))).isEqualTo("enable");
+        for (JsonNode trigger : kube.ofKind("ScaledObject").get(0).doc().path("spec").path("triggers")) {
+            assertThat(trigger.path("authenticationRef").path("name").asText()).isEqualTo("mail-relay-kafka");
         }
     }
 
