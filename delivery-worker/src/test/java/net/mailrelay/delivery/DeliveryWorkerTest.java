@@ -28,6 +28,7 @@ import net.mailrelay.protocol.record.DeliveryEvent;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.testing.ClusterSecret;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
@@ -72,12 +73,17 @@ class DeliveryWorkerTest {
                 SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2), null, Duration.ofSeconds(1), 100, 25, fast,
                 8, 50, Timeouts.RFC_5321, RecordCodec.maxRecordBytes(10_000_000), Duration.ofSeconds(5),
                 Duration.ZERO, Duration.ZERO, Duration.ofSeconds(10), null),
-                new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, Duration.ofHours(1), Duration.ofMinutes(5)),
+                new DeliveryWorker.Cluster(new HazelcastLedger(hazelcast, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5)),
                         ConnectionGate.NONE, DestinationGuard.NONE, RetryRequests.NONE));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         events = new TopicReader(kafka, topics.events());
         bounces = new TopicReader(kafka, topics.bounce());
+        // The worker has its partitions before a test queues anything: a record queued before the assignment is
+        // one to be read again, whose ledger entries outlive a forget on purpose (issue 16), and the test of
+        // forgetting failed whenever it ran first.
+        enqueue("warm-up@routed.test");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> MX.deliveriesTo("warm-up@routed.test").size() == 1);
     }
 
     @AfterAll
@@ -90,7 +96,10 @@ class DeliveryWorkerTest {
     }
 
     static QueueId enqueue(String... rcpts) throws Exception {
-        QueueId id = QueueId.next(System.currentTimeMillis());
+        return enqueue(QueueId.next(System.currentTimeMillis()), rcpts);
+    }
+
+    static QueueId enqueue(QueueId id, String... rcpts) throws Exception {
         Envelope env = new Envelope(id, "sender@origin.test", java.util.Arrays.stream(rcpts).map(Recipient::of).toList(),
                 BodyType.SEVEN_BIT, false, null, null, "127.0.0.1", "client.test", null, System.currentTimeMillis(), 0, 0,
                 null);
@@ -122,7 +131,7 @@ class DeliveryWorkerTest {
     void forgetsDeliveredRecipientsOnceTheirOffsetIsCommitted() throws Exception {
         QueueId id = enqueue("carol@routed.test", "dave@routed.test");
         String carol = id.value() + " carol@routed.test";
-        var delivered = hazelcast.<String, Long>getMap(HazelcastLedger.DELIVERED);
+        var delivered = hazelcast.<String, String>getMap(HazelcastLedger.DELIVERED);
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
                 .until(() -> eventsFor(id).stream().filter(e -> e.outcome() == DeliveryEvent.Outcome.DELIVERED).count() == 2);
         // The ledger only has to outlive the window in which the record could be read again: once the
@@ -131,6 +140,24 @@ class DeliveryWorkerTest {
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !delivered.containsKey(carol)
                 && !delivered.containsKey(id.value() + " dave@routed.test"));
         assertThat(MX.deliveriesTo("carol@routed.test")).hasSize(1);
+    }
+
+    /**
+     * Issue 17: whoever reaches Hazelcast with the cluster name can write the ledger. "Delivered" marks
+     * it did not sign, in the old format and in the new, and a claim it did not sign, all written before
+     * the message is read, stop nothing: the recipients are delivered.
+     */
+    @Test
+    void forgedLedgerEntriesDoNotStopADelivery() throws Exception {
+        QueueId id = QueueId.next(System.currentTimeMillis());
+        var delivered = hazelcast.<String, Object>getMap(HazelcastLedger.DELIVERED);
+        delivered.set(id.value() + " forged-long@routed.test", 1L | (System.currentTimeMillis() << 3));
+        delivered.set(id.value() + " forged-mark@routed.test", "D" + System.currentTimeMillis() + "~AAAAAAAAAAAAAAAAAAAAAA");
+        hazelcast.<String, String>getMap(HazelcastLedger.CLAIMS).set(id.value() + " forged-claim@routed.test",
+                hazelcast.getCluster().getLocalMember().getUuid() + "/forged");
+        enqueue(id, "forged-long@routed.test", "forged-mark@routed.test", "forged-claim@routed.test");
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("forged-long@routed.test").size()
+                + MX.deliveriesTo("forged-mark@routed.test").size() + MX.deliveriesTo("forged-claim@routed.test").size() == 3);
     }
 
     @Test

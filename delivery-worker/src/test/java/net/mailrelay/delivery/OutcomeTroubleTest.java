@@ -107,7 +107,7 @@ class OutcomeTroubleTest {
             topicTakes(w.topics.events(), 100);
             try {
                 QueueId id = w.enqueueTo(1, "permfail-events-refused@dest.test");
-                var ledger = new net.mailrelay.delivery.cluster.HazelcastLedger(members.get(0), Duration.ofHours(1),
+                var ledger = new net.mailrelay.delivery.cluster.HazelcastLedger(members.get(0), net.mailrelay.testing.ClusterSecret.SEAL, Duration.ofHours(1),
                         Duration.ofMinutes(5));
                 await().atMost(Duration.ofSeconds(20)).until(() -> ledger.settled(id, "permfail-events-refused@dest.test")
                         == net.mailrelay.delivery.attempt.RecipientLedger.Settled.BOUNCED);

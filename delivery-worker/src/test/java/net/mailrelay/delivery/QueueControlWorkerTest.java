@@ -17,6 +17,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.DeliveryEvent;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.testing.ClusterSecret;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
@@ -49,7 +50,7 @@ class QueueControlWorkerTest {
         kafka = broker;
         members = TestMembers.cluster(2);
         adminRetries = new HazelcastRetryRequests(members.get(1), Clock.systemUTC());
-        admin = new HazelcastQueueControls(members.get(1), adminRetries, Duration.ofHours(1), Clock.systemUTC());
+        admin = new HazelcastQueueControls(members.get(1), ClusterSecret.SEAL, adminRetries, Duration.ofHours(1), Clock.systemUTC());
     }
 
     @AfterAll

@@ -26,6 +26,7 @@ import net.mailrelay.protocol.record.DeliveryEvent;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.testing.ClusterSecret;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
@@ -62,9 +63,9 @@ final class WorkerFixture implements AutoCloseable {
         this.bootstrapServers = kafka.bootstrapServers();
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
         this.retries = new HazelcastRetryRequests(member, Clock.systemUTC());
-        this.controls = new HazelcastQueueControls(member, retries, schedule.maxLifetime(), Clock.systemUTC());
+        this.controls = new HazelcastQueueControls(member, ClusterSecret.SEAL, retries, schedule.maxLifetime(), Clock.systemUTC());
         DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
+                new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
                 new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries,
                 Suppressions.NONE, null, controls);
         this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", KafkaAccess.plaintext(kafka.bootstrapServers()), topics,

@@ -27,6 +27,7 @@ import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
 import net.mailrelay.delivery.cluster.HazelcastSuppressions;
+import net.mailrelay.delivery.queue.SuppressionFeed;
 import net.mailrelay.delivery.route.Myself;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
@@ -58,12 +59,14 @@ import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.EdgeReceiver;
 import net.mailrelay.edge.auth.UsersFileException;
 import net.mailrelay.edge.cluster.HazelcastClientGuard;
-import net.mailrelay.edge.cluster.HazelcastRecipientBlocks;
 import net.mailrelay.edge.policy.RecipientBlocks;
+import net.mailrelay.edge.policy.SuppressedRecipients;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
+import net.mailrelay.protocol.cluster.Seal;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.SuppressionEntry;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -156,12 +159,13 @@ public final class RelayProcess implements AutoCloseable {
         readiness.put("kafka", kafkaHealth);
 
         HazelcastInstance hazelcast = null;
+        Seal seal = role == Role.BOUNCE ? null : seal(s, standalone);
         if (role != Role.BOUNCE) {
             HazelcastMember.Discovery discovery = s.get(Keys.HAZELCAST_DISCOVERY).equals("kubernetes")
                     ? new HazelcastMember.Discovery.Kubernetes(s.get(Keys.HAZELCAST_K8S_SERVICE), s.get(Keys.HAZELCAST_K8S_NAMESPACE))
                     : new HazelcastMember.Discovery.TcpIp(s.get(Keys.HAZELCAST_MEMBERS));
             hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : s.get(Keys.HAZELCAST_BIND),
-                    s.get(Keys.HAZELCAST_PORT), discovery);
+                    s.get(Keys.HAZELCAST_PORT), discovery, role == Role.EDGE);
             HazelcastInstance hz = hazelcast;
             parts.push(hz::shutdown);
             readiness.put("hazelcast", () -> hz.getLifecycleService().isRunning());
@@ -183,14 +187,14 @@ public final class RelayProcess implements AutoCloseable {
             HazelcastRetryRequests retries = new HazelcastRetryRequests(hazelcast, java.time.Clock.systemUTC());
             parts.push(retries);
             boolean suppression = !s.get(Keys.SUPPRESSION_MODE).equals("off");
-            HazelcastSuppressions suppressions = new HazelcastSuppressions(hazelcast);
+            HazelcastSuppressions suppressions = new HazelcastSuppressions(hazelcast, seal);
             // Holds and fail/delete orders, set through /admin/queue (docs/queue.md, "Queue administration").
-            HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, retries, s.get(Keys.MAX_LIFETIME),
+            HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, seal, retries, s.get(Keys.MAX_LIFETIME),
                     java.time.Clock.systemUTC());
             queueAdmin = new QueueAdmin(new QueueShape(kafka, topics, tiers, DeliveryWorker.groupId(topics),
                     topics.prefix() + "mail-relay-bounce"), new MessageHistory(kafka, topics), controls, retries);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                    new HazelcastLedger(hazelcast, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
+                    new HazelcastLedger(hazelcast, seal, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
@@ -200,9 +204,24 @@ public final class RelayProcess implements AutoCloseable {
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
                     s.get(Keys.AUTH_MAX_FAILURES), s.get(Keys.AUTH_WINDOW), java.time.Clock.systemUTC());
+            RecipientBlocks blocks = RecipientBlocks.NONE;
+            if (s.get(Keys.SUPPRESSION_MODE).equals("reject")) {
+                // From the topic, into this process's memory: an edge is a lite member and holds no Hazelcast data.
+                SuppressedRecipients suppressed = new SuppressedRecipients();
+                parts.push(new SuppressionFeed(kafka, topics.suppression(), new SuppressionFeed.Sink() {
+                    @Override
+                    public void put(SuppressionEntry entry) {
+                        suppressed.put(entry);
+                    }
+
+                    @Override
+                    public void remove(String key) {
+                        suppressed.remove(key);
+                    }
+                }, "edge-" + hostname + "-suppression").start());
+                blocks = suppressed;
+            }
             try {
-                RecipientBlocks blocks = s.get(Keys.SUPPRESSION_MODE).equals("reject")
-                        ? new HazelcastRecipientBlocks(hazelcast) : RecipientBlocks.NONE;
                 edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard, blocks,
                         new EdgeMetrics(registry), ready::ready);
             } catch (UsersFileException e) {
@@ -261,6 +280,35 @@ public final class RelayProcess implements AutoCloseable {
             while (!door.isEmpty()) {
                 door.pop().close();
             }
+        }
+    }
+
+    /**
+     * What signs the relay's values in Hazelcast (docs/queue.md, "Who can reach Hazelcast"): the secret of
+     * hazelcast.secret-file, the same in every member. Standalone, a cluster of one whose maps die with
+     * it, makes its own. A cluster role without the file derives one from the cluster name, and says so.
+     */
+    static Seal seal(Settings s, boolean standalone) {
+        java.util.Optional<Path> file = s.get(Keys.HAZELCAST_SECRET_FILE);
+        if (file.isPresent()) {
+            try {
+                byte[] secret = java.nio.file.Files.readString(file.get()).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                return Seal.of(secret);
+            } catch (IOException | IllegalArgumentException e) {
+                throw new ConfigException(Keys.HAZELCAST_SECRET_FILE.name(), file.get().toString(), e.getMessage());
+            }
+        }
+        if (standalone) {
+            return Seal.random();
+        }
+        LOG.warn("hazelcast.secret-file is not set: the ledger's marks and the delivery claims are signed with a key derived "
+                + "from the cluster name, so whoever knows the name and reaches port {} can forge them; set hazelcast.secret-file "
+                + "(the same file on every edge and worker)", s.get(Keys.HAZELCAST_PORT));
+        try {
+            return Seal.of(java.security.MessageDigest.getInstance("SHA-256").digest(("mail-relay cluster seal\0"
+                    + s.get(Keys.HAZELCAST_CLUSTER)).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import net.mailrelay.deploy.cluster.HazelcastIntruder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.Ports;
 import net.mailrelay.testing.SmtpTranscript;
@@ -150,6 +151,12 @@ class StandaloneJarIT {
 
         assertThat(get(httpPort, "/health/live").statusCode()).isEqualTo(200);
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> get(httpPort, "/health/ready").statusCode() == 200);
+        // Issue 17: a Hazelcast client with the right cluster name gets into the running relay neither through
+        // loopback nor through the machine's other addresses, so it can read no map.
+        for (String address : HazelcastIntruder.addresses()) {
+            assertThat(HazelcastIntruder.tryClient("mail-relay", address, hazelcastPort)).as("a Hazelcast client at %s:%d", address,
+                    hazelcastPort).isEmpty();
+        }
         String metrics = get(httpPort, "/metrics").body();
         assertThat(metrics).contains("role=\"standalone\"");
         assertThat(FAMILIES).allSatisfy(f -> assertThat(metrics).as("metric family %s", f).contains(f));

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import net.mailrelay.deploy.cluster.HazelcastIntruder;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
@@ -39,18 +40,22 @@ class SuppressionAdministrationTest {
     static String bootstrap;
     static RelayProcess worker;
     static RelayProcess edge;
+    static String clusterName;
+    static int workerHz;
+    static int edgeHz;
 
     @BeforeAll
     static void start(KafkaBroker kafka) throws Exception {
         bootstrap = kafka.bootstrapServers();
         prefix = "supp" + UUID.randomUUID().toString().substring(0, 6) + ".";
-        int workerHz = Ports.free();
-        int edgeHz = Ports.free();
+        workerHz = Ports.free();
+        edgeHz = Ports.free();
         Map<String, String> common = new HashMap<>(Map.of(
                 "kafka.bootstrap-servers", bootstrap, "kafka.topic-prefix", prefix,
                 "kafka.partitions", "2", "kafka.replication-factor", "1", "kafka.min-insync-replicas", "1",
                 "hostname", "relay.test", "http.port", "0", "admin.token", TOKEN));
-        common.putAll(Map.of("suppression.mode", "reject", "hazelcast.cluster-name", "supp-" + prefix,
+        clusterName = "supp-" + prefix;
+        common.putAll(Map.of("suppression.mode", "reject", "hazelcast.cluster-name", clusterName,
                 "hazelcast.members", "127.0.0.1:" + workerHz + ",127.0.0.1:" + edgeHz));
         common.putAll(Map.of("smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free()),
                 "smtp.tls", "none", "submission.port", "0", "smtps.port", "0"));
@@ -113,6 +118,17 @@ class SuppressionAdministrationTest {
             String reply = String.join("\n", c.readReply());
             c.send("QUIT");
             return reply;
+        }
+    }
+
+    /** Issue 17: a Hazelcast client that knows the cluster name gets into neither the running worker nor the edge. */
+    @Test
+    void noHazelcastClientGetsIntoTheRunningWorkerOrEdge() throws Exception {
+        for (String address : HazelcastIntruder.addresses()) {
+            for (int port : new int[] {workerHz, edgeHz}) {
+                assertThat(HazelcastIntruder.tryClient(clusterName, address, port)).as("a Hazelcast client at %s:%d", address, port)
+                        .isEmpty();
+            }
         }
     }
 

@@ -15,6 +15,7 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.protocol.cluster.Seal;
 import net.mailrelay.protocol.envelope.QueueId;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +35,12 @@ import org.slf4j.LoggerFactory;
  * cluster (every member lost at once) has no marks and every worker rebuilds before it delivers. When
  * Hazelcast reports a partition of the ledger lost (a member and its backups gone together), every mark
  * is dropped, for the same reason.
+ *
+ * <p>Security: whoever reaches a member with the cluster name can write these maps (the community
+ * edition has no member authentication). A settled mark and a claim are therefore {@link Seal sealed}
+ * with the cluster secret, and one that does not open is read as absent: a forged "delivered" mark
+ * cannot make a worker skip a recipient, and a forged claim is taken over. Forging a coverage mark or
+ * deleting entries can cost duplicates, never mail.
  */
 public final class HazelcastLedger implements RecipientLedger {
 
@@ -45,29 +52,32 @@ public final class HazelcastLedger implements RecipientLedger {
     private static final int RESTORE_BATCH = 1_000;
 
     private final HazelcastInstance hazelcast;
-    private final IMap<String, Long> delivered;
+    private final IMap<String, String> delivered;
     private final IMap<String, String> claims;
+    private final Seal seal;
     private final IMap<String, Long> coverage;
     private final Duration retention;
     private final Duration claimLease;
     private final Duration copyHorizon;
 
     /**
+     * @param seal the cluster secret's seal, the same in every worker
      * @param retention how long a delivered recipient is remembered (longer than the queue lifetime)
      * @param claimLease how long a claim outlives a worker that died holding it: at least twice the
      *     longest session ({@code Timeouts.claimLease}), as a delivery renews its claims only once a
      *     session limit has passed
      */
-    public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease) {
-        this(hazelcast, retention, claimLease, retention);
+    public HazelcastLedger(HazelcastInstance hazelcast, Seal seal, Duration retention, Duration claimLease) {
+        this(hazelcast, seal, retention, claimLease, retention);
     }
 
     /**
      * @param copyHorizon how long an entry is kept for a queued retry copy of its recipient: longer than
      *     the longest wait of a copy in the retry tiers (the maximal backoff or the longest tier), plus lag
      */
-    public HazelcastLedger(HazelcastInstance hazelcast, Duration retention, Duration claimLease, Duration copyHorizon) {
+    public HazelcastLedger(HazelcastInstance hazelcast, Seal seal, Duration retention, Duration claimLease, Duration copyHorizon) {
         this.hazelcast = hazelcast;
+        this.seal = seal;
         this.delivered = hazelcast.getMap(DELIVERED);
         this.claims = hazelcast.getMap(CLAIMS);
         this.coverage = hazelcast.getMap(COVERAGE);
@@ -87,13 +97,16 @@ public final class HazelcastLedger implements RecipientLedger {
         Map<String, Entry> byKey = new java.util.LinkedHashMap<>();
         entries.forEach(e -> byKey.merge(key(e.queueId(), e.recipient()), e,
                 (a, b) -> a.settled() == Settled.DELIVERED ? a : b));
+        long now = System.currentTimeMillis();
         for (Settled kind : List.of(Settled.DELIVERED, Settled.BOUNCED)) {
             List<String> keys = byKey.entrySet().stream().filter(e -> e.getValue().settled() == kind).map(Map.Entry::getKey)
                     .toList();
-            Flag flag = new Flag(kind == Settled.DELIVERED ? DELIVERED_FLAG : BOUNCED_FLAG, copyHorizon.toMillis());
+            char letter = kind == Settled.DELIVERED ? DELIVERED_MARK : BOUNCED_MARK;
             for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
-                // One call per batch, run on the members that own the keys.
-                delivered.executeOnKeys(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH))), flag);
+                // One call per batch, run on the members that own the keys, each key with its own seal.
+                Map<String, String> marks = new java.util.HashMap<>();
+                keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH)).forEach(k -> marks.put(k, mark(k, letter, now)));
+                delivered.executeOnKeys(marks.keySet(), new Marks(marks, copyHorizon.toMillis()));
             }
         }
         return byKey.size();
@@ -121,28 +134,54 @@ public final class HazelcastLedger implements RecipientLedger {
         return settled(queueId, recipient) == Settled.DELIVERED;
     }
 
-    // An entry's value: the time it was set, shifted left by 3, with these flags in the low bits.
-    static final long DELIVERED_FLAG = 1;
-    static final long BOUNCED_FLAG = 2;
+    // An entry's value: its marks, separated by spaces, each a letter and the time it was set, sealed.
+    static final char DELIVERED_MARK = 'D';
+    static final char BOUNCED_MARK = 'B';
     /** Another queued copy of this recipient exists (a retry copy, or a second reading's): the entry outlives a forget. */
-    static final long KEEP_FLAG = 4;
+    static final char KEEP_MARK = 'K';
+    private static final String MARKS = "DBK";
+
+    private String mark(String key, char letter, long now) {
+        return seal.seal(key, letter + Long.toString(now));
+    }
 
     @Override
     public Settled settled(QueueId queueId, String recipient) {
+        String key = key(queueId, recipient);
+        Object v;
         try {
-            Long v = delivered.get(key(queueId, recipient));
-            return v == null ? Settled.NO : (v & DELIVERED_FLAG) != 0 ? Settled.DELIVERED
-                    : (v & BOUNCED_FLAG) != 0 ? Settled.BOUNCED : Settled.NO;
+            v = delivered.get(key);
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); delivering to <{}> without duplicate check", queueId, e.toString(), recipient);
             return Settled.NO;
         }
+        if (v == null) {
+            return Settled.NO;
+        }
+        boolean bounced = false;
+        boolean forged = false;
+        for (String token : String.valueOf(v).split(" ")) {
+            String payload = seal.open(key, token);
+            if (payload == null) {
+                forged |= !token.isEmpty();
+            } else if (payload.charAt(0) == DELIVERED_MARK) {
+                return Settled.DELIVERED;
+            } else if (payload.charAt(0) == BOUNCED_MARK) {
+                bounced = true;
+            }
+        }
+        if (forged) {
+            LOG.warn("{}: to=<{}>: the ledger holds a mark this cluster did not sign; it is ignored (who else can reach "
+                    + "Hazelcast? docs/queue.md)", queueId, recipient);
+        }
+        return bounced ? Settled.BOUNCED : Settled.NO;
     }
 
     @Override
     public void markBounced(QueueId queueId, String recipient) {
         try {
-            delivered.executeOnKey(key(queueId, recipient), new Flag(BOUNCED_FLAG, retention.toMillis()));
+            String key = key(queueId, recipient);
+            delivered.executeOnKey(key, new Mark(mark(key, BOUNCED_MARK, System.currentTimeMillis()), retention.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be bounced again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -152,7 +191,8 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void markDelivered(QueueId queueId, String recipient) {
         try {
-            delivered.executeOnKey(key(queueId, recipient), new Flag(DELIVERED_FLAG, retention.toMillis()));
+            String key = key(queueId, recipient);
+            delivered.executeOnKey(key, new Mark(mark(key, DELIVERED_MARK, System.currentTimeMillis()), retention.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -162,7 +202,8 @@ public final class HazelcastLedger implements RecipientLedger {
     @Override
     public void keepCopies(QueueId queueId, String recipient) {
         try {
-            delivered.executeOnKey(key(queueId, recipient), new Flag(KEEP_FLAG, copyHorizon.toMillis()));
+            String key = key(queueId, recipient);
+            delivered.executeOnKey(key, new Mark(mark(key, KEEP_MARK, System.currentTimeMillis()), copyHorizon.toMillis()));
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered twice", queueId, e.toString(), recipient);
         }
@@ -182,30 +223,59 @@ public final class HazelcastLedger implements RecipientLedger {
         }
     }
 
-    /** Adds a flag to an entry (creating it), keeping the flags it has; runs where the entry lives. */
-    private record Flag(long flag, long ttlMillis) implements EntryProcessor<String, Long, Void> {
+    /**
+     * An entry's marks with {@code token} in place of any other of its letter (creating the entry). Runs
+     * where the entry lives, without the secret: it keeps one token per known letter and drops anything
+     * else, so a forger cannot make the value grow; the reader checks each token's seal.
+     */
+    static String merge(Object old, String token) {
+        Map<Character, String> byLetter = new java.util.TreeMap<>();
+        if (old instanceof String s) {
+            for (String t : s.split(" ")) {
+                if (!t.isEmpty() && MARKS.indexOf(t.charAt(0)) >= 0) {
+                    byLetter.putIfAbsent(t.charAt(0), t);
+                }
+            }
+        }
+        byLetter.put(token.charAt(0), token);
+        return String.join(" ", byLetter.values());
+    }
+
+    /** Adds one sealed mark to an entry; runs where the entry lives. */
+    private record Mark(String token, long ttlMillis) implements EntryProcessor<String, String, Void> {
         @Override
-        public Void process(Map.Entry<String, Long> entry) {
-            Long v = entry.getValue();
-            long flags = v == null ? 0 : v & (DELIVERED_FLAG | BOUNCED_FLAG | KEEP_FLAG);
-            ((ExtendedMapEntry<String, Long>) entry).setValue((System.currentTimeMillis() << 3) | flags | flag,
-                    ttlMillis, TimeUnit.MILLISECONDS);
+        public Void process(Map.Entry<String, String> entry) {
+            ((ExtendedMapEntry<String, String>) entry).setValue(merge(entry.getValue(), token), ttlMillis, TimeUnit.MILLISECONDS);
+            return null;
+        }
+    }
+
+    /** Adds each key's own sealed mark (a restore); runs on the members that own the keys. */
+    private record Marks(Map<String, String> tokens, long ttlMillis) implements EntryProcessor<String, String, Void> {
+        @Override
+        public Void process(Map.Entry<String, String> entry) {
+            String token = tokens.get(entry.getKey());
+            if (token != null) {
+                ((ExtendedMapEntry<String, String>) entry).setValue(merge(entry.getValue(), token), ttlMillis,
+                        TimeUnit.MILLISECONDS);
+            }
             return null;
         }
     }
 
     /** Deletes an entry, or, when another copy of its recipient is queued, shortens its life to the copy horizon. */
-    private record Forget(long keepMillis) implements EntryProcessor<String, Long, Void> {
+    private record Forget(long keepMillis) implements EntryProcessor<String, String, Void> {
         @Override
-        public Void process(Map.Entry<String, Long> entry) {
-            Long v = entry.getValue();
+        public Void process(Map.Entry<String, String> entry) {
+            Object v = entry.getValue();
             if (v == null) {
                 return null;
             }
-            if ((v & KEEP_FLAG) == 0) {
+            // Unchecked (the secret is not here): a forged keep mark only makes the entry live longer.
+            if (!(v instanceof String s) || java.util.Arrays.stream(s.split(" ")).noneMatch(t -> t.startsWith("K"))) {
                 entry.setValue(null);
             } else {
-                ((ExtendedMapEntry<String, Long>) entry).setValue(v, keepMillis, TimeUnit.MILLISECONDS);
+                ((ExtendedMapEntry<String, String>) entry).setValue(s, keepMillis, TimeUnit.MILLISECONDS);
             }
             return null;
         }
@@ -216,18 +286,24 @@ public final class HazelcastLedger implements RecipientLedger {
         String key = key(queueId, recipient);
         String token = null;
         try {
-            token = hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID();
+            token = seal.seal(key, hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID());
             String holder = claims.putIfAbsent(key, token, claimLease.toMillis(), TimeUnit.MILLISECONDS);
             // Our own token: Hazelcast retried the put after a member left and found its first try applied.
             // Taking that for another worker's claim held the recipient back for the whole lease.
             if (holder == null || holder.equals(token)) {
                 return token;
             }
-            if (memberPresent(holder) || !claims.replace(key, holder, token)) {
+            String held = seal.open(key, holder);
+            if (held != null && memberPresent(held) || !claims.replace(key, holder, token)) {
                 return null;
             }
             claims.setTtl(key, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            LOG.info("{}: to=<{}>: took over the delivery claim of a worker that left the cluster", queueId, recipient);
+            if (held == null) {
+                LOG.warn("{}: to=<{}>: replaced a delivery claim this cluster did not sign (who else can reach Hazelcast? "
+                        + "docs/queue.md)", queueId, recipient);
+            } else {
+                LOG.info("{}: to=<{}>: took over the delivery claim of a worker that left the cluster", queueId, recipient);
+            }
             return token;
         } catch (RuntimeException e) {
             LOG.warn("{}: claims unavailable ({}); delivering to <{}> unclaimed", queueId, e.toString(), recipient);
@@ -236,9 +312,9 @@ public final class HazelcastLedger implements RecipientLedger {
         }
     }
 
-    private boolean memberPresent(String holder) {
-        int slash = holder.indexOf('/');
-        String member = slash < 0 ? holder : holder.substring(0, slash);
+    private boolean memberPresent(String claim) {
+        int slash = claim.indexOf('/');
+        String member = slash < 0 ? claim : claim.substring(0, slash);
         return hazelcast.getCluster().getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member));
     }
 

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.attempt.QueueControls;
+import net.mailrelay.protocol.cluster.Seal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * copy of the hold (it would put the mail back on the longest tier for another hour). A get goes to the
  * key's owner, so it sees a remove that has returned. Holds have no time to live (held mail stays held
  * until released, as in Postfix's hold queue); orders live as long as a message can.
+ *
+ * <p>An order is {@link Seal sealed}: a delete order an outsider wrote into Hazelcast would drop mail
+ * silently, so one that does not open is ignored. A forged hold only delays mail, and shows in the
+ * queue summary.
  */
 public final class HazelcastQueueControls implements QueueControls {
 
@@ -35,13 +40,15 @@ public final class HazelcastQueueControls implements QueueControls {
     private final HazelcastRetryRequests retries;
     private final Duration orderLifetime;
     private final Clock clock;
+    private final Seal seal;
 
     /**
      * @param retries how a release gets the held mail going at once
      * @param orderLifetime how long an order is kept: the queue lifetime, after which no record of the message is left
      */
-    public HazelcastQueueControls(HazelcastInstance hazelcast, HazelcastRetryRequests retries, Duration orderLifetime,
-            Clock clock) {
+    public HazelcastQueueControls(HazelcastInstance hazelcast, Seal seal, HazelcastRetryRequests retries,
+            Duration orderLifetime, Clock clock) {
+        this.seal = seal;
         this.held = hazelcast.getMap(HELD);
         this.orders = hazelcast.getMap(ORDERS);
         this.retries = retries;
@@ -53,7 +60,15 @@ public final class HazelcastQueueControls implements QueueControls {
     public Order order(String queueId) {
         try {
             String o = orders.get(queueId);
-            return o == null ? null : Order.valueOf(o);
+            if (o == null) {
+                return null;
+            }
+            String order = seal.open(queueId, o);
+            if (order == null) {
+                LOG.warn("{}: ignoring an order this cluster did not sign (who else can reach Hazelcast? docs/queue.md)", queueId);
+                return null;
+            }
+            return Order.valueOf(order);
         } catch (RuntimeException e) {
             return null; // soft state: without the map the message is attempted as usual
         }
@@ -98,7 +113,7 @@ public final class HazelcastQueueControls implements QueueControls {
 
     /** Orders a message failed or deleted the next time a worker reads it. */
     public void order(String queueId, Order order) {
-        orders.set(queueId, order.name(), orderLifetime.toMillis(), TimeUnit.MILLISECONDS);
+        orders.set(queueId, seal.seal(queueId, order.name()), orderLifetime.toMillis(), TimeUnit.MILLISECONDS);
         LOG.info("{}: {} requested by the administrator", queueId, order == Order.FAIL ? "failure" : "deletion");
     }
 

@@ -19,6 +19,7 @@ import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.testing.ClusterSecret;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import org.junit.jupiter.api.AfterAll;
@@ -146,7 +147,7 @@ class MessageDeliveryTest {
     void aRefusedRecipientStaysClaimedUntilItsBounceRequestIsDurable() throws Exception {
         HazelcastInstance member = TestMembers.cluster(1).get(0);
         try {
-            HazelcastLedger ledger = new HazelcastLedger(member, Duration.ofHours(1), Duration.ofMinutes(5));
+            HazelcastLedger ledger = new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5));
             MessageDelivery first = delivery(ledger);
             MessageDelivery second = delivery(ledger);
             Envelope env = envelope("permfail-read-twice@routed.test");

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.testing.ClusterSecret;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,9 +33,10 @@ class ClaimTakeoverTest {
 
     @Test
     void aClaimOfAMemberThatIsNotInTheClusterIsTakenOverAtOnce() {
-        HazelcastLedger ledger = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofHours(1));
+        HazelcastLedger ledger = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofHours(1));
         QueueId q = QueueId.next(System.currentTimeMillis());
-        members.get(1).<String, String>getMap(HazelcastLedger.CLAIMS).put(q.value() + " gone@y.test", UUID.randomUUID() + "/token");
+        String key = q.value() + " gone@y.test";
+        members.get(1).<String, String>getMap(HazelcastLedger.CLAIMS).put(key, ClusterSecret.SEAL.seal(key, UUID.randomUUID() + "/token"));
         assertThat(ledger.claim(q, "gone@y.test")).isNotNull();
         assertThat(ledger.claim(q, "gone@y.test")).as("now held by the survivor").isNull();
     }
@@ -45,8 +47,8 @@ class ClaimTakeoverTest {
      */
     @Test
     void aRenewedClaimOutlivesItsFirstLease() {
-        HazelcastLedger holder = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(2));
-        HazelcastLedger other = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(2));
+        HazelcastLedger holder = new HazelcastLedger(members.get(0), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(2));
+        HazelcastLedger other = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(2));
         QueueId q = QueueId.next(System.currentTimeMillis());
         String token = holder.claim(q, "long@y.test");
         assertThat(token).isNotNull();
@@ -59,8 +61,8 @@ class ClaimTakeoverTest {
 
     @Test
     void theClaimsOfAWorkerKilledMidDeliveryAreTakenOverOnceItLeavesTheCluster() {
-        HazelcastLedger doomed = new HazelcastLedger(members.get(2), Duration.ofHours(1), Duration.ofMinutes(30));
-        HazelcastLedger survivor = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofMinutes(30));
+        HazelcastLedger doomed = new HazelcastLedger(members.get(2), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(30));
+        HazelcastLedger survivor = new HazelcastLedger(members.get(0), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(30));
         QueueId q = QueueId.next(System.currentTimeMillis());
         assertThat(doomed.claim(q, "inflight@y.test")).isNotNull();
         assertThat(survivor.claim(q, "inflight@y.test")).isNull();

@@ -11,6 +11,7 @@ import java.util.Map;
 import net.mailrelay.delivery.smtp.ConnectionGate;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.testing.ClusterSecret;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -94,8 +95,8 @@ class DestinationStateTest {
 
     @Test
     void aRecipientIsClaimedByOneWorkerAtATime() {
-        HazelcastLedger a = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(30));
-        HazelcastLedger b = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(30));
+        HazelcastLedger a = new HazelcastLedger(members.get(0), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(30));
+        HazelcastLedger b = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(30));
         QueueId q = QueueId.next(System.currentTimeMillis());
         String held = a.claim(q, "x@y.test");
         assertThat(held).isNotNull();
@@ -131,8 +132,8 @@ class DestinationStateTest {
      */
     @Test
     void aRetryCopyFindsItsRecipientDeliveredByASecondReadingOfTheRecord() {
-        HazelcastLedger a = new HazelcastLedger(members.get(0), Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
-        HazelcastLedger b = new HazelcastLedger(members.get(1), Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
+        HazelcastLedger a = new HazelcastLedger(members.get(0), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
+        HazelcastLedger b = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofSeconds(30), Duration.ofSeconds(3));
         QueueId q = QueueId.next(System.currentTimeMillis());
         a.keepCopies(q, "deferred@y.test"); // the first reading: deferred, a retry copy queued
         b.markDelivered(q, "deferred@y.test"); // the second reading

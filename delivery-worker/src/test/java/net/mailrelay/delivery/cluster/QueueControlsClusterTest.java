@@ -7,6 +7,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import net.mailrelay.delivery.attempt.QueueControls;
+import net.mailrelay.testing.ClusterSecret;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -20,8 +21,8 @@ class QueueControlsClusterTest {
             // Not closed: their listeners go with the members, which this test shuts down.
             HazelcastRetryRequests retriesA = new HazelcastRetryRequests(members.get(0), Clock.systemUTC());
             HazelcastRetryRequests retriesB = new HazelcastRetryRequests(members.get(1), Clock.systemUTC());
-            HazelcastQueueControls a = new HazelcastQueueControls(members.get(0), retriesA, Duration.ofSeconds(2), Clock.systemUTC());
-            HazelcastQueueControls b = new HazelcastQueueControls(members.get(1), retriesB, Duration.ofSeconds(2), Clock.systemUTC());
+            HazelcastQueueControls a = new HazelcastQueueControls(members.get(0), ClusterSecret.SEAL, retriesA, Duration.ofSeconds(2), Clock.systemUTC());
+            HazelcastQueueControls b = new HazelcastQueueControls(members.get(1), ClusterSecret.SEAL, retriesB, Duration.ofSeconds(2), Clock.systemUTC());
 
             long since = a.hold("Example.NET");
             assertThat(a.hold("example.net")).as("holding twice keeps the first time").isEqualTo(since);

@@ -19,6 +19,10 @@ import java.util.List;
  * can: only the member endpoint (advanced networking with no client endpoint, so no Hazelcast client can
  * connect and read or write the relay's maps), and, given a bind address, a server socket on that
  * address alone instead of on every interface. Standalone binds to loopback.
+ *
+ * <p>Edges are lite members: they face the internet, so they hold no partition of any map (not a share
+ * of the ledger, not a backup) and reach the workers' members for the per-client counters they share.
+ * docs/queue.md ("Edges are lite members") has why, and what it costs.
  */
 public final class HazelcastMember {
 
@@ -37,7 +41,12 @@ public final class HazelcastMember {
     }
 
     public static HazelcastInstance start(String clusterName, String bindAddress, int port, Discovery discovery) {
-        return Hazelcast.newHazelcastInstance(config(clusterName, bindAddress, port, discovery));
+        return start(clusterName, bindAddress, port, discovery, false);
+    }
+
+    /** @param lite a member that holds no data (an edge) */
+    public static HazelcastInstance start(String clusterName, String bindAddress, int port, Discovery discovery, boolean lite) {
+        return Hazelcast.newHazelcastInstance(config(clusterName, bindAddress, port, discovery).setLiteMember(lite));
     }
 
     static Config config(String clusterName, String bindAddress, int port, Discovery discovery) {
@@ -46,10 +55,10 @@ public final class HazelcastMember {
         c.setProperty("hazelcast.logging.type", "slf4j");
         c.setProperty("hazelcast.phone.home.enabled", "false");
         c.setProperty("hazelcast.shutdownhook.enabled", "false");
-        // Two synchronous backups of the relay's maps: edges and workers are all members, so losing an
-        // edge and a worker at once must not lose a partition of the delivered-recipients ledger (the
-        // default single backup could have both copies on those two, and every record they covered
-        // would be delivered again).
+        // Two synchronous backups of the relay's maps, on the workers (edges are lite members): losing
+        // two workers at once must not lose a partition of the delivered-recipients ledger (with the
+        // default single backup both copies could be on those two, and every record they covered would
+        // be delivered again).
         c.addMapConfig(new MapConfig("mailrelay.*").setBackupCount(2));
         ServerSocketEndpointConfig member = new ServerSocketEndpointConfig();
         member.setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());

@@ -77,6 +77,11 @@ public final class Keys {
     public static final Key<String> HAZELCAST_BIND = new Key<>("hazelcast.bind-address", "", s -> s,
             "Address the Hazelcast member listens on (one interface; in Kubernetes, the pod IP); empty: every interface. "
             + "Standalone always uses 127.0.0.1. The member opens no client endpoint.");
+    public static final Key<java.util.Optional<Path>> HAZELCAST_SECRET_FILE = new Key<>("hazelcast.secret-file", "",
+            Parsers::optionalPath, "File holding the cluster secret (at least 16 bytes; e.g. openssl rand -hex 32) that signs the "
+                    + "ledger's marks, delivery claims, delete orders and suppressions in Hazelcast, so that one an outsider writes is "
+                    + "ignored; the same in every edge and worker. Unset: derived from hazelcast.cluster-name, with a warning "
+                    + "(whoever knows the name can then forge); standalone makes its own.");
     public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
             "Hazelcast cluster name; members with other names do not join.");
 
@@ -295,7 +300,7 @@ public final class Keys {
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, KAFKA_SECURITY, KAFKA_SASL_MECHANISM,
             KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE, KAFKA_SSL_CA, KAFKA_SSL_CERT, KAFKA_SSL_KEY, KAFKA_SSL_VERIFY_HOST, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_SECRET_FILE, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
             SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,

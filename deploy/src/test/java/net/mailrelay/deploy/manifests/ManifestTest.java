@@ -162,6 +162,10 @@ class ManifestTest {
             if (r.role() == Role.EDGE) {
                 keys.addAll(List.of(Keys.TLS_CERT, Keys.TLS_KEY, Keys.USERS_FILE)); // only the edge reads these
             }
+            if (r.role() != Role.BOUNCE) {
+                assertThat(r.settings().get(Keys.HAZELCAST_SECRET_FILE)).as("%s: hazelcast.secret-file", r.name()).isPresent();
+                keys.add(Keys.HAZELCAST_SECRET_FILE);
+            }
             for (Key<java.util.Optional<Path>> key : keys) {
                 r.settings().get(key).ifPresent(p -> {
                     Path host = Compose.hostPathOf(r.service(), p.toString())
@@ -363,6 +367,10 @@ class ManifestTest {
                     .isEqualTo(Kube.POD_IP);
             assertThat(s.get(Keys.HAZELCAST_CLUSTER)).as("%s takes the cluster name from a Secret, not the default",
                     r.deployment().name()).isEqualTo("value-from-mail-relay-hazelcast");
+            Path secret = s.get(Keys.HAZELCAST_SECRET_FILE).orElseThrow(() -> new AssertionError(
+                    r.deployment().name() + " signs its ledger with a secret of its own (hazelcast.secret-file)"));
+            assertThat(kube.sourceOf(r.pod(), r.container(), secret.toString())).as("%s: hazelcast.secret-file %s", r.deployment().name(),
+                    secret).hasValueSatisfying(source -> assertThat(kube.secrets.get("mail-relay-hazelcast")).containsValue(source));
             assertThat(Kube.selects(policy.path("podSelector").path("matchLabels"), r.labels()))
                     .as("the policy covers %s", r.deployment().name()).isTrue();
             int port = s.get(Keys.HAZELCAST_PORT);
