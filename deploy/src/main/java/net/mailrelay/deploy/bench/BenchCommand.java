@@ -21,6 +21,6 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark tools (load generator, sink, idle connections, report helpers); see deploy/bench/run and docs/benchmarks.md.",
         subcommands = {LoadCommand.class, SinkCommand.class, EndToEndCommand.class, IdleCommand.class, HistogramCommand.class,
-                HotspotsCommand.class})
+                HotspotsCommand.class, EdgeMemberCommand.class})
 public final class BenchCommand {
 }
