@@ -241,6 +241,23 @@ public final class HazelcastLedger implements RecipientLedger {
         return String.join(" ", byLetter.values());
     }
 
+    /** Both values' marks, one per kind (the first value's where both have one): a split brain's heal, {@link LedgerMergePolicy}. */
+    static Object union(Object first, Object second) {
+        String out = first instanceof String s ? s : null;
+        if (second instanceof String s) {
+            for (String t : s.split(" ")) {
+                if (!t.isEmpty() && MARKS.indexOf(t.charAt(0)) >= 0 && (out == null || !hasMark(out, t.charAt(0)))) {
+                    out = merge(out, t);
+                }
+            }
+        }
+        return out == null ? first : out; // neither a ledger value: the existing one stays, as put-if-absent would
+    }
+
+    private static boolean hasMark(String value, char letter) {
+        return java.util.Arrays.stream(value.split(" ")).anyMatch(t -> !t.isEmpty() && t.charAt(0) == letter);
+    }
+
     /** Adds one sealed mark to an entry; runs where the entry lives. */
     private record Mark(String token, long ttlMillis) implements EntryProcessor<String, String, Void> {
         @Override
@@ -272,7 +289,7 @@ public final class HazelcastLedger implements RecipientLedger {
                 return null;
             }
             // Unchecked (the secret is not here): a forged keep mark only makes the entry live longer.
-            if (!(v instanceof String s) || java.util.Arrays.stream(s.split(" ")).noneMatch(t -> t.startsWith("K"))) {
+            if (!(v instanceof String s) || !hasMark(s, KEEP_MARK)) {
                 entry.setValue(null);
             } else {
                 ((ExtendedMapEntry<String, String>) entry).setValue(s, keepMillis, TimeUnit.MILLISECONDS);

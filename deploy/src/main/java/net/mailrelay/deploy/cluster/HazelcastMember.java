@@ -8,6 +8,8 @@ import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import java.util.List;
+import net.mailrelay.delivery.cluster.HazelcastLedger;
+import net.mailrelay.delivery.cluster.LedgerMergePolicy;
 
 /**
  * The Hazelcast member every relay process embeds, for shared soft state (the delivered-recipients
@@ -60,6 +62,13 @@ public final class HazelcastMember {
         // default single backup both copies could be on those two, and every record they covered would
         // be delivered again).
         c.addMapConfig(new MapConfig("mailrelay.*").setBackupCount(2));
+        // After a split brain heals, an entry of the ledger that both halves wrote keeps both halves' marks
+        // (LedgerMergePolicy); every other map keeps put-if-absent, Hazelcast's default (docs/queue.md,
+        // "Split brain"). No map has split-brain protection, on purpose: a worker cut off from the other
+        // members still owns its Kafka partitions, and refusing it the ledger would only cost duplicates.
+        MapConfig ledger = new MapConfig(HazelcastLedger.DELIVERED).setBackupCount(2);
+        ledger.getMergePolicyConfig().setPolicy(LedgerMergePolicy.class.getName());
+        c.addMapConfig(ledger);
         ServerSocketEndpointConfig member = new ServerSocketEndpointConfig();
         member.setPort(port).setPortAutoIncrement(discovery instanceof Discovery.TcpIp && members.isEmpty());
         if (bindAddress != null && !bindAddress.isBlank()) {
