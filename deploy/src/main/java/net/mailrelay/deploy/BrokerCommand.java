@@ -28,12 +28,12 @@ import picocli.CommandLine.Option;
  * suite's three brokers): {@code broker.node-id}, {@code broker.cluster-id} and this node's own
  * {@code broker.port} and {@code broker.controller-port}, which must match its entry in the quorum.
  *
- * <p>Security: it listens on 127.0.0.1 only, without TLS or authentication. Not for production, where
+ * <p>Security: it listens on 127.0.0.1 only (or {@code broker.bind-address}), without TLS or authentication. Not for production, where
  * Kafka is a replicated cluster of its own.
  *
  * <p>Configuration keys: {@code data-dir} (the required {@code --data-dir}), {@code broker.port},
  * {@code broker.controller-port}, {@code message.max-size} (records up to that plus the envelope's room),
- * {@code broker.flush-each-message}, {@code broker.node-id}, {@code broker.quorum}, {@code broker.cluster-id}. Other keys are accepted, as every role accepts every key, and unused.
+ * {@code broker.flush-each-message}, {@code broker.node-id}, {@code broker.quorum}, {@code broker.cluster-id}, {@code broker.bind-address}. Other keys are accepted, as every role accepts every key, and unused.
  */
 @Command(name = "broker", mixinStandardHelpOptions = true,
         description = "Runs only the embedded single-node Kafka broker (as standalone does), for development and tests.")
@@ -64,7 +64,7 @@ final class BrokerCommand implements Callable<Integer> {
         EmbeddedBroker.Node node;
         try {
             node = new EmbeddedBroker.Node(settings.get(Keys.BROKER_NODE_ID), settings.get(Keys.BROKER_QUORUM),
-                    settings.get(Keys.BROKER_CLUSTER_ID));
+                    settings.get(Keys.BROKER_CLUSTER_ID), settings.get(Keys.BROKER_BIND));
         } catch (IllegalArgumentException e) {
             throw new ConfigException(Keys.BROKER_QUORUM.name(), String.join(",", settings.get(Keys.BROKER_QUORUM)), e.getMessage());
         }

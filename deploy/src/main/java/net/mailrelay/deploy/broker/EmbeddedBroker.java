@@ -45,11 +45,15 @@ public final class EmbeddedBroker implements AutoCloseable {
      * @param nodeId this node's id, one of the voters' ids
      * @param voters the controller quorum, {@code id@host:port} each; a single node when empty
      * @param clusterId the cluster id every node is formatted with; random for a single node when null
+     * @param host the address it listens on and advertises: 127.0.0.1, or a host of its own (the partition tests)
      */
-    public record Node(int nodeId, List<String> voters, String clusterId) {
-        public static final Node SINGLE = new Node(1, List.of(), null);
+    public record Node(int nodeId, List<String> voters, String clusterId, String host) {
+        public static final Node SINGLE = new Node(1, List.of(), null, "127.0.0.1");
 
         public Node {
+            if (host == null || host.isBlank()) {
+                throw new IllegalArgumentException("a broker needs an address to listen on");
+            }
             voters = List.copyOf(voters);
             if (!voters.isEmpty() && (clusterId == null || clusterId.isBlank())) {
                 throw new IllegalArgumentException("a broker in a quorum needs the cluster id shared by every node");
@@ -112,7 +116,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         if (flushEveryTopic) {
             props.put("log.flush.interval.messages", "1");
         }
-        return start(dataDir, props, node, "127.0.0.1:" + brokerPort);
+        return start(dataDir, props, node, node.host() + ":" + brokerPort);
     }
 
     /** Writes {@code props} to the data directory, formats the log the first time, and starts the broker. */
@@ -144,12 +148,13 @@ public final class EmbeddedBroker implements AutoCloseable {
         p.put("process.roles", "broker,controller");
         p.put("node.id", Integer.toString(node.nodeId()));
         if (node.single()) {
-            p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
+            p.put("controller.quorum.bootstrap.servers", node.host() + ":" + controllerPort);
         } else {
             p.put("controller.quorum.voters", String.join(",", node.voters()));
         }
-        p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        String at = node.host();
+        p.put("listeners", "PLAINTEXT://" + at + ":" + brokerPort + ",CONTROLLER://" + at + ":" + controllerPort);
+        p.put("advertised.listeners", "PLAINTEXT://" + at + ":" + brokerPort + ",CONTROLLER://" + at + ":" + controllerPort);
         p.put("controller.listener.names", "CONTROLLER");
         p.put("inter.broker.listener.name", "PLAINTEXT");
         p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");

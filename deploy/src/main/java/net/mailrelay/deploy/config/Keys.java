@@ -270,6 +270,10 @@ public final class Keys {
             "Standalone: where the embedded Kafka broker keeps its log (formatted on first start, reused after).");
     public static final Key<Integer> BROKER_PORT = new Key<>("broker.port", "19092", Parsers::port,
             "Standalone and broker: port of the embedded Kafka broker (loopback only).");
+    public static final Key<String> BROKER_BIND = new Key<>("broker.bind-address", "127.0.0.1", s -> s,
+            "Broker role: the address the broker and its controller listen on and advertise (standalone: always 127.0.0.1); "
+                    + "another than loopback only for a broker on a host of its own, such as the partition tests' namespaces: "
+                    + "it has no TLS and no authentication.");
     public static final Key<Integer> CONTROLLER_PORT = new Key<>("broker.controller-port", "19093", Parsers::port,
             "Standalone: port of the embedded broker's KRaft controller (loopback only).");
     public static final Key<Integer> BROKER_NODE_ID = new Key<>("broker.node-id", "1", Parsers::positive,
@@ -310,6 +314,6 @@ public final class Keys {
             SLOT_WAIT, BACKOFF_FAILURES, BACKOFF_TIME, MAX_IN_FLIGHT, MAX_RCPT_PER_TX, SHUTDOWN_GRACE, OUTCOME_TIMEOUT, REBUILD_MARGIN,
             REBUILD_MAX_RECORDS, OWN_ADDRESSES, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
-            MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, CONTROLLER_PORT,
+            MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, BROKER_BIND, CONTROLLER_PORT,
             BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }

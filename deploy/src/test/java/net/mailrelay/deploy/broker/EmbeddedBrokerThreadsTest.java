@@ -15,6 +15,20 @@ class EmbeddedBrokerThreadsTest {
                 EmbeddedBroker.Node.SINGLE, threads);
     }
 
+    /** broker.bind-address: a broker on a host of its own (a namespace of the partition tests) listens and advertises there. */
+    @Test
+    void aBrokerListensAndAdvertisesWhereItsNodeSays() {
+        EmbeddedBroker.Node node = new EmbeddedBroker.Node(2, java.util.List.of("1@10.201.5.10:9093", "2@10.201.5.11:9093"),
+                "MkU3OEVBNTcwNTJENDM2Qk", "10.201.5.11");
+        Properties p = EmbeddedBroker.properties(Path.of("/var/lib/mail-relay/kafka"), 9092, 9093, 1 << 20, node,
+                EmbeddedBroker.Threads.KAFKA_DEFAULTS);
+        assertThat(p.getProperty("listeners")).isEqualTo("PLAINTEXT://10.201.5.11:9092,CONTROLLER://10.201.5.11:9093");
+        assertThat(p.getProperty("advertised.listeners")).isEqualTo("PLAINTEXT://10.201.5.11:9092,CONTROLLER://10.201.5.11:9093");
+        assertThat(properties(EmbeddedBroker.Threads.KAFKA_DEFAULTS).getProperty("listeners")).as("standalone")
+                .isEqualTo("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
+        assertThatThrownBy(() -> new EmbeddedBroker.Node(1, java.util.List.of(), null, " ")).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void aStandaloneBrokerGetsAHandlerPerCoreAndANetworkThreadPerTwo() {
         assertThat(EmbeddedBroker.Threads.sharing(1)).isEqualTo(new EmbeddedBroker.Threads(2, 1));
