@@ -42,6 +42,13 @@ public final class DnsResponder extends TestServer {
     private final List<String> queries = Collections.synchronizedList(new ArrayList<>()); // millions in a long run
     private DatagramSocket socket;
     private Thread thread;
+    private InetAddress bind = InetAddress.getLoopbackAddress();
+
+    /** Listen on {@code address} instead of 127.0.0.1 (before it starts): for processes on hosts of their own. */
+    public DnsResponder bindTo(InetAddress address) {
+        this.bind = address;
+        return this;
+    }
 
     public DnsResponder mx(String domain, int preference, String host) {
         add(new MXRecord(name(domain), DClass.IN, ttl, preference, name(host)));
@@ -98,12 +105,12 @@ public final class DnsResponder extends TestServer {
 
     /** host:port, as {@code --dns-server} takes it. */
     public String hostPort() {
-        return "127.0.0.1:" + socket.getLocalPort();
+        return socket.getLocalAddress().getHostAddress() + ":" + socket.getLocalPort();
     }
 
     @Override
     protected void startServer() throws SocketException {
-        socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        socket = new DatagramSocket(new InetSocketAddress(bind, 0));
         thread = new Thread(this::serve, "dns-responder");
         thread.setDaemon(true);
         thread.start();

@@ -146,6 +146,7 @@ public final class FakeMx extends TestServer {
     private volatile boolean startTls;
     private volatile boolean dsn;
     private volatile java.time.Duration finalDotDelay = java.time.Duration.ZERO;
+    private volatile java.time.Duration replyDelay = java.time.Duration.ZERO;
     private final List<String> commands = Collections.synchronizedList(new ArrayList<>());
     private volatile Credentials credentials;
     private volatile String tlsProtocolSeen;
@@ -213,6 +214,12 @@ public final class FakeMx extends TestServer {
 
     /** Every command line received, in order, across all connections. */
     /** Waits this long before answering the final dot, as a slow content filter does. */
+    /** Holds every reply back this long, as a far-away server's round trip would (where the kernel has no netem). */
+    public FakeMx replyDelay(java.time.Duration d) {
+        this.replyDelay = d;
+        return this;
+    }
+
     public FakeMx finalDotDelay(java.time.Duration d) {
         this.finalDotDelay = d;
         return this;
@@ -772,6 +779,15 @@ public final class FakeMx extends TestServer {
 
         /** Each reply is written and flushed before the next command is read, so pipelined replies keep their order. */
         private void reply(String text) throws IOException {
+            java.time.Duration delay = replyDelay;
+            if (!delay.isZero()) {
+                try {
+                    Thread.sleep(delay.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted", e);
+                }
+            }
             out.write((text + "\r\n").getBytes(StandardCharsets.UTF_8));
             out.flush();
         }

@@ -37,13 +37,15 @@ class LiteEdgesTest {
             HazelcastInstance edgeB = HazelcastMember.start(name, "127.0.0.1", ports.get(1), new HazelcastMember.Discovery.TcpIp(all), true);
             members.add(edgeB);
             InetAddress client = InetAddress.getByName("192.0.2.7");
-            HazelcastClientGuard guardA = new HazelcastClientGuard(edgeA, 4, 0, Duration.ofMinutes(15), Clock.systemUTC());
+            HazelcastClientGuard guardA = new HazelcastClientGuard(edgeA, 4, 3, Duration.ofMinutes(15), Clock.systemUTC());
             HazelcastClientGuard guardB = new HazelcastClientGuard(edgeB, 4, 0, Duration.ofMinutes(15), Clock.systemUTC());
 
             // No worker yet: the edges have nowhere to count, and say so at once instead of hanging (the
             // connection handler then lets the client in: soft state).
             CompletableFuture<Boolean> nowhere = guardA.connectionAllowed(client).toCompletableFuture();
             assertThat(nowhere).failsWithin(5, TimeUnit.SECONDS);
+            assertThat(guardA.authBlocked(client).toCompletableFuture().get(5, TimeUnit.SECONDS))
+                    .as("AUTH goes on without the failure count").isFalse();
 
             HazelcastInstance worker = HazelcastMember.start(name, "127.0.0.1", ports.get(2), new HazelcastMember.Discovery.TcpIp(all), false);
             members.add(worker);

@@ -107,14 +107,14 @@ final class EndState {
     static Map<String, Long> inFlight(RelayCluster cluster) {
         Map<String, Long> out = new LinkedHashMap<>();
         for (String worker : cluster.named("worker")) {
-            out.put(worker, gauge(cluster.httpPort(worker), "mailrelay_queue_in_flight"));
+            out.put(worker, gauge(cluster.at(worker), cluster.httpPort(worker), "mailrelay_queue_in_flight"));
         }
         return out;
     }
 
-    private static long gauge(int port, String name) {
+    private static long gauge(String host, int port, String name) {
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + "/metrics"))
                     .timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             // One series per process: name{role="worker",...} value
             return r.body().lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))

@@ -58,11 +58,15 @@ import org.junit.jupiter.api.io.TempDir;
  *       Hazelcast cluster, so its maps are gone), start them again at the end of the window with the
  *       brokers and the bounce service untouched; the workers rebuild the delivered-recipients ledger
  *       from the delivery log (docs/queue.md), and what they logged of it goes into the timeline;</li>
- *   <li>{@code all}: the first seven at once, the two MX faults one after the other.</li>
+ *   <li>{@code all}: the first seven at once, the two MX faults one after the other;</li>
+ *   <li>on hosts of their own ({@link Hosts}), the partitions: {@code worker-kafka-cut}, {@code worker-hazelcast-cut},
+ *       {@code edge-kafka-cut}, {@code mx-slow-lossy}, {@code broker-minority}, and {@code partitions}, all five
+ *       at once ({@link Faults}).</li>
  * </ul>
  *
  * <p>{@code mvn verify} runs a short version ({@code all}, then the two Kafka scenarios and
- * {@code client-pipelining}, on one cluster; 300 messages each, an 8-second window). The full
+ * {@code client-pipelining}, and {@code partitions} where network namespaces can be made, when every
+ * process gets a host of its own; on one cluster, 300 messages each, an 8-second window). The full
  * suite is {@code deploy/faults/run}; system properties {@code faults.scenarios} (comma-separated),
  * {@code faults.messages}, {@code faults.rate} (messages/s offered), {@code faults.sessions},
  * {@code faults.window} (e.g. 60s), {@code faults.kafka-window} (how long the brokers stay frozen or down;
@@ -71,9 +75,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FaultSuiteIT {
 
+    /** Why the partition scenarios cannot run here (no network namespaces), or empty. */
+    static final java.util.Optional<String> NO_HOSTS = Hosts.unavailable();
     static final List<String> SCENARIOS = Arrays.stream(System.getProperty("faults.scenarios",
-            "all,kafka-freeze,kafka-down,client-pipelining").split(","))
+            "all,kafka-freeze,kafka-down,client-pipelining" + (NO_HOSTS.isEmpty() ? ",partitions" : "")).split(","))
             .map(String::trim).filter(s -> !s.isEmpty()).toList();
+    /** Every process on a host of its own: when a scenario cuts the network, or {@code faults.hosts=true}. */
+    static final boolean ON_HOSTS = Boolean.getBoolean("faults.hosts") || SCENARIOS.stream().anyMatch(Faults::needsHosts);
     static final int MESSAGES = Integer.getInteger("faults.messages", 300);
     static final double RATE = Double.parseDouble(System.getProperty("faults.rate", "20"));
     static final int SESSIONS = Integer.getInteger("faults.sessions", 10);
@@ -98,6 +106,7 @@ class FaultSuiteIT {
     private RelayCluster cluster;
     private Path logs;
     private Faults faults;
+    private Hosts hosts;
 
     @Test
     void everyAcceptedMessageIsDeliveredOrBouncedWhateverFails() throws Exception {
@@ -111,17 +120,33 @@ class FaultSuiteIT {
             }
         }
         assertThat(Faults.SCENARIOS).as("scenarios known").containsAll(SCENARIOS);
+        if (NO_HOSTS.isPresent()) {
+            note("*** NETWORK NAMESPACES UNAVAILABLE (%s): the partition scenarios do not run here ***", NO_HOSTS.get());
+            System.err.println("\n*** FaultSuiteIT: NETWORK NAMESPACES UNAVAILABLE (" + NO_HOSTS.get()
+                    + "): the partition scenarios do not run here ***\n");
+            assertThat(ON_HOSTS).as("scenarios %s need network namespaces: %s", SCENARIOS, NO_HOSTS.get()).isFalse();
+        }
+        if (ON_HOSTS) {
+            hosts = Hosts.create(RelayCluster.memberNames());
+            note("every process on a host of its own: %s on a bridge, the test at %s", RelayCluster.memberNames(), hosts.gateway());
+        }
         startSinks();
-        cluster = new RelayCluster(jar, logs, data, dns.hostPort(), mx.port(), List.of(
+        List<String> settings = new ArrayList<>(List.of(
                 "queue.retry-tiers=" + String.join(",", RETRY_TIERS.stream().map(Topics::label).toList()),
                 "queue.min-backoff=2s", "queue.max-backoff=" + MAX_BACKOFF.toSeconds() + "s",
                 "delivery.backoff.time=5s", "dns.timeout=2s", "delivery.max-in-flight=" + MAX_IN_FLIGHT,
-                "edge.publish-timeout=10s", "delivery.timeout.connect=5s", "delivery.timeout.command=20s"),
-                s -> note("%s", s)).start();
+                "edge.publish-timeout=10s", "delivery.timeout.connect=5s", "delivery.timeout.command=20s"));
+        if (hosts != null) {
+            settings.add("trusted-networks=127.0.0.0/8,10.201.0.0/16"); // the client comes from the bridge
+        }
+        cluster = new RelayCluster(jar, logs, data, dns.hostPort(), mx.port(), settings, s -> note("%s", s), hosts).start();
         List<String> relay = cluster.names().stream().filter(n -> !n.startsWith("broker-")).toList();
         KafkaClientTimeouts.Timeout longest = KafkaClientTimeouts.longest(cluster, relay);
         note("longest Kafka client timeout: %s", longest);
         faults = new Faults(cluster, mx, dns, WINDOW, KAFKA_WINDOW, longest, s -> note("%s", s));
+        if (hosts != null) {
+            faults.onHosts(hosts, returns);
+        }
 
         SoftAssertions soft = new SoftAssertions();
         for (String scenario : SCENARIOS) {
@@ -135,7 +160,7 @@ class FaultSuiteIT {
                 faults.hold(scenario).toSeconds());
         int mxBefore = mx.deliveryCount();
         int returnsBefore = returns.deliveryCount();
-        LoadDriver driver = new LoadDriver(scenario, cluster.edgePorts(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60),
+        LoadDriver driver = new LoadDriver(scenario, cluster.edges(), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60),
                 scenario.equals("client-pipelining") ? LoadDriver.Style.PIPELINED : LoadDriver.Style.ONE_PER_CONNECTION).start();
         long loadMillis = (long) (MESSAGES * 1000 / RATE);
         // The fault begins once a quarter of the messages have had their answer (client-pipelining has no
@@ -271,18 +296,24 @@ class FaultSuiteIT {
     // ---- the outside world ---------------------------------------------------------------------
 
     /**
-     * The MX of sink.test on 127.0.0.2 and that of senders.test (where DSNs go) on 127.0.0.3, on one port,
+     * The MX of sink.test on 127.0.0.2 and that of senders.test (where DSNs go) on 127.0.0.3 (on hosts of their
+     * own: the test's second and third addresses on the bridge, DNS on its first), on one port,
      * as the workers connect to every MX on delivery.mx-port. DNS answers with a one-second TTL, so that
      * a DNS outage reaches the workers at once.
      */
     private void startSinks() throws IOException {
-        dns.ttl(1).mx("sink.test", 10, "mx.sink.test").address("mx.sink.test", "127.0.0.2")
-                .mx("senders.test", 10, "mx.senders.test").address("mx.senders.test", "127.0.0.3");
+        String mxAt = hosts == null ? "127.0.0.2" : hosts.gateway(1);
+        String returnsAt = hosts == null ? "127.0.0.3" : hosts.gateway(2);
+        if (hosts != null) {
+            dns.bindTo(InetAddress.getByName(hosts.gateway()));
+        }
+        dns.ttl(1).mx("sink.test", 10, "mx.sink.test").address("mx.sink.test", mxAt)
+                .mx("senders.test", 10, "mx.senders.test").address("mx.senders.test", returnsAt);
         dns.start();
         for (int attempt = 0; ; attempt++) {
             int port = Ports.free();
-            FakeMx a = new FakeMx("mx.sink.test", InetAddress.getByName("127.0.0.2"), port);
-            FakeMx b = new FakeMx("mx.senders.test", InetAddress.getByName("127.0.0.3"), port);
+            FakeMx a = new FakeMx("mx.sink.test", InetAddress.getByName(mxAt), port);
+            FakeMx b = new FakeMx("mx.senders.test", InetAddress.getByName(returnsAt), port);
             try {
                 a.start();
                 b.start();
@@ -315,6 +346,9 @@ class FaultSuiteIT {
             returns.close();
         }
         dns.close();
+        if (hosts != null) {
+            hosts.close();
+        }
         if (logs != null) {
             Files.write(logs.resolve("summary.md"), summary(), StandardCharsets.UTF_8);
         }

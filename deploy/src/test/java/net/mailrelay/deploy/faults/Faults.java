@@ -14,7 +14,14 @@ import net.mailrelay.testing.FakeMx;
 final class Faults {
 
     static final List<String> SCENARIOS = List.of("edge-kill", "worker-kill", "broker-kill", "bounce-restart", "mx-421",
-            "dns-timeout", "mx-drop-in-data", "kafka-freeze", "kafka-down", "client-pipelining", "hazelcast-loss", "all");
+            "dns-timeout", "mx-drop-in-data", "kafka-freeze", "kafka-down", "client-pipelining", "hazelcast-loss", "all",
+            "worker-kafka-cut", "worker-hazelcast-cut", "edge-kafka-cut", "mx-slow-lossy", "broker-minority", "partitions");
+    /** The scenarios that cut the network between hosts: they need {@link Hosts}. */
+    static final List<String> PARTITIONS = List.of("worker-kafka-cut", "worker-hazelcast-cut", "edge-kafka-cut", "mx-slow-lossy",
+            "broker-minority", "partitions");
+    /** Added round trip of the MX in mx-slow-lossy (the kernel here has no netem: the fake MX holds each reply). */
+    static final Duration MX_DELAY = Duration.ofMillis(200);
+    static final int MX_LOSS_PERCENT = 5;
     /** How far past the longest Kafka client timeout a freeze goes: the clients' timers must fire and be acted on. */
     static final Duration FREEZE_MARGIN = Duration.ofSeconds(10);
     /**
@@ -34,6 +41,9 @@ final class Faults {
     private final KafkaClientTimeouts.Timeout longestClientTimeout;
     private final Consumer<String> note;
     private final List<String> frozen = new ArrayList<>();
+    private final List<String[]> cuts = new ArrayList<>();
+    private Hosts hosts;
+    private FakeMx returns;
 
     Faults(RelayCluster cluster, FakeMx mx, DnsResponder dns, Duration window, Duration kafkaWindow,
             KafkaClientTimeouts.Timeout longestClientTimeout, Consumer<String> note) {
@@ -44,6 +54,42 @@ final class Faults {
         this.kafkaWindow = kafkaWindow;
         this.longestClientTimeout = longestClientTimeout;
         this.note = note;
+    }
+
+    /** For the partition scenarios: the hosts the cluster runs on, and the MX of the senders (where DSNs go). */
+    Faults onHosts(Hosts hosts, FakeMx returns) {
+        this.hosts = hosts;
+        this.returns = returns;
+        return this;
+    }
+
+    static boolean needsHosts(String scenario) {
+        return PARTITIONS.contains(scenario);
+    }
+
+    /** Drops everything between {@code a} and each of {@code others}, both ways, until {@link #heal}. */
+    private void cut(String a, List<String> others) {
+        for (String b : others) {
+            if (cuts.stream().anyMatch(c -> c[0].equals(a) && c[1].equals(b) || c[0].equals(b) && c[1].equals(a))) {
+                continue; // cut already, by another part of the same scenario
+            }
+            try {
+                hosts.cut(a, b);
+                hosts.cut(b, a);
+                cuts.add(new String[] {a, b});
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        note.accept(a + " cut off from " + String.join(", ", others));
+    }
+
+    private List<String> others(String... roles) {
+        List<String> out = new ArrayList<>();
+        for (String role : roles) {
+            out.addAll(role.equals("bounce") ? List.of("bounce") : cluster.named(role));
+        }
+        return out;
     }
 
     /** How long the scenario's fault lasts ({@code all} holds its MX faults half of it each). */
@@ -112,6 +158,43 @@ final class Faults {
             cluster.killAll(members);
             workerKills += cluster.named("worker").size();
         }
+        boolean partitions = scenario.equals("partitions");
+        if (needsHosts(scenario) && hosts == null) {
+            throw new IllegalStateException(scenario + " needs hosts of their own (network namespaces)");
+        }
+        if (partitions || scenario.equals("worker-kafka-cut")) {
+            // It keeps Hazelcast: its claims and slots stay, its partitions move once its session times out.
+            cut("worker-1", others("broker"));
+        }
+        if (partitions || scenario.equals("worker-hazelcast-cut")) {
+            // Split brain: it keeps Kafka and its partitions, and forms a Hazelcast cluster of one.
+            List<String> members = others("edge", "worker");
+            members.remove("worker-3");
+            cut("worker-3", members);
+        }
+        if (partitions || scenario.equals("edge-kafka-cut")) {
+            cut("edge-1", others("broker"));
+        }
+        if (partitions || scenario.equals("mx-slow-lossy")) {
+            for (String worker : cluster.named("worker")) {
+                for (String sink : List.of(Hosts.GATEWAY + "-1", Hosts.GATEWAY + "-2")) { // the MX and the senders' MX
+                    try {
+                        hosts.lose(worker, sink, MX_LOSS_PERCENT);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    cuts.add(new String[] {worker, sink});
+                }
+            }
+            mx.replyDelay(MX_DELAY);
+            returns.replyDelay(MX_DELAY);
+            note.accept(String.format("every worker loses %d%% of its packets to the MX hosts, whose every reply takes %d ms more",
+                    MX_LOSS_PERCENT, MX_DELAY.toMillis()));
+        }
+        if (partitions || scenario.equals("broker-minority")) {
+            // The test itself still reaches it, as an operator would.
+            cut("broker-3", others("broker", "edge", "worker", "bounce").stream().filter(n -> !n.equals("broker-3")).toList());
+        }
         // Deliveries already at the dot keep their delay; the rest go at full speed again.
         mx.finalDotDelay(Duration.ZERO);
         if (scenario.equals("client-pipelining")) {
@@ -144,6 +227,24 @@ final class Faults {
 
     /** Ends every fault: the MX and DNS behave, frozen brokers go on, dead members start again with their data. */
     void heal() {
+        for (String[] c : cuts) {
+            try {
+                hosts.heal(c[0], c[1]);
+                if (!c[1].startsWith(Hosts.GATEWAY)) {
+                    hosts.heal(c[1], c[0]);
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        if (!cuts.isEmpty()) {
+            note.accept("every cut healed");
+        }
+        cuts.clear();
+        if (returns != null) {
+            mx.replyDelay(Duration.ZERO);
+            returns.replyDelay(Duration.ZERO);
+        }
         mx.mode(FakeMx.Mode.NORMAL);
         dns.clearFailure("sink.test");
         frozen.forEach(cluster::thaw);

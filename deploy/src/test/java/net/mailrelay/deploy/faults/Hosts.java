@@ -27,6 +27,7 @@ final class Hosts implements AutoCloseable {
 
     /** The test process, as a host name for {@link #cut} and {@link #lose}. */
     static final String GATEWAY = "gateway";
+    static final int EXTRA_GATEWAYS = 3;
 
     private final String run;
     private final int subnet;
@@ -67,6 +68,9 @@ final class Hosts implements AutoCloseable {
         try {
             run("ip", "link", "add", h.bridge(), "type", "bridge");
             run("ip", "addr", "add", h.gateway() + "/24", "dev", h.bridge());
+            for (int extra = 1; extra <= EXTRA_GATEWAYS; extra++) {
+                run("ip", "addr", "add", h.gateway(extra) + "/24", "dev", h.bridge());
+            }
             run("ip", "link", "set", h.bridge(), "up");
             int i = 10;
             for (String name : names) {
@@ -89,10 +93,13 @@ final class Hosts implements AutoCloseable {
         }
     }
 
-    /** The address of host {@code name}, or of the test process for {@link #GATEWAY}. */
+    /** The address of host {@code name}, or of the test process for {@link #GATEWAY} ({@code gateway-N} for {@link #gateway(int)}). */
     String address(String name) {
         if (name.equals(GATEWAY)) {
             return gateway();
+        }
+        if (name.startsWith(GATEWAY + "-")) {
+            return gateway(Integer.parseInt(name.substring(GATEWAY.length() + 1)));
         }
         Integer i = hosts.get(name);
         if (i == null) {
@@ -103,7 +110,15 @@ final class Hosts implements AutoCloseable {
 
     /** The test process's own address on the bridge. */
     String gateway() {
-        return "10.201." + subnet + ".1";
+        return gateway(0);
+    }
+
+    /** More addresses of the test process on the bridge, 1 to {@link #EXTRA_GATEWAYS}: one per fake server that needs its own. */
+    String gateway(int n) {
+        if (n < 0 || n > EXTRA_GATEWAYS) {
+            throw new IllegalArgumentException("gateway addresses are 0 to " + EXTRA_GATEWAYS);
+        }
+        return "10.201." + subnet + "." + (1 + n);
     }
 
     /** {@code command} as run on host {@code name}. */

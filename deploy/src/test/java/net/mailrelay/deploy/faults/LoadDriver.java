@@ -79,7 +79,7 @@ final class LoadDriver {
     static final String HUNG = "no reply within the read timeout";
 
     private final String scenario;
-    private final List<Integer> edgePorts;
+    private final List<InetSocketAddress> edges;
     private final int messages;
     private final int sessions;
     private final double rate;
@@ -97,10 +97,10 @@ final class LoadDriver {
     /**
      * @param rate messages per second offered, spread evenly (0: as fast as the sessions go)
      */
-    LoadDriver(String scenario, List<Integer> edgePorts, int messages, int sessions, double rate, Duration readTimeout,
+    LoadDriver(String scenario, List<InetSocketAddress> edges, int messages, int sessions, double rate, Duration readTimeout,
             Style style) {
         this.scenario = scenario;
-        this.edgePorts = edgePorts;
+        this.edges = edges;
         this.messages = messages;
         this.sessions = sessions;
         this.rate = rate;
@@ -175,8 +175,8 @@ final class LoadDriver {
 
     private void send(Message m) {
         for (int attempt = 0; !stopped; attempt++) {
-            int port = edgePorts.get((m.index() + attempt) % edgePorts.size());
-            String outcome = attempt(port, m);
+            InetSocketAddress edge = edges.get((m.index() + attempt) % edges.size());
+            String outcome = attempt(edge, m);
             if (outcome.equals(ACCEPTED)) {
                 return;
             }
@@ -189,7 +189,7 @@ final class LoadDriver {
     }
 
     private void pauseAfter(String outcome, int attempt) {
-        if (!outcome.equals(REFUSED) || attempt % edgePorts.size() == edgePorts.size() - 1) {
+        if (!outcome.equals(REFUSED) || attempt % edges.size() == edges.size() - 1) {
             sleep(Duration.ofMillis(500)); // every edge refused, or one answered "later"
         }
     }
@@ -207,8 +207,8 @@ final class LoadDriver {
             if (first == null) {
                 return;
             }
-            int port = edgePorts.get((first.index() + attempt) % edgePorts.size());
-            PipeliningConnection.Ended ended = new PipeliningConnection(this, port, readTimeout).run(first, MESSAGES_PER_CONNECTION);
+            InetSocketAddress edge = edges.get((first.index() + attempt) % edges.size());
+            PipeliningConnection.Ended ended = new PipeliningConnection(this, edge, readTimeout).run(first, MESSAGES_PER_CONNECTION);
             if (ended.unfinished().isEmpty()) {
                 attempt = 0;
                 continue;
@@ -245,10 +245,10 @@ final class LoadDriver {
     }
 
     /** One SMTP transaction on a new connection; returns the kind of outcome, counted. */
-    private String attempt(int port, Message message) {
+    private String attempt(InetSocketAddress edge, Message message) {
         String step = "connect";
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+            socket.connect(edge, 5_000);
             socket.setSoTimeout((int) readTimeout.toMillis());
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
             OutputStream out = socket.getOutputStream();
@@ -291,13 +291,13 @@ final class LoadDriver {
             }
             return ACCEPTED;
         } catch (ConnectException e) {
-            replies.count(REFUSED, "port " + port + ": " + e.getMessage());
+            replies.count(REFUSED, "edge " + edge + ": " + e.getMessage());
             return REFUSED;
         } catch (SocketTimeoutException e) {
-            replies.count(HUNG, "port " + port + " at " + step);
+            replies.count(HUNG, "edge " + edge + " at " + step);
             return HUNG;
         } catch (IOException e) {
-            replies.count(NO_REPLY, "port " + port + " at " + step + ": " + e);
+            replies.count(NO_REPLY, "edge " + edge + " at " + step + ": " + e);
             return NO_REPLY;
         }
     }

@@ -35,14 +35,14 @@ final class PipeliningConnection {
     }
 
     private final LoadDriver driver;
-    private final int port;
+    private final InetSocketAddress edge;
     private final Duration readTimeout;
     private final List<Message> open = new ArrayList<>();
     private String step = "connect";
 
-    PipeliningConnection(LoadDriver driver, int port, Duration readTimeout) {
+    PipeliningConnection(LoadDriver driver, InetSocketAddress edge, Duration readTimeout) {
         this.driver = driver;
-        this.port = port;
+        this.edge = edge;
         this.readTimeout = readTimeout;
     }
 
@@ -50,7 +50,7 @@ final class PipeliningConnection {
     Ended run(Message first, int max) {
         open.add(first);
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+            socket.connect(edge, 5_000);
             socket.setSoTimeout((int) readTimeout.toMillis());
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
             OutputStream out = socket.getOutputStream();
@@ -66,7 +66,7 @@ final class PipeliningConnection {
                 return refused(ehlo.get(ehlo.size() - 1));
             }
             if (ehlo.stream().noneMatch(l -> l.substring(Math.min(4, l.length())).trim().equalsIgnoreCase("PIPELINING"))) {
-                driver.count(LoadDriver.PERMANENT, "port " + port + ": EHLO without PIPELINING: " + ehlo);
+                driver.count(LoadDriver.PERMANENT, "edge " + edge + ": EHLO without PIPELINING: " + ehlo);
                 return new Ended(List.copyOf(open), LoadDriver.PERMANENT);
             }
             Message current = first;
@@ -122,13 +122,13 @@ final class PipeliningConnection {
                 current = next;
             }
         } catch (ConnectException e) {
-            driver.count(LoadDriver.REFUSED, "port " + port + ": " + e.getMessage());
+            driver.count(LoadDriver.REFUSED, "edge " + edge + ": " + e.getMessage());
             return new Ended(List.copyOf(open), LoadDriver.REFUSED);
         } catch (SocketTimeoutException e) {
-            driver.count(LoadDriver.HUNG, "port " + port + " at " + step);
+            driver.count(LoadDriver.HUNG, "edge " + edge + " at " + step);
             return new Ended(List.copyOf(open), LoadDriver.HUNG);
         } catch (IOException e) {
-            driver.count(LoadDriver.NO_REPLY, "port " + port + " at " + step + ": " + e);
+            driver.count(LoadDriver.NO_REPLY, "edge " + edge + " at " + step + ": " + e);
             return new Ended(List.copyOf(open), LoadDriver.NO_REPLY);
         }
     }

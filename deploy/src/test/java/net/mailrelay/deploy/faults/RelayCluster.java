@@ -27,8 +27,9 @@ import org.apache.kafka.common.Uuid;
  * Any member can be killed (SIGKILL), stopped (SIGTERM), frozen (SIGSTOP) and thawed (SIGCONT), and
  * started again with the same command and data; each start logs to its own file under the log directory.
  *
- * <p>Everything listens on 127.0.0.1, each relay role's HTTP server ({@code /metrics}) on a port of its
- * own. The workers find the MX through the DNS server given and connect to it on the port given. The
+ * <p>Everything listens on 127.0.0.1, or, given {@link Hosts}, each member on the address of a host of
+ * its own (a network namespace) that faults can cut off; each relay role's HTTP server ({@code /metrics})
+ * on a port of its own. The workers find the MX through the DNS server given and connect to it on the port given. The
  * relay roles log with {@code relay-logback.xml}, which adds the configuration of every Kafka client.
  */
 final class RelayCluster implements AutoCloseable {
@@ -36,6 +37,16 @@ final class RelayCluster implements AutoCloseable {
     static final int BROKERS = 3;
     static final int EDGES = 2;
     static final int WORKERS = 3;
+
+    /** Every member's name, as {@link Hosts} are made for them. */
+    static List<String> memberNames() {
+        List<String> names = new ArrayList<>();
+        IntStream.range(0, BROKERS).forEach(i -> names.add("broker-" + (i + 1)));
+        names.add("bounce");
+        IntStream.range(0, WORKERS).forEach(i -> names.add("worker-" + (i + 1)));
+        IntStream.range(0, EDGES).forEach(i -> names.add("edge-" + (i + 1)));
+        return names;
+    }
 
     /** One process of the cluster and how to start it again. */
     static final class Member {
@@ -64,17 +75,25 @@ final class RelayCluster implements AutoCloseable {
     private final List<Integer> brokerPorts = IntStream.range(0, BROKERS).mapToObj(i -> Ports.free()).toList();
     private final List<Integer> edgePorts = IntStream.range(0, EDGES).mapToObj(i -> Ports.free()).toList();
     private final Map<String, Integer> httpPorts = new LinkedHashMap<>();
+    private final Hosts hosts;
 
     /**
      * @param settings extra {@code --set KEY=VALUE} for every relay role (not the brokers)
      */
     RelayCluster(Path jar, Path logs, Path data, String dnsServer, int mxPort, List<String> settings, Consumer<String> note) {
+        this(jar, logs, data, dnsServer, mxPort, settings, note, null);
+    }
+
+    /** @param hosts a host of its own for each member (named as the members are), or null: all on 127.0.0.1 */
+    RelayCluster(Path jar, Path logs, Path data, String dnsServer, int mxPort, List<String> settings, Consumer<String> note,
+            Hosts hosts) {
+        this.hosts = hosts;
         this.jar = jar;
         this.logs = logs;
         this.data = data;
         this.note = note;
         List<Integer> controllerPorts = IntStream.range(0, BROKERS).mapToObj(i -> Ports.free()).toList();
-        String quorum = IntStream.range(0, BROKERS).mapToObj(i -> (i + 1) + "@127.0.0.1:" + controllerPorts.get(i))
+        String quorum = IntStream.range(0, BROKERS).mapToObj(i -> (i + 1) + "@" + at("broker-" + (i + 1)) + ":" + controllerPorts.get(i))
                 .collect(Collectors.joining(","));
         String clusterId = Uuid.randomUuid().toString();
         for (int i = 0; i < BROKERS; i++) {
@@ -82,14 +101,15 @@ final class RelayCluster implements AutoCloseable {
                     "--data-dir", data.resolve("broker-" + (i + 1)).toString(),
                     "--set", "broker.node-id=" + (i + 1), "--set", "broker.quorum=" + quorum,
                     "--set", "broker.cluster-id=" + clusterId, "--set", "broker.port=" + brokerPorts.get(i),
-                    "--set", "broker.controller-port=" + controllerPorts.get(i),
+                    "--set", "broker.controller-port=" + controllerPorts.get(i), "--set", "broker.bind-address=" + at("broker-" + (i + 1)),
                     // Three replicas make an acknowledged record durable, as in production Kafka.
                     "--set", "broker.flush-each-message=false");
         }
         List<Integer> hazelcastPorts = IntStream.range(0, EDGES + WORKERS).mapToObj(i -> Ports.free()).toList();
-        String hazelcast = hazelcastPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+        String hazelcast = IntStream.range(0, EDGES + WORKERS).mapToObj(i -> at(i < EDGES ? "edge-" + (i + 1) : "worker-" + (i - EDGES + 1))
+                + ":" + hazelcastPorts.get(i)).collect(Collectors.joining(","));
         List<String> common = new ArrayList<>(List.of("--bootstrap-servers", bootstrapServers(),
-                "--set", "http.bind-address=127.0.0.1", "--set", "delivery.mx-port=" + mxPort,
+                "--set", "delivery.mx-port=" + mxPort,
                 "--set", "kafka.replication-factor=3", "--set", "kafka.min-insync-replicas=2",
                 "--set", "kafka.partitions=6"));
         settings.forEach(s -> common.addAll(List.of("--set", s)));
@@ -97,13 +117,16 @@ final class RelayCluster implements AutoCloseable {
         for (int i = 0; i < WORKERS; i++) {
             addRelay("worker-" + (i + 1), "mail-relay worker running as ", with(List.of("worker",
                     "--hostname", "worker-" + (i + 1) + ".test", "--hazelcast-members", hazelcast, "--dns-server", dnsServer,
-                    "--set", "hazelcast.port=" + hazelcastPorts.get(EDGES + i)), common));
+                    "--set", "hazelcast.port=" + hazelcastPorts.get(EDGES + i),
+                    "--set", "hazelcast.bind-address=" + at("worker-" + (i + 1))), common));
         }
         for (int i = 0; i < EDGES; i++) {
             addRelay("edge-" + (i + 1), "mail-relay edge running as ", with(List.of("edge",
                     "--hostname", "edge-" + (i + 1) + ".test", "--hazelcast-members", hazelcast,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(i), "--smtp-port", Integer.toString(edgePorts.get(i)),
-                    "--submission-port", "0", "--smtps-port", "0", "--set", "smtp.tls=none"), common));
+                    "--submission-port", "0", "--smtps-port", "0", "--set", "smtp.tls=none",
+                    "--set", "hazelcast.bind-address=" + at("edge-" + (i + 1)), "--set", "smtp.bind-address=" + at("edge-" + (i + 1))),
+                    common));
         }
     }
 
@@ -117,7 +140,7 @@ final class RelayCluster implements AutoCloseable {
         int http = Ports.free();
         httpPorts.put(name, http);
         List<String> all = new ArrayList<>(args);
-        all.addAll(List.of("--http-port", Integer.toString(http)));
+        all.addAll(List.of("--http-port", Integer.toString(http), "--set", "http.bind-address=" + at(name)));
         add(name, readyLine, List.of("-Xmx256m", "-Dlogback.configurationFile=" + relayLogback()), all.toArray(String[]::new));
     }
 
@@ -161,11 +184,19 @@ final class RelayCluster implements AutoCloseable {
     }
 
     String bootstrapServers() {
-        return brokerPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+        return IntStream.range(0, BROKERS).mapToObj(i -> at("broker-" + (i + 1)) + ":" + brokerPorts.get(i))
+                .collect(Collectors.joining(","));
     }
 
-    List<Integer> edgePorts() {
-        return edgePorts;
+    /** Where a member listens: 127.0.0.1, or the address of its own host. */
+    String at(String name) {
+        return hosts == null ? "127.0.0.1" : hosts.address(name);
+    }
+
+    /** The edges' SMTP listeners. */
+    List<java.net.InetSocketAddress> edges() {
+        return IntStream.range(0, EDGES).mapToObj(i -> new java.net.InetSocketAddress(at("edge-" + (i + 1)), edgePorts.get(i)))
+                .toList();
     }
 
     List<String> names() {
@@ -262,7 +293,7 @@ final class RelayCluster implements AutoCloseable {
         Member m = members.get(name);
         m.starts++;
         try {
-            m.process = new ProcessBuilder(m.command).redirectErrorStream(true).redirectOutput(m.log(logs).toFile()).start();
+            m.process = new ProcessBuilder(hosts == null ? m.command : hosts.command(name, m.command)).redirectErrorStream(true).redirectOutput(m.log(logs).toFile()).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

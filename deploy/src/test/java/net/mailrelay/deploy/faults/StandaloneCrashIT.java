@@ -109,7 +109,7 @@ class StandaloneCrashIT {
         // Its delivery is under way and will not end: the partition's commits stop at it.
         await().atMost(Duration.ofSeconds(30)).until(() -> stalling.commandsSeen().contains("DATA"));
 
-        LoadDriver driver = new LoadDriver(SCENARIO, List.of(smtpPort), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60),
+        LoadDriver driver = new LoadDriver(SCENARIO, List.of(new java.net.InetSocketAddress("127.0.0.1", smtpPort)), MESSAGES, SESSIONS, RATE, Duration.ofSeconds(60),
                 LoadDriver.Style.ONE_PER_CONNECTION).start();
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(20)).until(() -> driver.finished() >= MESSAGES / 2);
         int atMx = mx.deliveryCount();

@@ -61,7 +61,9 @@ public final class HazelcastClientGuard implements ClientGuard {
         if (maxAuthFailures <= 0) {
             return CompletableFuture.completedFuture(false);
         }
-        return counters.getAsync(authKey(client)).thenApply(n -> n != null && n >= maxAuthFailures);
+        // Soft state, as for connections: an edge is a lite member, and with no worker in the cluster there is
+        // nowhere to keep the count. AUTH then goes on without it rather than failing for everyone.
+        return counters.getAsync(authKey(client)).thenApply(n -> n != null && n >= maxAuthFailures).exceptionally(e -> false);
     }
 
     @Override
