@@ -1,0 +1,105 @@
+package net.mailrelay.edge.dkim;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Signatures checked by an independent implementation: dkimpy (Debian's python3-dkim, with python3-nacl
+ * for Ed25519; .ci/run installs them), given the public key as the DNS TXT record it would publish.
+ * A body or a From changed after signing fails. The relaxed canonicalizations against RFC 6376's own
+ * example (3.4.5).
+ */
+class DkimSignerTest {
+
+    static final Path PYTHON = Path.of("/usr/bin/python3");
+    static final List<String> HEADERS = List.of("from", "from", "to", "subject", "date", "message-id");
+    static final String MESSAGE = "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject:  a \t folded\r\n"
+            + "\tsubject\r\nDate: Fri, 4 Dec 2026 21:00:00 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n"
+            + "Hello  Bob,\r\n\r\n\u00e9t\u00e9 \r\n\r\n\r\n";
+
+    /** "pass" or why not, as dkimpy says it. */
+    static String dkimpy(byte[] signedMessage, String txtRecord) throws Exception {
+        assertThat(PYTHON).as("Debian's python3 with python3-dkim and python3-nacl (.ci/run installs them)").exists();
+        String script = "import sys, dkim\n"
+                + "txt = sys.argv[1].encode()\n"
+                + "msg = sys.stdin.buffer.read()\n"
+                + "ok = dkim.verify(msg, dnsfunc=lambda name, timeout=5: txt if name == b'sel._domainkey.example.org.' else None)\n"
+                + "print('pass' if ok else 'fail')\n";
+        Process p = new ProcessBuilder(PYTHON.toString(), "-c", script, txtRecord).redirectErrorStream(true).start();
+        p.getOutputStream().write(signedMessage);
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return out;
+    }
+
+    static byte[] signed(DkimSigner signer, byte[] message) {
+        byte[] field = signer.sign(message, 1_780_000_000L).getBytes(StandardCharsets.US_ASCII);
+        byte[] out = Arrays.copyOf(field, field.length + message.length);
+        System.arraycopy(message, 0, out, field.length, message.length);
+        return out;
+    }
+
+    static void verifiesAndBreaks(KeyPair keys, String txt) throws Exception {
+        byte[] message = MESSAGE.getBytes(StandardCharsets.UTF_8);
+        DkimSigner signer = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS);
+        byte[] signed = signed(signer, message);
+        assertThat(dkimpy(signed, txt)).as(signer.algorithm().name()).isEqualTo("pass");
+        String text = new String(signed, StandardCharsets.UTF_8);
+        assertThat(dkimpy(text.replace("Hello  Bob", "Hello Eve").getBytes(StandardCharsets.UTF_8), txt)).as("body changed")
+                .isEqualTo("fail");
+        assertThat(dkimpy(text.replace("\r\n\r\nHello", "\r\nFrom: eve@example.com\r\n\r\nHello").getBytes(StandardCharsets.UTF_8),
+                txt)).as("a second From added (over-signed)").isEqualTo("fail");
+        assertThat(dkimpy(text.replace("Subject:  a \t folded\r\n\tsubject", "Subject: a folded subject")
+                .getBytes(StandardCharsets.UTF_8), txt)).as("whitespace only: relaxed").isEqualTo("pass");
+    }
+
+    @Test
+    void rsaSha256VerifiesWithDkimpy() throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+        g.initialize(2048);
+        KeyPair keys = g.generateKeyPair();
+        verifiesAndBreaks(keys, "v=DKIM1; k=rsa; p=" + Base64.getEncoder().encodeToString(keys.getPublic().getEncoded()));
+    }
+
+    @Test
+    void ed25519Sha256VerifiesWithDkimpy() throws Exception {
+        KeyPair keys = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        byte[] spki = keys.getPublic().getEncoded(); // RFC 8463: the DNS record holds the raw 32-byte key
+        byte[] raw = Arrays.copyOfRange(spki, spki.length - 32, spki.length);
+        verifiesAndBreaks(keys, "v=DKIM1; k=ed25519; p=" + Base64.getEncoder().encodeToString(raw));
+    }
+
+    @Test
+    void shortRsaKeysAndUnsignedFromAreRefused() throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+        g.initialize(768);
+        KeyPair weak = g.generateKeyPair();
+        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", weak.getPrivate(), HEADERS)).hasMessageContaining("RFC 8301");
+        KeyPair ed = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", ed.getPrivate(), List.of("to")))
+                .hasMessageContaining("From");
+    }
+
+    /** RFC 6376 3.4.5's example, relaxed: the header fields and the body it gives. */
+    @Test
+    void relaxedCanonicalizationAsInTheRfcExample() {
+        assertThat(Canonical.header("A: X")).isEqualTo("a:X");
+        assertThat(Canonical.header("B : Y\t\r\n\tZ  ")).isEqualTo("b:Y Z");
+        byte[] m = "A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        assertThat(new String(Canonical.body(m, DkimSigner.bodyStart(m)), StandardCharsets.US_ASCII)).isEqualTo(" C\r\nD E\r\n");
+        assertThat(Canonical.body("\r\n\r\n".getBytes(StandardCharsets.US_ASCII), 0)).as("empty body").isEmpty();
+        assertThat(new String(Canonical.body("no end".getBytes(StandardCharsets.US_ASCII), 0), StandardCharsets.US_ASCII))
+                .isEqualTo("no end\r\n");
+    }
+}
