@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.util.Objects;
 import net.mailrelay.bounce.dsn.DsnComposer;
 import net.mailrelay.bounce.queue.BounceConsumer;
+import net.mailrelay.protocol.dkim.DkimKeys;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.slf4j.Logger;
@@ -49,7 +50,7 @@ public final class BounceService implements AutoCloseable {
      *     and the most header bytes a notice returns (Postfix's bounce_size_limit)
      */
     public record Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes,
-            int returnSizeLimit) {
+            int returnSizeLimit, DkimKeys dkimKeys) {
 
         /** Postfix's bounce_size_limit default. */
         public static final int DEFAULT_RETURN_SIZE_LIMIT = 50_000;
@@ -67,11 +68,17 @@ public final class BounceService implements AutoCloseable {
             if (returnSizeLimit <= 0) {
                 throw new IllegalArgumentException("returnSizeLimit must be > 0 bytes, not " + returnSizeLimit);
             }
+            Objects.requireNonNull(dkimKeys, "dkimKeys");
+        }
+
+        /** Without DKIM keys: notices go unsigned. */
+        public Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes, int returnSizeLimit) {
+            this(hostname, kafka, topics, maxRecordBytes, returnSizeLimit, DkimKeys.none());
         }
 
         /** With the default return size limit. */
         public Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes) {
-            this(hostname, kafka, topics, maxRecordBytes, DEFAULT_RETURN_SIZE_LIMIT);
+            this(hostname, kafka, topics, maxRecordBytes, DEFAULT_RETURN_SIZE_LIMIT, DkimKeys.none());
         }
     }
 
@@ -79,7 +86,8 @@ public final class BounceService implements AutoCloseable {
 
     private BounceService(Config config, Clock clock, MeterRegistry registry) {
         consumer = new BounceConsumer(config.kafka(), config.topics(), config.maxRecordBytes(),
-                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit()), clock, registry);
+                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit(),
+                        config.dkimKeys().forDomainOrParent(config.hostname())), clock, registry);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),
                 config.topics().outbound());

@@ -58,8 +58,11 @@ import net.mailrelay.edge.ClientGuard;
 import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.EdgeReceiver;
 import net.mailrelay.edge.auth.UsersFileException;
+import net.mailrelay.edge.dkim.MessageSigning;
 import net.mailrelay.edge.cluster.HazelcastClientGuard;
 import net.mailrelay.edge.policy.RecipientBlocks;
+import net.mailrelay.protocol.dkim.DkimKeyException;
+import net.mailrelay.protocol.dkim.DkimKeys;
 import net.mailrelay.edge.policy.SuppressedRecipients;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
@@ -158,6 +161,7 @@ public final class RelayProcess implements AutoCloseable {
         Map<String, BooleanSupplier> readiness = new LinkedHashMap<>();
         readiness.put("kafka", kafkaHealth);
 
+        DkimKeys dkim = dkimKeys(s);
         HazelcastInstance hazelcast = null;
         Seal seal = role == Role.BOUNCE ? null : seal(s, standalone);
         if (role != Role.BOUNCE) {
@@ -177,7 +181,7 @@ public final class RelayProcess implements AutoCloseable {
         parts.push(ready);
         if (role == Role.STANDALONE || role == Role.BOUNCE) {
             parts.push(BounceService.start(new BounceService.Config(hostname, kafka, topics, maxRecordBytes,
-                    s.get(Keys.BOUNCE_RETURN_SIZE)), registry));
+                    s.get(Keys.BOUNCE_RETURN_SIZE), dkim), registry));
         }
         QueueAdmin queueAdmin = null;
         if (role == Role.STANDALONE || role == Role.WORKER) {
@@ -222,7 +226,7 @@ public final class RelayProcess implements AutoCloseable {
                 blocks = suppressed;
             }
             try {
-                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null), guard, blocks,
+                edge = EdgeReceiver.start(edgeConfig(s, hostname, topics, standalone ? s.get(Keys.DATA_DIR) : null, dkim), guard, blocks,
                         new EdgeMetrics(registry), ready::ready);
             } catch (UsersFileException e) {
                 throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
@@ -259,7 +263,7 @@ public final class RelayProcess implements AutoCloseable {
         try {
             LOG.error("{}. Not ready, and SMTP clients are answered 421 4.3.2, until it does (checked every 10 s)", refused.get());
             if (role == Role.EDGE) {
-                door.push(EdgeReceiver.start(edgeConfig(s, hostname, new Topics(s.get(Keys.TOPIC_PREFIX)), null),
+                door.push(EdgeReceiver.start(edgeConfig(s, hostname, new Topics(s.get(Keys.TOPIC_PREFIX)), null, DkimKeys.none()),
                         ClientGuard.NONE, RecipientBlocks.NONE, EdgeMetrics.none(), () -> false));
             }
             if (s.get(Keys.HTTP_PORT) > 0) {
@@ -317,7 +321,8 @@ public final class RelayProcess implements AutoCloseable {
                 + KafkaSecurity.clientCertificateTrouble(s, java.time.Instant.now()).map(t -> "; " + t).orElse(""));
     }
 
-    private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics, Path dataDir) throws IOException {
+    private EdgeReceiver.Config edgeConfig(Settings s, String hostname, Topics topics, Path dataDir, DkimKeys dkim)
+            throws IOException {
         List<EdgeReceiver.Listener> listeners = new ArrayList<>();
         if (s.get(Keys.SMTP_PORT) > 0) {
             listeners.add(new EdgeReceiver.Listener(listenerPolicy("smtp", s.get(Keys.SMTP_TLS), s.get(Keys.SMTP_AUTH), false,
@@ -353,7 +358,25 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.BARE_LF).equals("reject") ? BareLineFeeds.REJECT : BareLineFeeds.NORMALIZE,
                 s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
                 java.util.Set.copyOf(s.get(Keys.RELAY_DOMAINS)), s.get(Keys.MAX_CONNECTIONS),
-                s.get(Keys.MAX_CONNECTIONS_PER_CLIENT), cert, key, s.get(Keys.USERS_FILE).orElse(null));
+                s.get(Keys.MAX_CONNECTIONS_PER_CLIENT), cert, key, s.get(Keys.USERS_FILE).orElse(null), dkim,
+                new MessageSigning.Rules(s.get(Keys.DKIM_SIGN_TRUSTED), s.get(Keys.DKIM_USER_DOMAINS)));
+    }
+
+    /** The DKIM keys, read once at start; a bad file stops the start, named (docs/deliverability.md). */
+    static DkimKeys dkimKeys(Settings s) {
+        Path dir = s.get(Keys.DKIM_KEY_DIR).orElse(null);
+        if (dir == null) {
+            return DkimKeys.none();
+        }
+        List<String> headers = new java.util.ArrayList<>(s.get(Keys.DKIM_HEADERS));
+        if (headers.stream().noneMatch(h -> h.equalsIgnoreCase("from"))) {
+            headers.add(0, "from");
+        }
+        try {
+            return DkimKeys.load(dir, new DkimKeys.Settings(headers, java.util.Set.of("from"), s.get(Keys.DKIM_LIFETIME)));
+        } catch (DkimKeyException e) {
+            throw new ConfigException(Keys.DKIM_KEY_DIR.name(), dir.toString(), e.getMessage());
+        }
     }
 
     private static ListenerPolicy listenerPolicy(String name, String tls, String auth, boolean submission, boolean strictEnvelopes) {

@@ -84,7 +84,8 @@ class StandaloneJarIT {
                 "--set", "queue.retry-tiers=1s",
                 "--set", "queue.min-backoff=1s",
                 "--set", "queue.max-backoff=1s",
-                "--set", "admin.token=" + TOKEN)
+                "--set", "admin.token=" + TOKEN,
+                "--set", "dkim.key-dir=" + dir.resolve("dkim"))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
         Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
@@ -111,11 +112,17 @@ class StandaloneJarIT {
 
     /** Runs the jar as a CLI against this process's admin API; returns what it printed. */
     private String cli(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(args));
+        command.addAll(List.of("--url", "http://127.0.0.1:" + httpPort, "--token", TOKEN));
+        return jar(command);
+    }
+
+    /** Runs the jar with these arguments; returns what it printed, after checking it exited 0. */
+    private static String jar(List<String> args) throws Exception {
         Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar"));
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", jar.toString()));
-        command.addAll(List.of(args));
-        command.addAll(List.of("--url", "http://127.0.0.1:" + httpPort, "--token", TOKEN));
+        command.addAll(args);
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -133,8 +140,27 @@ class StandaloneJarIT {
         FakeMx routed = new FakeMx("routed.sink");
         routed.start();
         sinks.add(routed);
+        // Issue 18: keys made by the jar, and mail from a trusted client signed with both and verified by dkimpy.
+        List<String> zone = new ArrayList<>();
+        for (String algorithm : List.of("rsa", "ed25519")) {
+            String printed = jar(List.of("dkim", "keygen", "--domain", "client.test", "--selector", algorithm + "1",
+                    "--algorithm", algorithm, "--dir", dir.resolve("dkim").toString())).trim();
+            zone.add(printed.lines().filter(l -> l.contains(" IN TXT ")).findFirst().orElseThrow());
+            assertThat(zone.get(zone.size() - 1)).startsWith(algorithm + "1._domainkey.client.test. IN TXT \"v=DKIM1; k=" + algorithm + "; p=");
+        }
         Path firstLog = dir.resolve("first.log");
         Process first = start(routed, firstLog);
+
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", smtpPort)) {
+            c.expect("220 ");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            assertThat(c.sendMessage("sender@client.test", List.of("signed@routed.test"), "From: <sender@client.test>\r\n"
+                    + "To: <signed@routed.test>\r\nSubject: signed\r\n\r\nbody\r\n")).startsWith("250 ");
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("signed@routed.test").size() == 1);
+        assertThat(net.mailrelay.testing.Dkimpy.verify(routed.deliveriesTo("signed@routed.test").get(0).data(), zone))
+                .isEqualTo("pass pass");
 
         assertThat(send("someone@routed.test", "first")).startsWith("250 2.0.0 Ok: queued as ");
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("someone@routed.test").size() == 1);

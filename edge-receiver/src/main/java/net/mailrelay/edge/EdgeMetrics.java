@@ -29,6 +29,7 @@ public final class EdgeMetrics {
     private final Map<String, PerListener> listeners = new ConcurrentHashMap<>();
     private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
     private final Map<String, Counter> refusals = new ConcurrentHashMap<>();
+    private final Map<String, Counter> dkimCounters = new ConcurrentHashMap<>();
     private final Timer published;
     private final Timer publishFailed;
 
@@ -95,6 +96,35 @@ public final class EdgeMetrics {
         for (String reason : List.of("queue_full", "queue_wait", "stopping")) {
             refusal(reason);
         }
+    }
+
+    /** DKIM signatures added, by algorithm (rsa-sha256, ed25519-sha256). */
+    public void dkimSigned(String algorithm) {
+        dkim("mailrelay.dkim.signatures", "DKIM signatures added at the edge, by algorithm", "algorithm", algorithm).increment();
+    }
+
+    /**
+     * A message from a client allowed to sign that went unsigned, by reason: {@code no_key} (no key for its
+     * From domain), {@code not_permitted} (the user may not send as that domain), {@code no_from} (not
+     * exactly one From address).
+     */
+    public void dkimUnsigned(String reason) {
+        dkim("mailrelay.dkim.unsigned", "Messages that DKIM did not sign, by reason", "reason", reason).increment();
+    }
+
+    /** Registers the DKIM meters at zero, so that dashboards find them before the first message. */
+    public void dkimMeters() {
+        for (String a : List.of("rsa-sha256", "ed25519-sha256")) {
+            dkim("mailrelay.dkim.signatures", "DKIM signatures added at the edge, by algorithm", "algorithm", a);
+        }
+        for (String r : List.of("no_key", "not_permitted", "no_from")) {
+            dkim("mailrelay.dkim.unsigned", "Messages that DKIM did not sign, by reason", "reason", r);
+        }
+    }
+
+    private Counter dkim(String name, String description, String tag, String value) {
+        return dkimCounters.computeIfAbsent(name + ' ' + value, k -> Counter.builder(name).description(description)
+                .tag(tag, value).register(registry));
     }
 
     /** Meters for one listener. */

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import net.mailrelay.edge.auth.CredentialStore;
 import net.mailrelay.edge.auth.PasswordAuthenticator;
+import net.mailrelay.edge.dkim.MessageSigning;
 import net.mailrelay.edge.listener.ListenerContext;
 import net.mailrelay.edge.listener.SmtpListener;
 import net.mailrelay.edge.listener.TlsContexts;
@@ -28,6 +29,7 @@ import net.mailrelay.edge.queue.KafkaPublisher;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
 import net.mailrelay.edge.session.SessionSettings;
+import net.mailrelay.protocol.dkim.DkimKeys;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
@@ -40,9 +42,10 @@ import org.slf4j.LoggerFactory;
  * <p>What it does: accepts mail over SMTP on up to three listeners (MX on 25 with STARTTLS; submission
  * on 587 with STARTTLS and AUTH required; submissions on 465 with implicit TLS and AUTH required),
  * checks relay permission, prepends a Received: header (and on submission a missing Message-ID or
- * Date), assigns a queue id and publishes the message to Kafka. It answers 250 to the end of the
- * message only after Kafka has acknowledged the record (acks=all); if Kafka does not acknowledge within
- * the publish timeout it answers 451 4.3.0, so mail is either durable or still the client's.
+ * Date), signs the message with DKIM when its sender may sign, assigns a queue id and publishes the
+ * message to Kafka. It answers 250 to the end of the message only after Kafka has acknowledged the
+ * record (acks=all); if Kafka does not acknowledge within the publish timeout it answers 451 4.3.0, so
+ * mail is either durable or still the client's.
  *
  * <p>Reads: SMTP connections; the users file (AUTH). Writes: {@code mail.outbound}. Shares per-client
  * counters (connection rate, AUTH failures) with the other edges through Hazelcast.
@@ -55,11 +58,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 2034 and 3463 (enhanced status codes), 3030
  * (CHUNKING), 3207 (STARTTLS), 3461 (DSN parameters), 4954 and 4616 (AUTH, PLAIN), 6152 (8BITMIME), 6409
- * (submission), 6531 (SMTPUTF8), 8314 (implicit TLS).
+ * (submission), 6531 (SMTPUTF8), 8314 (implicit TLS), 6376 and 8463 (DKIM signing, RSA and Ed25519).
  *
  * <p>Configuration keys: {@code hostname}, {@code smtp.*}, {@code submission.*}, {@code smtps.*},
  * {@code tls.cert-file}, {@code tls.key-file}, {@code auth.*}, {@code message.max-size},
- * {@code edge.publish-timeout}, {@code trusted-networks}, {@code relay-domains},
+ * {@code edge.publish-timeout}, {@code trusted-networks}, {@code relay-domains}, {@code dkim.*} (docs/deliverability.md),
  * {@code kafka.bootstrap-servers} (and {@code kafka.security-protocol}, {@code kafka.sasl.*}, {@code kafka.ssl.*}, {@code kafka.client.*}: docs/kafka-security.md), {@code kafka.topic-prefix} (docs/configuration.md, docs/edge.md).
  */
 public final class EdgeReceiver implements AutoCloseable {
@@ -93,7 +96,9 @@ public final class EdgeReceiver implements AutoCloseable {
             int maxConnectionsPerClient,
             Path tlsCertificate,
             Path tlsKey,
-            Path usersFile) {
+            Path usersFile,
+            DkimKeys dkimKeys,
+            MessageSigning.Rules dkimRules) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -103,6 +108,8 @@ public final class EdgeReceiver implements AutoCloseable {
             Objects.requireNonNull(bareLineFeeds, "bareLineFeeds");
             trustedNetworks = List.copyOf(trustedNetworks);
             relayDomains = Set.copyOf(relayDomains);
+            Objects.requireNonNull(dkimKeys, "dkimKeys");
+            Objects.requireNonNull(dkimRules, "dkimRules");
             boolean needsTls = listeners.stream().anyMatch(l -> l.policy().startTlsOffered() || l.policy().implicitTls());
             if (needsTls && (tlsCertificate == null || tlsKey == null)) {
                 throw new IllegalArgumentException("a listener offers TLS, so tls.cert-file and tls.key-file must be set");
@@ -114,6 +121,7 @@ public final class EdgeReceiver implements AutoCloseable {
     private final EventLoopGroup workers;
     private final KafkaPublisher publisher;
     private final PasswordAuthenticator authenticator;
+    private final MessageSigning signing;
     private final List<SmtpListener> listeners = new ArrayList<>();
 
     private EdgeReceiver(Config config, ClientGuard guard, RecipientBlocks blocks, EdgeMetrics metrics, BooleanSupplier ready,
@@ -127,12 +135,13 @@ public final class EdgeReceiver implements AutoCloseable {
         publisher = new KafkaPublisher(config.kafka(), config.topics().outbound(), config.publishTimeout(),
                 RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname(), metrics);
         authenticator = new PasswordAuthenticator(users, guard, 2);
+        signing = new MessageSigning(config.dkimKeys(), config.dkimRules(), clock, metrics);
         acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
         try {
             for (Listener l : config.listeners()) {
                 ListenerContext context = new ListenerContext(base.forListener(l.policy()), config.idleTimeout(), publisher,
-                        authenticator, guard, limits, tls, clock, metrics, ready);
+                        authenticator, guard, limits, tls, clock, metrics, ready, signing);
                 SmtpListener listener = new SmtpListener(acceptors, workers, l.address(), context);
                 listeners.add(listener);
                 LOG.info("edge listening for SMTP ({}) on {}", listener.name(), listener.localAddress());
@@ -187,6 +196,7 @@ public final class EdgeReceiver implements AutoCloseable {
             LOG.warn("the SMTP event loops did not stop within 10 s; stopping the rest anyway");
         }
         authenticator.close();
+        signing.close();
         publisher.close();
     }
 }

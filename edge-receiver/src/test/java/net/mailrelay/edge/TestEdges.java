@@ -8,9 +8,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import net.mailrelay.edge.dkim.MessageSigning;
 import net.mailrelay.edge.policy.Cidr;
 import net.mailrelay.edge.session.BareLineFeeds;
 import net.mailrelay.edge.session.ListenerPolicy;
+import net.mailrelay.protocol.dkim.DkimKeys;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 
@@ -32,6 +34,8 @@ public final class TestEdges {
     int maxConnections = 1000;
     int maxConnectionsPerClient = 50;
     Path usersFile;
+    DkimKeys dkimKeys = DkimKeys.none();
+    MessageSigning.Rules dkimRules = new MessageSigning.Rules(true, java.util.Map.of());
 
     public TestEdges(String bootstrap, Topics topics) {
         this.bootstrap = bootstrap;
@@ -61,7 +65,7 @@ public final class TestEdges {
         SelfSignedCertificate c = certificate();
         return new EdgeReceiver.Config("relay.test", listeners, KafkaAccess.plaintext(bootstrap), topics, maxMessageSize, 100, 20,
                 maxReceivedHeaders, bareLineFeeds, idle, publish, trusted, relayDomains, maxConnections,
-                maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile);
+                maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile, dkimKeys, dkimRules);
     }
 
     public EdgeReceiver start(ClientGuard guard) throws Exception {

@@ -16,6 +16,7 @@ import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.QueueId;
+import net.mailrelay.protocol.dkim.DkimSigner;
 import org.apache.james.mime4j.dom.Body;
 import org.apache.james.mime4j.dom.Message;
 import org.apache.james.mime4j.dom.Multipart;
@@ -44,12 +45,19 @@ public final class DsnComposer {
     private final Clock clock;
     private final int returnSizeLimit;
     private final DeliveryStatus deliveryStatus;
+    private final List<DkimSigner> signers;
+
+    public DsnComposer(String hostname, Clock clock, int returnSizeLimit) {
+        this(hostname, clock, returnSizeLimit, List.of());
+    }
 
     /**
      * @param returnSizeLimit the largest original (in bytes) a failure notice returns whole, and the most
      *     header bytes any notice returns (Postfix's bounce_size_limit)
+     * @param signers the DKIM keys of the relay's own domain, which sign every notice; none, none signs
      */
-    public DsnComposer(String hostname, Clock clock, int returnSizeLimit) {
+    public DsnComposer(String hostname, Clock clock, int returnSizeLimit, List<DkimSigner> signers) {
+        this.signers = List.copyOf(signers);
         this.hostname = FieldText.oneLine(Objects.requireNonNull(hostname, "hostname"));
         this.clock = Objects.requireNonNull(clock, "clock");
         if (returnSizeLimit <= 0) {
@@ -92,11 +100,26 @@ public final class DsnComposer {
             Message dsn = topLevel(original, kind, newQueueId, boundary, eightBit(text, status, returned.content()), global)
                     .setBody((Body) parts(text, status, returned, global))
                     .build();
-            return Optional.of(new Dsn(kind, DefaultMessageWriter.asBytes(dsn), smtpUtf8));
+            return Optional.of(new Dsn(kind, signed(DefaultMessageWriter.asBytes(dsn)), smtpUtf8));
         } catch (IOException e) {
             // Writing to memory does not fail.
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The notice with a DKIM-Signature per key of the relay's domain in front (From is MAILER-DAEMON@hostname). */
+    private byte[] signed(byte[] message) {
+        if (signers.isEmpty()) {
+            return message;
+        }
+        StringBuilder fields = new StringBuilder();
+        for (DkimSigner s : signers) {
+            fields.append(s.sign(message, clock.instant().getEpochSecond()));
+        }
+        byte[] head = fields.toString().getBytes(StandardCharsets.US_ASCII);
+        byte[] out = java.util.Arrays.copyOf(head, head.length + message.length);
+        System.arraycopy(message, 0, out, head.length, message.length);
+        return out;
     }
 
     /**

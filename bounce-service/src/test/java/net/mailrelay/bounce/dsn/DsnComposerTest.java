@@ -13,8 +13,11 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import net.mailrelay.protocol.dkim.DkimKeys;
+import net.mailrelay.protocol.dkim.KeyGeneration;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
 import net.mailrelay.protocol.dsn.RecipientReport;
@@ -23,6 +26,7 @@ import net.mailrelay.protocol.envelope.DsnReturn;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.Recipient;
+import net.mailrelay.testing.Dkimpy;
 import org.apache.james.mime4j.dom.Entity;
 import org.apache.james.mime4j.dom.Message;
 import org.apache.james.mime4j.dom.Multipart;
@@ -30,6 +34,7 @@ import org.apache.james.mime4j.dom.SingleBody;
 import org.apache.james.mime4j.dom.field.ContentTypeField;
 import org.apache.james.mime4j.message.DefaultMessageBuilder;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DsnComposerTest {
 
@@ -74,6 +79,25 @@ class DsnComposerTest {
 
         String headers = text(parts.get(2));
         assertThat(headers).isEqualTo(DsnFixtures.ORIGINAL_HEADERS).doesNotContain("secret body");
+    }
+
+    /** Notices are signed with the keys of the relay's own domain (the hostname's parent here) and verify. */
+    @Test
+    void signsTheNoticeWithTheRelaysOwnDomain(@TempDir Path dir) throws Exception {
+        List<String> zone = List.of(
+                KeyGeneration.generate(dir, "example.org", "r1", "rsa", 2048).dnsRecord(),
+                KeyGeneration.generate(dir, "example.org", "e1", "ed25519", 0).dnsRecord());
+        DkimKeys keys = DkimKeys.load(dir,
+                DkimKeys.Settings.defaults());
+        DsnComposer signing = new DsnComposer(HOST, DsnFixtures.CLOCK, DsnFixtures.SIZE_LIMIT, keys.forDomainOrParent(HOST));
+
+        byte[] dsn = signing.compose(request("sender@example.org", userUnknown()), framedMessage(), 4, messageLength(), DSN_ID)
+                .orElseThrow().message();
+
+        assertThat(new String(dsn, StandardCharsets.US_ASCII)).startsWith("DKIM-Signature: ");
+        assertThat(Dkimpy.verify(dsn, zone)).isEqualTo("pass pass");
+        assertThat(Dkimpy.verify(compose(request("sender@example.org", userUnknown())), zone))
+                .as("the composer without keys").isEqualTo("none");
     }
 
     @Test

@@ -241,6 +241,22 @@ public final class Keys {
     public static final Key<Duration> MAX_LIFETIME = new Key<>("queue.max-lifetime", "5d", Parsers::positiveDuration,
             "Age after which deferred mail is returned to the sender with 4.4.7 (Postfix maximal_queue_lifetime).");
 
+    // DKIM signing (docs/deliverability.md).
+    public static final Key<java.util.Optional<Path>> DKIM_KEY_DIR = new Key<>("dkim.key-dir", "", Parsers::optionalPath,
+            "Folder of DKIM signing keys, DIR/<domain>/<selector>.pem (as `dkim keygen` writes them): each key signs mail "
+                    + "whose From domain is <domain>; empty: no signing.");
+    public static final Key<Boolean> DKIM_SIGN_TRUSTED = new Key<>("dkim.sign-trusted-networks", "true", Parsers::bool,
+            "Sign mail from clients in trusted-networks, as well as from authenticated users (never other clients).");
+    public static final Key<Map<String, java.util.Set<String>>> DKIM_USER_DOMAINS = new Key<>("dkim.user-domains", "",
+            Parsers::userDomains,
+            "USER=DOMAIN[|DOMAIN...], comma-separated: the only From domains signed for that authenticated user; "
+                    + "users not listed are signed for every domain that has a key.");
+    public static final Key<List<String>> DKIM_HEADERS = new Key<>("dkim.headers",
+            String.join(",", net.mailrelay.protocol.dkim.DkimKeys.Settings.DEFAULT_HEADERS), Parsers::list,
+            "Header fields signed, every instance present; From is always signed and over-signed.");
+    public static final Key<Duration> DKIM_LIFETIME = new Key<>("dkim.signature-lifetime", "0", Parsers::duration,
+            "How long a signature stays valid (x=); 0 = no expiry.");
+
     // Notifications and suppression.
     public static final Key<Duration> DELAY_WARNING = new Key<>("dsn.delay-warning", "4h", Parsers::duration,
             "Age of a still-deferred message at which its sender gets one delay warning DSN; 0 = never "
@@ -315,5 +331,5 @@ public final class Keys {
             REBUILD_MAX_RECORDS, OWN_ADDRESSES, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, BROKER_BIND, CONTROLLER_PORT,
-            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
+            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DKIM_KEY_DIR, DKIM_SIGN_TRUSTED, DKIM_USER_DOMAINS, DKIM_HEADERS, DKIM_LIFETIME, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }

@@ -119,6 +119,27 @@ final class Parsers {
     }
 
     /** A comma-separated list; empty text is an empty list. */
+    /** USER=DOMAIN[|DOMAIN...], comma-separated. */
+    static java.util.Map<String, java.util.Set<String>> userDomains(String s) {
+        java.util.Map<String, java.util.Set<String>> m = new java.util.HashMap<>();
+        for (String e : list(s)) {
+            int eq = e.indexOf('=');
+            if (eq <= 0 || eq == e.length() - 1) {
+                throw new IllegalArgumentException("entries must be USER=DOMAIN[|DOMAIN...], not '" + e + "'");
+            }
+            java.util.Set<String> domains = new java.util.HashSet<>();
+            for (String d : e.substring(eq + 1).split("\\|")) {
+                if (!d.trim().isEmpty()) {
+                    domains.add(d.trim().toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+            if (m.put(e.substring(0, eq).trim(), java.util.Set.copyOf(domains)) != null) {
+                throw new IllegalArgumentException("user '" + e.substring(0, eq).trim() + "' is listed twice");
+            }
+        }
+        return m;
+    }
+
     static List<String> list(String s) {
         return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
     }

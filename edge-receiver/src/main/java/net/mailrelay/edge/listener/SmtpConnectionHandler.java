@@ -256,14 +256,18 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void publish(ChannelHandlerContext ctx, Step.Publish p) {
-        long size = content.size() + p.traceHeader().length;
-        byte[] value = content.toRecordValue(RecordCodec.head(p.envelope()), p.traceHeader());
+        byte[] head = RecordCodec.head(p.envelope());
+        byte[] value = content.toRecordValue(head, p.traceHeader());
         content = null;
         hold(ctx, false);
         ctx.flush();
         long started = System.nanoTime();
-        context.publisher().publish(p.envelope().queueId(), value).whenComplete((ok, error) ->
-                ctx.executor().execute(() -> {
+        boolean trusted = context.settings().relayPolicy().isTrusted(client);
+        // DKIM signs before the publish, off the event loop; a signing failure is a 451 like a publish failure.
+        context.signing().sign(p.envelope(), trusted, value, head.length)
+                .thenCompose(signed -> context.publisher().publish(p.envelope().queueId(), signed.value())
+                        .thenApply(ok -> (long) signed.value().length - head.length))
+                .whenComplete((size, error) -> ctx.executor().execute(() -> {
                     context.metrics().publishTook(java.time.Duration.ofNanos(System.nanoTime() - started), error == null);
                     if (error == null) {
                         meters.accepted(size);

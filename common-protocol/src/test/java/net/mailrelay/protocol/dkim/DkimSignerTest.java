@@ -1,46 +1,35 @@
-package net.mailrelay.edge.dkim;
+package net.mailrelay.protocol.dkim;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Set;
+import net.mailrelay.testing.Dkimpy;
 import org.junit.jupiter.api.Test;
 
 /**
- * Signatures checked by an independent implementation: dkimpy (Debian's python3-dkim, with python3-nacl
- * for Ed25519; .ci/run installs them), given the public key as the DNS TXT record it would publish.
+ * Signatures checked by an independent implementation, dkimpy ({@link Dkimpy}), given the public key as
+ * the DNS TXT record it would publish.
  * A body or a From changed after signing fails. The relaxed canonicalizations against RFC 6376's own
  * example (3.4.5).
  */
 class DkimSignerTest {
 
-    static final Path PYTHON = Path.of("/usr/bin/python3");
-    static final List<String> HEADERS = List.of("from", "from", "to", "subject", "date", "message-id");
+    static final List<String> HEADERS = List.of("from", "to", "subject", "date", "message-id");
     static final String MESSAGE = "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject:  a \t folded\r\n"
             + "\tsubject\r\nDate: Fri, 4 Dec 2026 21:00:00 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n"
             + "Hello  Bob,\r\n\r\n\u00e9t\u00e9 \r\n\r\n\r\n";
 
-    /** "pass" or why not, as dkimpy says it. */
+    /** "pass" or "fail", as dkimpy says. */
     static String dkimpy(byte[] signedMessage, String txtRecord) throws Exception {
-        assertThat(PYTHON).as("Debian's python3 with python3-dkim and python3-nacl (.ci/run installs them)").exists();
-        String script = "import sys, dkim\n"
-                + "txt = sys.argv[1].encode()\n"
-                + "msg = sys.stdin.buffer.read()\n"
-                + "ok = dkim.verify(msg, dnsfunc=lambda name, timeout=5: txt if name == b'sel._domainkey.example.org.' else None)\n"
-                + "print('pass' if ok else 'fail')\n";
-        Process p = new ProcessBuilder(PYTHON.toString(), "-c", script, txtRecord).redirectErrorStream(true).start();
-        p.getOutputStream().write(signedMessage);
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return out;
+        return Dkimpy.verify(signedMessage, List.of("sel._domainkey.example.org. IN TXT \"" + txtRecord + "\""));
     }
 
     static byte[] signed(DkimSigner signer, byte[] message) {
@@ -52,7 +41,7 @@ class DkimSignerTest {
 
     static void verifiesAndBreaks(KeyPair keys, String txt) throws Exception {
         byte[] message = MESSAGE.getBytes(StandardCharsets.UTF_8);
-        DkimSigner signer = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS);
+        DkimSigner signer = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO);
         byte[] signed = signed(signer, message);
         assertThat(dkimpy(signed, txt)).as(signer.algorithm().name()).isEqualTo("pass");
         String text = new String(signed, StandardCharsets.UTF_8);
@@ -85,10 +74,23 @@ class DkimSignerTest {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(768);
         KeyPair weak = g.generateKeyPair();
-        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", weak.getPrivate(), HEADERS)).hasMessageContaining("RFC 8301");
+        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", weak.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO)).hasMessageContaining("RFC 8301");
         KeyPair ed = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
-        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", ed.getPrivate(), List.of("to")))
+        assertThatThrownBy(() -> new DkimSigner("example.org", "sel", ed.getPrivate(), List.of("to"), Set.of(), Duration.ZERO))
                 .hasMessageContaining("From");
+    }
+
+    @Test
+    void everyInstancePresentIsSignedFromOnceMoreAndTheExpiryIsSetWhenAsked() throws Exception {
+        KeyPair keys = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        DkimSigner signer = new DkimSigner("Example.ORG", "sel", keys.getPrivate(), List.of("from", "cc", "received"),
+                Set.of("from"), Duration.ofDays(7));
+        String m = "Received: a\r\nReceived: b\r\nFrom: a@example.org\r\n\r\nbody\r\n";
+        String field = signer.sign(m.getBytes(StandardCharsets.US_ASCII), 1_780_000_000L).replace("\r\n\t", " ");
+        assertThat(field).contains("d=example.org;").contains("h=from:from:received:received;")
+                .contains("t=1780000000; x=1780604800;").doesNotContain("cc");
+        DkimSigner forever = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO);
+        assertThat(forever.sign(m.getBytes(StandardCharsets.US_ASCII), 1L)).doesNotContain("x=");
     }
 
     /** RFC 6376 3.4.5's example, relaxed: the header fields and the body it gives. */

@@ -1,11 +1,12 @@
-package net.mailrelay.edge.dkim;
+package net.mailrelay.protocol.dkim;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.Signature;
-import java.security.interfaces.RSAPrivateCrtKey;
+import java.security.interfaces.RSAKey;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -13,15 +14,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A DKIM signer (RFC 6376) for one domain, selector and key: RSA-SHA256, or Ed25519-SHA256 (RFC 8463),
  * relaxed/relaxed, over the exact bytes of a message. {@link #sign} returns the DKIM-Signature field to
  * put in front of the message. RSA keys under 1024 bits are refused (RFC 8301).
  *
- * <p>The header fields signed are picked as RFC 6376 5.4.2 says, from the bottom up, one instance per
- * name listed; a name listed once more than it occurs signs its absence, so that a From added in transit
- * breaks the signature (over-signing).
+ * <p>Every instance of each header field named is signed, picked as RFC 6376 5.4.2 says, from the bottom
+ * up. An over-signed name is listed once more than it occurs, which signs its absence, so that a From
+ * added in transit breaks the signature (5.4.2, 8.15).
  */
 public final class DkimSigner {
 
@@ -34,6 +36,11 @@ public final class DkimSigner {
         Algorithm(String tag) {
             this.tag = tag;
         }
+
+        /** The name in {@code a=}. */
+        public String tag() {
+            return tag;
+        }
     }
 
     private final String domain;
@@ -41,14 +48,26 @@ public final class DkimSigner {
     private final PrivateKey key;
     private final Algorithm algorithm;
     private final List<String> headers;
+    private final Set<String> oversigned;
+    private final long lifetimeSeconds;
 
-    /** @param headers the names to sign, lower case, in order; a name repeated signs that many instances */
-    public DkimSigner(String domain, String selector, PrivateKey key, List<String> headers) {
-        this.domain = Objects.requireNonNull(domain, "domain");
+    /**
+     * @param headers the names whose every instance is signed
+     * @param oversigned the names also signed once more than they occur; From must be one
+     * @param lifetime how long the signature is valid ({@code x=}); zero for no expiry
+     */
+    public DkimSigner(String domain, String selector, PrivateKey key, List<String> headers, Set<String> oversigned,
+            Duration lifetime) {
+        this.domain = Objects.requireNonNull(domain, "domain").toLowerCase(Locale.ROOT);
         this.selector = Objects.requireNonNull(selector, "selector");
         this.key = Objects.requireNonNull(key, "key");
-        this.headers = List.copyOf(headers);
-        if (key instanceof RSAPrivateCrtKey rsa) {
+        this.headers = headers.stream().map(h -> h.toLowerCase(Locale.ROOT)).distinct().toList();
+        this.oversigned = oversigned.stream().map(h -> h.toLowerCase(Locale.ROOT)).collect(java.util.stream.Collectors.toSet());
+        this.lifetimeSeconds = lifetime.toSeconds();
+        if (lifetimeSeconds < 0) {
+            throw new IllegalArgumentException("a DKIM signature lifetime cannot be negative: " + lifetime);
+        }
+        if (key instanceof RSAKey rsa) {
             if (rsa.getModulus().bitLength() < 1024) {
                 throw new IllegalArgumentException("an RSA key of " + rsa.getModulus().bitLength()
                         + " bits is too short for DKIM (RFC 8301: at least 1024)");
@@ -59,13 +78,29 @@ public final class DkimSigner {
         } else {
             throw new IllegalArgumentException("a DKIM key is RSA or Ed25519, not " + key.getAlgorithm());
         }
-        if (!this.headers.contains("from")) {
-            throw new IllegalArgumentException("the From field must be signed (RFC 6376 5.4)");
+        if (!this.oversigned.contains("from")) {
+            throw new IllegalArgumentException("the From field must be signed, and over-signed (RFC 6376 5.4, 8.15)");
+        }
+        if (!this.headers.containsAll(this.oversigned)) {
+            throw new IllegalArgumentException("an over-signed field must be among those signed: " + this.oversigned);
         }
     }
 
     public Algorithm algorithm() {
         return algorithm;
+    }
+
+    public String domain() {
+        return domain;
+    }
+
+    public String selector() {
+        return selector;
+    }
+
+    /** The DKIM-Signature field for the message that fills {@code value} from {@code offset} to its end. */
+    public String sign(byte[] value, int offset, long epochSeconds) {
+        return sign(offset == 0 ? value : java.util.Arrays.copyOfRange(value, offset, value.length), epochSeconds);
     }
 
     /**
@@ -76,11 +111,13 @@ public final class DkimSigner {
         int bodyStart = bodyStart(message);
         List<String> fields = fields(message, bodyStart);
         String bh = Base64.getEncoder().encodeToString(sha256(Canonical.body(message, bodyStart)));
+        List<String> names = signedNames(fields);
+        String expiry = lifetimeSeconds == 0 ? "" : "; x=" + (epochSeconds + lifetimeSeconds);
         String tags = "v=1; a=" + algorithm.tag + "; c=relaxed/relaxed; d=" + domain + "; s=" + selector + "; t=" + epochSeconds
-                + "; h=" + String.join(":", headers) + "; bh=" + bh + "; b=";
+                + expiry + "; h=" + String.join(":", names) + "; bh=" + bh + "; b=";
         StringBuilder signed = new StringBuilder();
         Map<String, Integer> used = new HashMap<>();
-        for (String name : headers) {
+        for (String name : names) {
             // From the bottom up: the n-th listing of a name signs its n-th instance counted from the end.
             int skip = used.merge(name, 1, Integer::sum);
             String field = null;
@@ -98,6 +135,35 @@ public final class DkimSigner {
         byte[] data = signed.toString().getBytes(StandardCharsets.ISO_8859_1); // the bytes as they were read
         String b = Base64.getEncoder().encodeToString(signature(data));
         return "DKIM-Signature: " + tags.replace("; ", ";\r\n\t") + b + "\r\n";
+    }
+
+    /** The values of the header fields called {@code name} in the message at {@code offset}, folds and all, top first. */
+    public static List<String> fieldValues(byte[] value, int offset, String name) {
+        byte[] message = offset == 0 ? value : java.util.Arrays.copyOfRange(value, offset, value.length);
+        String wanted = name.toLowerCase(Locale.ROOT);
+        List<String> out = new ArrayList<>();
+        for (String f : fields(message, bodyStart(message))) {
+            if (name(f).equals(wanted)) {
+                out.add(f.substring(f.indexOf(':') + 1));
+            }
+        }
+        return out;
+    }
+
+    /** h=: each name as often as it occurs, an over-signed one once more. */
+    private List<String> signedNames(List<String> fields) {
+        Map<String, Integer> present = new HashMap<>();
+        for (String f : fields) {
+            present.merge(name(f), 1, Integer::sum);
+        }
+        List<String> names = new ArrayList<>();
+        for (String h : headers) {
+            int n = present.getOrDefault(h, 0) + (oversigned.contains(h) ? 1 : 0);
+            for (int i = 0; i < n; i++) {
+                names.add(h);
+            }
+        }
+        return names;
     }
 
     private byte[] signature(byte[] data) {

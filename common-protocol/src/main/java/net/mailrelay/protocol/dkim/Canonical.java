@@ -1,4 +1,4 @@
-package net.mailrelay.edge.dkim;
+package net.mailrelay.protocol.dkim;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;

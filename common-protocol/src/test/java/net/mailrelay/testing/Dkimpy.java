@@ -1,0 +1,68 @@
+package net.mailrelay.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * An independent DKIM verifier: dkimpy (Debian's python3-dkim, with python3-nacl for Ed25519; .ci/run
+ * installs them), run by Debian's own python3, with DNS answered from the zone lines given (as
+ * {@code dkim keygen} prints them).
+ */
+public final class Dkimpy {
+
+    public static final Path PYTHON = Path.of("/usr/bin/python3");
+    private static final Pattern LINE = Pattern.compile("(\\S+)\\s+IN\\s+TXT\\s+(.*)");
+    private static final Pattern STRING = Pattern.compile("\"([^\"]*)\"");
+
+    private Dkimpy() {
+    }
+
+    /**
+     * One word per DKIM-Signature in the message, top first: "pass" or "fail" as dkimpy judges it; the
+     * words joined by spaces, "none" when there is no signature.
+     */
+    public static String verify(byte[] message, List<String> zoneLines) throws Exception {
+        assertThat(PYTHON).as("Debian's python3 with python3-dkim and python3-nacl (.ci/run installs them)").exists();
+        List<String> args = new ArrayList<>(List.of(PYTHON.toString(), "-c", SCRIPT));
+        for (String line : zoneLines) {
+            Matcher m = LINE.matcher(line.trim());
+            assertThat(m.matches()).as("a zone line: %s", line).isTrue();
+            StringBuilder txt = new StringBuilder();
+            Matcher s = STRING.matcher(m.group(2));
+            while (s.find()) {
+                txt.append(s.group(1));
+            }
+            args.add(m.group(1));
+            args.add(txt.toString());
+        }
+        Process p = new ProcessBuilder(args).redirectErrorStream(true).start();
+        p.getOutputStream().write(message);
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return out;
+    }
+
+    private static final String SCRIPT = String.join("\n",
+            "import sys, dkim",
+            "a = sys.argv[1:]",
+            "zone = {a[i].encode(): a[i + 1].encode() for i in range(0, len(a), 2)}",
+            "msg = sys.stdin.buffer.read()",
+            "d = dkim.DKIM(msg)",
+            "n = sum(1 for h in d.headers if h[0].lower() == b'dkim-signature')",
+            "dns = lambda name, timeout=5: zone.get(name)",
+            "def one(i):",
+            "    try:",
+            "        return 'pass' if d.verify(idx=i, dnsfunc=dns) else 'fail'",
+            "    except dkim.DKIMException:",
+            "        return 'fail'",
+            "print(' '.join(one(i) for i in range(n)) or 'none')",
+            "");
+}

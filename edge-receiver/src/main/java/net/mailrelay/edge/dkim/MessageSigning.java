@@ -1,0 +1,141 @@
+package net.mailrelay.edge.dkim;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.mailrelay.edge.EdgeMetrics;
+import net.mailrelay.protocol.dkim.DkimKeys;
+import net.mailrelay.protocol.dkim.DkimSigner;
+import net.mailrelay.protocol.envelope.Envelope;
+import org.apache.james.mime4j.dom.address.MailboxList;
+import org.apache.james.mime4j.field.address.LenientAddressParser;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * DKIM at the edge, once per message before the publish, so that every worker and every retry sends the
+ * same signed bytes. Who is signed: a client that has authenticated (narrowed, where
+ * {@code dkim.user-domains} lists the user, to the domains given there) and, with
+ * {@code dkim.sign-trusted-networks}, a client in {@code trusted-networks}. Mail that an untrusted client
+ * relays in on the MX listener is never signed: the relay must not vouch for it.
+ *
+ * <p>The key is chosen by the domain of the RFC 5322 From address (DMARC aligns on it), which must be a
+ * single mailbox. Signing runs on its own threads: an RSA signature costs a millisecond or more, which
+ * the event loops must not spend.
+ */
+public final class MessageSigning implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MessageSigning.class);
+
+    /** Who may have their mail signed. */
+    public record Rules(boolean trustedNetworks, Map<String, Set<String>> userDomains) {
+        public Rules {
+            userDomains = Map.copyOf(userDomains);
+        }
+    }
+
+    /** The record value to publish and the signatures added ("d=example.org s=r1 a=rsa-sha256"). */
+    public record Signed(byte[] value, List<String> signatures) {
+    }
+
+    private final DkimKeys keys;
+    private final Rules rules;
+    private final Clock clock;
+    private final EdgeMetrics metrics;
+    private final ExecutorService pool;
+
+    public MessageSigning(DkimKeys keys, Rules rules, Clock clock, EdgeMetrics metrics) {
+        this.keys = keys;
+        this.rules = rules;
+        this.clock = clock;
+        this.metrics = metrics;
+        if (keys.isEmpty()) {
+            pool = null;
+        } else {
+            AtomicInteger n = new AtomicInteger();
+            pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
+                Thread t = new Thread(r, "dkim-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            metrics.dkimMeters();
+            keys.domains().forEach(d -> LOG.info("dkim: signing mail from {} with {}", d, keys.forDomain(d).stream()
+                    .map(s -> "s=" + s.selector() + " (" + s.algorithm().tag() + ")").toList()));
+        }
+    }
+
+    public static MessageSigning none() {
+        return new MessageSigning(DkimKeys.none(), new Rules(false, Map.of()), Clock.systemUTC(), EdgeMetrics.none());
+    }
+
+    /**
+     * The value to publish: unchanged, at once, when the message is not to be signed; otherwise, on a
+     * signing thread, with the DKIM-Signature fields put in front of the message at {@code offset}.
+     */
+    public CompletionStage<Signed> sign(Envelope envelope, boolean trustedClient, byte[] value, int offset) {
+        if (pool == null || !(envelope.authenticatedAs() != null || (trustedClient && rules.trustedNetworks()))) {
+            return CompletableFuture.completedFuture(new Signed(value, List.of()));
+        }
+        return CompletableFuture.supplyAsync(() -> signNow(envelope, value, offset), pool);
+    }
+
+    private Signed signNow(Envelope envelope, byte[] value, int offset) {
+        String domain = fromDomain(value, offset);
+        List<DkimSigner> signers = domain == null ? List.of() : keys.forDomain(domain);
+        String user = envelope.authenticatedAs();
+        Set<String> allowed = user == null ? null : rules.userDomains().get(user);
+        if (domain == null || signers.isEmpty() || (allowed != null && !allowed.contains(domain))) {
+            String reason = domain == null ? "no_from" : signers.isEmpty() ? "no_key" : "not_permitted";
+            metrics.dkimUnsigned(reason);
+            if (reason.equals("not_permitted")) {
+                LOG.info("{}: dkim: not signed: user {} may not sign as {}", envelope.queueId(), user, domain);
+            }
+            return new Signed(value, List.of());
+        }
+        long now = clock.instant().getEpochSecond();
+        StringBuilder fields = new StringBuilder();
+        List<String> added = new ArrayList<>();
+        for (DkimSigner s : signers) {
+            fields.append(s.sign(value, offset, now));
+            String algorithm = s.algorithm().tag();
+            added.add("d=" + s.domain() + " s=" + s.selector() + " a=" + algorithm);
+            metrics.dkimSigned(algorithm);
+        }
+        byte[] head = fields.toString().getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[value.length + head.length];
+        System.arraycopy(value, 0, out, 0, offset);
+        System.arraycopy(head, 0, out, offset, head.length);
+        System.arraycopy(value, offset, out, offset + head.length, value.length - offset);
+        LOG.info("{}: dkim: signed: {}", envelope.queueId(), String.join(", ", added));
+        return new Signed(out, added);
+    }
+
+    /** The domain of the one From mailbox, lower case; null when there is not exactly one (RFC 5322 3.6.2). */
+    static String fromDomain(byte[] value, int offset) {
+        List<String> from = DkimSigner.fieldValues(value, offset, "from");
+        if (from.size() != 1) {
+            return null;
+        }
+        MailboxList boxes = LenientAddressParser.DEFAULT.parseAddressList(from.get(0).replace("\r\n", "")).flatten();
+        if (boxes.size() != 1 || boxes.get(0).getDomain() == null || boxes.get(0).getDomain().isBlank()) {
+            return null;
+        }
+        return boxes.get(0).getDomain().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.shutdownNow();
+        }
+    }
+}
