@@ -27,7 +27,9 @@ public record KafkaAccess(String bootstrapServers, Map<String, String> propertie
      */
     public static final Set<String> GUARDED = Set.of("acks", "enable.idempotence", "enable.auto.commit", "isolation.level",
             "bootstrap.servers", "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
-            "group.id", "transactional.id");
+            "group.id", "transactional.id", "auto.offset.reset", "delivery.timeout.ms", "max.block.ms", "max.request.size",
+            "request.timeout.ms", "max.in.flight.requests.per.connection", "retries", "max.poll.interval.ms",
+            "interceptor.classes", "transaction.timeout.ms", "allow.auto.create.topics");
 
     public KafkaAccess {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");

@@ -39,11 +39,25 @@ public final class KafkaSecurity {
 
     static final String OAUTH_ALLOWED_URLS = "org.apache.kafka.sasl.oauthbearer.allowed.urls";
 
-    private static final Map<String, String> WHY_GUARDED = Map.of(
-            "acks", "acks=all: the edge's 250 means every in-sync replica has the message",
-            "enable.idempotence", "idempotent producers: a retried send never queues a message twice",
-            "enable.auto.commit", "manual commits: an offset is committed only once its record is settled",
-            "isolation.level", "the relay chooses what its consumers read");
+    private static final Map<String, String> WHY_GUARDED = Map.ofEntries(
+            Map.entry("acks", "acks=all: the edge's 250 means every in-sync replica has the message"),
+            Map.entry("enable.idempotence", "idempotent producers: a retried send never queues a message twice"),
+            Map.entry("enable.auto.commit", "manual commits: an offset is committed only once its record is settled"),
+            Map.entry("isolation.level", "the relay chooses what its consumers read"),
+            Map.entry("auto.offset.reset", "a new consumer group starts at the earliest record: latest would skip accepted "
+                    + "mail, none would stop the consumer for good"),
+            Map.entry("delivery.timeout.ms", "the edge answers 451 when Kafka has not acknowledged within edge.publish-timeout, "
+                    + "and the producer's timeouts are derived from it"),
+            Map.entry("max.block.ms", "a send must never wait longer than the edge's 451 rule and the outcome writer allow"),
+            Map.entry("request.timeout.ms", "the edge's 451 rule and the outcome writer's timing rest on it"),
+            Map.entry("max.request.size", "it follows message.max-size, so that every message the edge accepts fits"),
+            Map.entry("max.in.flight.requests.per.connection", "above 5 an idempotent producer may reorder or duplicate"),
+            Map.entry("retries", "an idempotent producer retries until delivery.timeout.ms; 0 would fail sends Kafka could take"),
+            Map.entry("max.poll.interval.ms", "the worker's slowest delivery must fit before its partitions are taken away"),
+            Map.entry("interceptor.classes", "an interceptor could change or drop records the relay acknowledged"),
+            Map.entry("transaction.timeout.ms", "the relay's transactions are timed by the relay"),
+            Map.entry("allow.auto.create.topics", "topics are created by the relay with its replication and flush settings, "
+                    + "never by a consumer with the broker's defaults"));
 
     private KafkaSecurity() {
     }

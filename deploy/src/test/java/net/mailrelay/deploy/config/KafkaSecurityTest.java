@@ -13,6 +13,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class KafkaSecurityTest {
@@ -132,6 +133,26 @@ class KafkaSecurityTest {
         assertThatThrownBy(() -> access(Map.of("kafka.client." + property, "1")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("kafka.client." + property)
                 .hasMessageContaining("cannot be changed");
+    }
+
+    /** Issue 29: each was passed through before, and each breaks a guarantee; the refusal says which. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "auto.offset.reset|latest|latest would skip accepted mail",
+            "delivery.timeout.ms|600000|the edge answers 451",
+            "max.block.ms|600000|the edge's 451 rule",
+            "max.request.size|1000|message.max-size",
+            "request.timeout.ms|600000|the edge's 451 rule",
+            "max.in.flight.requests.per.connection|10|reorder or duplicate",
+            "retries|0|0 would fail sends",
+            "max.poll.interval.ms|1000|slowest delivery",
+            "interceptor.classes|com.example.Drop|change or drop records",
+            "transaction.timeout.ms|1000|timed by the relay",
+            "allow.auto.create.topics|true|created by the relay"})
+    void aPassThroughThatBreaksADeliveryGuaranteeIsRefusedWithWhy(String property, String value, String why) {
+        assertThatThrownBy(() -> access(Map.of("kafka.client." + property, value)))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("kafka.client." + property)
+                .hasMessageContaining("cannot be changed").hasMessageContaining(why);
     }
 
     @ParameterizedTest
