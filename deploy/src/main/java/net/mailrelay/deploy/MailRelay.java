@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mail-relay", mixinStandardHelpOptions = true, version = "mail-relay 0.1.0",
         description = "A clustered SMTP relay: stateless SMTP edges, Kafka as the queue, Hazelcast for shared state.",
         subcommands = {MailRelay.Standalone.class, MailRelay.Edge.class, MailRelay.Worker.class, MailRelay.Bounce.class,
-                BrokerCommand.class, UsersCommand.class, DkimCommand.class, SuppressionCommand.class, QueueCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                BrokerCommand.class, UsersCommand.class, DkimCommand.class, SecretCommand.class, SuppressionCommand.class, QueueCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class MailRelay {
 
     public static void main(String[] args) {

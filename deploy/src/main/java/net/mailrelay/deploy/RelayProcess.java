@@ -26,8 +26,8 @@ import net.mailrelay.delivery.cluster.HazelcastLedger;
 import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
-import net.mailrelay.delivery.cluster.HazelcastSuppressions;
 import net.mailrelay.delivery.queue.SuppressionFeed;
+import net.mailrelay.delivery.queue.SuppressionList;
 import net.mailrelay.delivery.route.Myself;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.RoutePolicies;
@@ -45,6 +45,7 @@ import net.mailrelay.deploy.broker.MessageHistory;
 import net.mailrelay.deploy.broker.QueueShape;
 import net.mailrelay.deploy.broker.TopicReplication;
 import net.mailrelay.deploy.broker.TopicSetup;
+import net.mailrelay.deploy.cluster.ClusterCredentials;
 import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.KafkaSecurity;
 import net.mailrelay.deploy.config.Keys;
@@ -119,6 +120,14 @@ public final class RelayProcess implements AutoCloseable {
     private void startParts(Role role, Settings s) throws Exception {
         LogFormat.apply(s.get(Keys.LOG_FORMAT));
         String hostname = hostname(s);
+        // Checked before anything starts, so that a missing secret is exit 2 at once, not after Kafka.
+        ClusterCredentials.Holder holder = switch (role) {
+            case STANDALONE -> ClusterCredentials.Holder.STANDALONE;
+            case EDGE -> ClusterCredentials.Holder.EDGE;
+            default -> ClusterCredentials.Holder.WORKER;
+        };
+        String clusterName = role == Role.BOUNCE ? null : ClusterCredentials.clusterName(s, holder);
+        Seal seal = role == Role.BOUNCE ? null : ClusterCredentials.seal(s, holder);
         PrometheusMeterRegistry registry = OpsServer.registry(role.name().toLowerCase(java.util.Locale.ROOT));
         parts.push(registry::close);
         int maxRecordBytes = RecordCodec.maxRecordBytes(s.get(Keys.MAX_MESSAGE_SIZE));
@@ -163,12 +172,11 @@ public final class RelayProcess implements AutoCloseable {
 
         DkimKeys dkim = dkimKeys(s);
         HazelcastInstance hazelcast = null;
-        Seal seal = role == Role.BOUNCE ? null : seal(s, standalone);
         if (role != Role.BOUNCE) {
             HazelcastMember.Discovery discovery = s.get(Keys.HAZELCAST_DISCOVERY).equals("kubernetes")
                     ? new HazelcastMember.Discovery.Kubernetes(s.get(Keys.HAZELCAST_K8S_SERVICE), s.get(Keys.HAZELCAST_K8S_NAMESPACE))
                     : new HazelcastMember.Discovery.TcpIp(s.get(Keys.HAZELCAST_MEMBERS));
-            hazelcast = HazelcastMember.start(s.get(Keys.HAZELCAST_CLUSTER), standalone ? "127.0.0.1" : s.get(Keys.HAZELCAST_BIND),
+            hazelcast = HazelcastMember.start(clusterName, standalone ? "127.0.0.1" : s.get(Keys.HAZELCAST_BIND),
                     s.get(Keys.HAZELCAST_PORT), discovery, role == Role.EDGE);
             HazelcastInstance hz = hazelcast;
             parts.push(hz::shutdown);
@@ -191,7 +199,8 @@ public final class RelayProcess implements AutoCloseable {
             HazelcastRetryRequests retries = new HazelcastRetryRequests(hazelcast, java.time.Clock.systemUTC());
             parts.push(retries);
             boolean suppression = !s.get(Keys.SUPPRESSION_MODE).equals("off");
-            HazelcastSuppressions suppressions = new HazelcastSuppressions(hazelcast, seal);
+            // From the topic, into this worker's memory, as on the edges: nothing on port 5701 can write it.
+            SuppressionList suppressions = new SuppressionList();
             // Holds and fail/delete orders, set through /admin/queue (docs/queue.md, "Queue administration").
             HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, seal, retries, s.get(Keys.MAX_LIFETIME),
                     java.time.Clock.systemUTC());
@@ -284,35 +293,6 @@ public final class RelayProcess implements AutoCloseable {
             while (!door.isEmpty()) {
                 door.pop().close();
             }
-        }
-    }
-
-    /**
-     * What signs the relay's values in Hazelcast (docs/queue.md, "Who can reach Hazelcast"): the secret of
-     * hazelcast.secret-file, the same in every member. Standalone, a cluster of one whose maps die with
-     * it, makes its own. A cluster role without the file derives one from the cluster name, and says so.
-     */
-    static Seal seal(Settings s, boolean standalone) {
-        java.util.Optional<Path> file = s.get(Keys.HAZELCAST_SECRET_FILE);
-        if (file.isPresent()) {
-            try {
-                byte[] secret = java.nio.file.Files.readString(file.get()).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                return Seal.of(secret);
-            } catch (IOException | IllegalArgumentException e) {
-                throw new ConfigException(Keys.HAZELCAST_SECRET_FILE.name(), file.get().toString(), e.getMessage());
-            }
-        }
-        if (standalone) {
-            return Seal.random();
-        }
-        LOG.warn("hazelcast.secret-file is not set: the ledger's marks and the delivery claims are signed with a key derived "
-                + "from the cluster name, so whoever knows the name and reaches port {} can forge them; set hazelcast.secret-file "
-                + "(the same file on every edge and worker)", s.get(Keys.HAZELCAST_PORT));
-        try {
-            return Seal.of(java.security.MessageDigest.getInstance("SHA-256").digest(("mail-relay cluster seal\0"
-                    + s.get(Keys.HAZELCAST_CLUSTER)).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
@@ -166,8 +167,11 @@ class CrashSafetyIT {
     private List<Process> startWorkers() throws IOException {
         String members = hazelcastPorts.stream().map(port -> "127.0.0.1:" + port).collect(Collectors.joining(","));
         List<Process> workers = new ArrayList<>();
+        ClusterFiles secrets = ClusterFiles.make();
         for (int i = 1; i <= WORKERS; i++) {
             workers.add(launch("worker-" + i, "-Xmx256m", "worker",
+                    "--set", "hazelcast.cluster-name=" + secrets.clusterName(),
+                    "--set", "hazelcast.secret-file=" + secrets.secretFile(),
                     "--bootstrap-servers", "127.0.0.1:" + brokerPort,
                     "--hazelcast-members", members,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(i - 1),

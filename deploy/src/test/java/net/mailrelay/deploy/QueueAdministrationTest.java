@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.StreamSupport;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.protocol.envelope.BodyType;
 import net.mailrelay.protocol.envelope.Envelope;
@@ -77,8 +78,8 @@ class QueueAdministrationTest {
         w.putAll(Map.of("queue.retry-tiers", "1m,10m", "queue.min-backoff", "20m", "queue.max-backoff", "20m",
                 "route", routes, "delivery.tls", "none", "dsn.delay-warning", "0s", "admin.token", TOKEN,
                 "http.port", Integer.toString(Ports.free()), "http.bind-address", "127.0.0.1"));
-        w.putAll(Map.of("hazelcast.port", Integer.toString(hz), "hazelcast.members", "127.0.0.1:" + hz,
-                "hazelcast.cluster-name", "qadm-" + prefix));
+        w.putAll(Map.of("hazelcast.port", Integer.toString(hz), "hazelcast.members", "127.0.0.1:" + hz));
+        w.putAll(ClusterFiles.make().worker());
         worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(w));
         bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import net.mailrelay.deploy.broker.SecuredBroker;
 import net.mailrelay.deploy.broker.TestCa;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.Ports;
@@ -52,6 +53,7 @@ class SecuredKafkaTest {
 
     @RegisterExtension
     static final FakeMx MX = new FakeMx("mx.secured.test");
+    static final ClusterFiles SECRET = ClusterFiles.make();
     @TempDir
     static Path dir;
     static TestCa ca;
@@ -90,6 +92,7 @@ class SecuredKafkaTest {
         m.putAll(Map.of("kafka.topic-prefix", name + UUID.randomUUID().toString().substring(0, 6) + ".",
                 "kafka.partitions", "2", "kafka.replication-factor", "1", "kafka.min-insync-replicas", "1",
                 "hostname", "relay.test", "http.port", "0", "hazelcast.cluster-name", name + "-" + UUID.randomUUID(),
+                "hazelcast.secret-file", SECRET.secretFile().toString(),
                 "route", "*=" + MX.hostPort(), "delivery.tls", "none"));
         m.putAll(Map.of("smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free()), "smtp.tls", "none",
                 "submission.port", "0", "smtps.port", "0"));
@@ -104,6 +107,7 @@ class SecuredKafkaTest {
         Map<String, String> w = new HashMap<>(common);
         w.put("hazelcast.port", Integer.toString(workerHz));
         Map<String, String> e = new HashMap<>(common);
+        e.remove("hazelcast.secret-file");
         e.put("hazelcast.port", Integer.toString(edgeHz));
         try (RelayProcess worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(w));
                 RelayProcess edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(e))) {
@@ -147,6 +151,7 @@ class SecuredKafkaTest {
     @MethodSource("refusals")
     void aRefusalIsNamedAtStartAndTheEdgeTakesNothing(String what, Map<String, String> access, String named) throws Exception {
         Map<String, String> e = relay("bad", access);
+        e.remove("hazelcast.secret-file");
         int http = Ports.free();
         e.put("http.port", Integer.toString(http));
         e.put("http.bind-address", "127.0.0.1");

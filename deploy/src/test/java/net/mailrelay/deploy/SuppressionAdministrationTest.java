@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.cluster.HazelcastIntruder;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.testing.KafkaBroker;
@@ -54,12 +55,14 @@ class SuppressionAdministrationTest {
                 "kafka.bootstrap-servers", bootstrap, "kafka.topic-prefix", prefix,
                 "kafka.partitions", "2", "kafka.replication-factor", "1", "kafka.min-insync-replicas", "1",
                 "hostname", "relay.test", "http.port", "0", "admin.token", TOKEN));
-        clusterName = "supp-" + prefix;
+        ClusterFiles cluster = ClusterFiles.make();
+        clusterName = cluster.clusterName();
         common.putAll(Map.of("suppression.mode", "reject", "hazelcast.cluster-name", clusterName,
                 "hazelcast.members", "127.0.0.1:" + workerHz + ",127.0.0.1:" + edgeHz));
         common.putAll(Map.of("smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free()),
                 "smtp.tls", "none", "submission.port", "0", "smtps.port", "0"));
         Map<String, String> w = new HashMap<>(common);
+        w.putAll(cluster.worker());
         w.put("hazelcast.port", Integer.toString(workerHz));
         w.put("http.port", Integer.toString(Ports.free()));
         w.put("http.bind-address", "127.0.0.1");

@@ -10,14 +10,16 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Signs the values the relay keeps in Hazelcast where a forged one could lose mail: a "delivered" mark,
- * a delivery claim, a delete order, a suppression. The community edition has no member authentication,
- * so whoever reaches port 5701 with the cluster name can write any map. The cluster secret stays in the
- * relay's processes and is never written to Hazelcast: a value an outsider wrote does not carry a valid
- * MAC and is read as absent. The worst a forger can then do is delete entries, which costs a duplicate
- * or a delay.
+ * a delivery claim, a delete or fail order. The community edition has no member authentication, so
+ * whoever reaches port 5701 with the cluster name can write any map. The cluster secret stays in the
+ * workers and is never written to Hazelcast: a value an outsider wrote does not carry a valid MAC and is
+ * read as absent. The worst a forger can then do is delete entries, which costs a duplicate or a delay.
  *
- * <p>A sealed value is {@code payload~mac}: HMAC-SHA256 over the map key and the payload, cut to 128
- * bits, base64url. The key is inside the MAC, so a genuine value copied to another key does not open.
+ * <p>A sealed value is {@code payload~expiry~mac}: HMAC-SHA256 over the map's name, the entry's key, the
+ * expiry (milliseconds, base 36) and the payload, cut to 128 bits, base64url. So a genuine value copied
+ * to another key or another map does not open, and one written back later opens only until the expiry
+ * its writer gave it. The writer's identity (its member UUID, new at every start) is in the payloads
+ * that need it, the claims; docs/queue.md, "The seal's threat model", says why the others do not.
  */
 public final class Seal {
 
@@ -56,29 +58,52 @@ public final class Seal {
         return new Seal(b);
     }
 
-    public String seal(String mapKey, String payload) {
-        return payload + '~' + mac(mapKey, payload);
+    /** {@code payload}, sealed for the entry {@code key} of {@code map}, opening until {@code expiresAtMillis}. */
+    public String seal(String map, String key, String payload, long expiresAtMillis) {
+        String expiry = Long.toString(expiresAtMillis, 36);
+        return payload + '~' + expiry + '~' + mac(map, key, expiry, payload);
     }
 
-    /** The payload of a value this cluster sealed under {@code mapKey}, or null for anything else (absent, foreign, forged). */
-    public String open(String mapKey, Object sealed) {
+    /**
+     * The payload of a value this cluster sealed for the entry {@code key} of {@code map} that has not
+     * expired at {@code nowMillis}; null for anything else (absent, foreign, forged, copied, expired).
+     */
+    public String open(String map, String key, Object sealed, long nowMillis) {
         if (!(sealed instanceof String s)) {
             return null;
         }
-        int tilde = s.lastIndexOf('~');
-        if (tilde < 0) {
+        int macAt = s.lastIndexOf('~');
+        int expiryAt = macAt <= 0 ? -1 : s.lastIndexOf('~', macAt - 1);
+        if (expiryAt < 0) {
             return null;
         }
-        String payload = s.substring(0, tilde);
-        byte[] expected = mac(mapKey, payload).getBytes(StandardCharsets.US_ASCII);
-        byte[] given = s.substring(tilde + 1).getBytes(StandardCharsets.US_ASCII);
-        return MessageDigest.isEqual(expected, given) ? payload : null;
+        String payload = s.substring(0, expiryAt);
+        String expiry = s.substring(expiryAt + 1, macAt);
+        byte[] expected = mac(map, key, expiry, payload).getBytes(StandardCharsets.US_ASCII);
+        byte[] given = s.substring(macAt + 1).getBytes(StandardCharsets.US_ASCII);
+        if (!MessageDigest.isEqual(expected, given)) {
+            return null;
+        }
+        try {
+            return Long.parseLong(expiry, 36) > nowMillis ? payload : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
-    private String mac(String mapKey, String payload) {
+    /** The payload part of a sealed value, unchecked: for code that runs where an entry lives, without the secret. */
+    public static String payloadOf(String sealed) {
+        int macAt = sealed.lastIndexOf('~');
+        int expiryAt = macAt <= 0 ? -1 : sealed.lastIndexOf('~', macAt - 1);
+        return expiryAt < 0 ? null : sealed.substring(0, expiryAt);
+    }
+
+    private String mac(String map, String key, String expiry, String payload) {
         Mac m = macs.get();
-        m.update(mapKey.getBytes(StandardCharsets.UTF_8));
-        m.update((byte) 0);
+        for (String part : new String[] {map, key, expiry}) {
+            m.update(part.getBytes(StandardCharsets.UTF_8));
+            m.update((byte) 0);
+        }
         byte[] full = m.doFinal(payload.getBytes(StandardCharsets.UTF_8));
         byte[] cut = new byte[MAC_BYTES];
         System.arraycopy(full, 0, cut, 0, MAC_BYTES);

@@ -16,12 +16,6 @@ import java.util.Objects;
  */
 public record SuppressionEntry(String address, String reason, String status, long addedAtMillis, long expiresAtMillis) {
 
-    /**
-     * The Hazelcast replicated map in which the workers cache the list (an edge, a lite member, keeps its own copy from the topic):
-     * key {@link #key}, value {@link #cacheValue}.
-     */
-    public static final String CACHE_MAP = "mailrelay.suppression";
-
     public SuppressionEntry {
         Objects.requireNonNull(address, "address");
     }

@@ -5,6 +5,7 @@ import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.map.IMap;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.attempt.RecipientLedger;
@@ -59,6 +61,8 @@ public final class HazelcastLedger implements RecipientLedger {
     private final Duration retention;
     private final Duration claimLease;
     private final Duration copyHorizon;
+    /** The claim identities this worker's deliveries hold now. */
+    private final Set<String> holding = ConcurrentHashMap.newKeySet();
 
     /**
      * @param seal the cluster secret's seal, the same in every worker
@@ -105,7 +109,8 @@ public final class HazelcastLedger implements RecipientLedger {
             for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
                 // One call per batch, run on the members that own the keys, each key with its own seal.
                 Map<String, String> marks = new java.util.HashMap<>();
-                keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH)).forEach(k -> marks.put(k, mark(k, letter, now)));
+                keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH)).forEach(k -> marks.put(k, mark(k, letter, now,
+                        copyHorizon.toMillis())));
                 delivered.executeOnKeys(marks.keySet(), new Marks(marks, copyHorizon.toMillis()));
             }
         }
@@ -141,8 +146,9 @@ public final class HazelcastLedger implements RecipientLedger {
     static final char KEEP_MARK = 'K';
     private static final String MARKS = "DBK";
 
-    private String mark(String key, char letter, long now) {
-        return seal.seal(key, letter + Long.toString(now));
+    /** A mark that opens as long as Hazelcast keeps it ({@code ttlMillis}): written back later, it is absent. */
+    private String mark(String key, char letter, long now, long ttlMillis) {
+        return seal.seal(DELIVERED, key, letter + Long.toString(now), now + ttlMillis);
     }
 
     @Override
@@ -160,8 +166,9 @@ public final class HazelcastLedger implements RecipientLedger {
         }
         boolean bounced = false;
         boolean forged = false;
+        long now = System.currentTimeMillis();
         for (String token : String.valueOf(v).split(" ")) {
-            String payload = seal.open(key, token);
+            String payload = seal.open(DELIVERED, key, token, now);
             if (payload == null) {
                 forged |= !token.isEmpty();
             } else if (payload.charAt(0) == DELIVERED_MARK) {
@@ -181,7 +188,7 @@ public final class HazelcastLedger implements RecipientLedger {
     public void markBounced(QueueId queueId, String recipient) {
         try {
             String key = key(queueId, recipient);
-            delivered.executeOnKey(key, new Mark(mark(key, BOUNCED_MARK, System.currentTimeMillis()), retention.toMillis()));
+            put(key, BOUNCED_MARK, retention);
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be bounced again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -192,7 +199,7 @@ public final class HazelcastLedger implements RecipientLedger {
     public void markDelivered(QueueId queueId, String recipient) {
         try {
             String key = key(queueId, recipient);
-            delivered.executeOnKey(key, new Mark(mark(key, DELIVERED_MARK, System.currentTimeMillis()), retention.toMillis()));
+            put(key, DELIVERED_MARK, retention);
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered again if this message is read again", queueId,
                     e.toString(), recipient);
@@ -203,10 +210,14 @@ public final class HazelcastLedger implements RecipientLedger {
     public void keepCopies(QueueId queueId, String recipient) {
         try {
             String key = key(queueId, recipient);
-            delivered.executeOnKey(key, new Mark(mark(key, KEEP_MARK, System.currentTimeMillis()), copyHorizon.toMillis()));
+            put(key, KEEP_MARK, copyHorizon);
         } catch (RuntimeException e) {
             LOG.warn("{}: ledger unavailable ({}); <{}> may be delivered twice", queueId, e.toString(), recipient);
         }
+    }
+
+    private void put(String key, char letter, Duration ttl) {
+        delivered.executeOnKey(key, new Mark(mark(key, letter, System.currentTimeMillis(), ttl.toMillis()), ttl.toMillis()));
     }
 
     /**
@@ -298,70 +309,124 @@ public final class HazelcastLedger implements RecipientLedger {
         }
     }
 
+    /**
+     * A claim's value is the sealed identity {@code memberUuid/random}, opening until its lease ends; the
+     * token a delivery holds is the identity alone, so that a renewal can seal it again with a later
+     * expiry. A claim that opens holds the recipient back only while its member is in the cluster and,
+     * when that member is this one, while this ledger still holds it: a claim of ours copied by someone
+     * and written back after we released it would otherwise hold our own retry back until its expiry.
+     */
     @Override
     public String claim(QueueId queueId, String recipient) {
         String key = key(queueId, recipient);
-        String token = null;
+        String id = null;
         try {
-            token = seal.seal(key, hazelcast.getCluster().getLocalMember().getUuid() + "/" + UUID.randomUUID());
-            String holder = claims.putIfAbsent(key, token, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            // Our own token: Hazelcast retried the put after a member left and found its first try applied.
+            String me = hazelcast.getCluster().getLocalMember().getUuid().toString();
+            id = me + "/" + UUID.randomUUID();
+            long now = System.currentTimeMillis();
+            String value = seal.seal(CLAIMS, key, id, now + claimLease.toMillis());
+            String holder = claims.putIfAbsent(key, value, claimLease.toMillis(), TimeUnit.MILLISECONDS);
+            // Our own value: Hazelcast retried the put after a member left and found its first try applied.
             // Taking that for another worker's claim held the recipient back for the whole lease.
-            if (holder == null || holder.equals(token)) {
-                return token;
+            if (holder == null || holder.equals(value)) {
+                holding.add(id);
+                return id;
             }
-            String held = seal.open(key, holder);
-            if (held != null && memberPresent(held) || !claims.replace(key, holder, token)) {
+            String held = seal.open(CLAIMS, key, holder, now);
+            String member = held == null ? null : memberOf(held);
+            boolean live = held != null && (member.equals(me) ? holding.contains(held) : memberPresent(member));
+            if (live) {
+                LOG.info("{}: to=<{}>: held back by the delivery claim of {} (member {}), which runs until {} at the latest",
+                        queueId, recipient, member.equals(me) ? "another delivery on this worker" : "another worker", member,
+                        Instant.ofEpochMilli(expiryOf(holder)));
+                return null;
+            }
+            if (!claims.replace(key, holder, value)) {
+                LOG.info("{}: to=<{}>: held back by a delivery claim that another worker took over just now", queueId, recipient);
                 return null;
             }
             claims.setTtl(key, claimLease.toMillis(), TimeUnit.MILLISECONDS);
             if (held == null) {
-                LOG.warn("{}: to=<{}>: replaced a delivery claim this cluster did not sign (who else can reach Hazelcast? "
-                        + "docs/queue.md)", queueId, recipient);
+                LOG.warn("{}: to=<{}>: replaced a delivery claim this cluster did not seal, or one past its lease (who else "
+                        + "can reach Hazelcast? docs/queue.md)", queueId, recipient);
+            } else if (member.equals(me)) {
+                LOG.warn("{}: to=<{}>: replaced a claim of this worker's that it had given up: written back by someone "
+                        + "(who else can reach Hazelcast? docs/queue.md)", queueId, recipient);
             } else {
                 LOG.info("{}: to=<{}>: took over the delivery claim of a worker that left the cluster", queueId, recipient);
             }
-            return token;
+            holding.add(id);
+            return id;
         } catch (RuntimeException e) {
             LOG.warn("{}: claims unavailable ({}); delivering to <{}> unclaimed", queueId, e.toString(), recipient);
-            // The put may have been applied before the failure: releasing this token then removes it.
-            return token == null ? "unclaimed" : token;
+            // The put may have been applied before the failure: releasing this identity then removes it.
+            if (id == null) {
+                return "unclaimed";
+            }
+            holding.add(id);
+            return id;
         }
     }
 
-    private boolean memberPresent(String claim) {
-        int slash = claim.indexOf('/');
-        String member = slash < 0 ? claim : claim.substring(0, slash);
+    private static String memberOf(String id) {
+        int slash = id.indexOf('/');
+        return slash < 0 ? id : id.substring(0, slash);
+    }
+
+    private static long expiryOf(String sealed) {
+        int macAt = sealed.lastIndexOf('~');
+        try {
+            return Long.parseLong(sealed.substring(sealed.lastIndexOf('~', macAt - 1) + 1, macAt), 36);
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private boolean memberPresent(String member) {
         return hazelcast.getCluster().getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member));
     }
 
     @Override
     public boolean renew(QueueId queueId, String recipient, String token) {
+        String key = key(queueId, recipient);
         try {
-            return Boolean.TRUE.equals(claims.executeOnKey(key(queueId, recipient), new Renew(token, claimLease.toMillis())));
+            String value = seal.seal(CLAIMS, key, token, System.currentTimeMillis() + claimLease.toMillis());
+            return Boolean.TRUE.equals(claims.executeOnKey(key, new Renew(token, value, claimLease.toMillis())));
         } catch (RuntimeException e) {
             return true; // cannot tell; the lease is the backstop either way
         }
     }
 
-    /** Sets a claim's time to live again, if it still holds this token; runs where the entry lives. */
-    private record Renew(String token, long leaseMillis) implements EntryProcessor<String, String, Boolean> {
+    /** Seals a claim again with a later expiry, if it still holds this identity; runs where the entry lives. */
+    private record Renew(String id, String value, long leaseMillis) implements EntryProcessor<String, String, Boolean> {
         @Override
         public Boolean process(Map.Entry<String, String> entry) {
-            if (!token.equals(entry.getValue())) {
+            if (entry.getValue() == null || !id.equals(Seal.payloadOf(entry.getValue()))) {
                 return false;
             }
-            ((ExtendedMapEntry<String, String>) entry).setValue(token, leaseMillis, TimeUnit.MILLISECONDS);
+            ((ExtendedMapEntry<String, String>) entry).setValue(value, leaseMillis, TimeUnit.MILLISECONDS);
             return true;
         }
     }
 
     @Override
     public void release(QueueId queueId, String recipient, String token) {
+        holding.remove(token);
         try {
-            claims.remove(key(queueId, recipient), token);
+            claims.executeOnKey(key(queueId, recipient), new Release(token));
         } catch (RuntimeException e) {
             // The lease runs out by itself.
+        }
+    }
+
+    /** Removes a claim that holds this identity; runs where the entry lives. */
+    private record Release(String id) implements EntryProcessor<String, String, Void> {
+        @Override
+        public Void process(Map.Entry<String, String> entry) {
+            if (entry.getValue() != null && id.equals(Seal.payloadOf(entry.getValue()))) {
+                entry.setValue(null);
+            }
+            return null;
         }
     }
 

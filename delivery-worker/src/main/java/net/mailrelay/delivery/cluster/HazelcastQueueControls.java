@@ -63,9 +63,10 @@ public final class HazelcastQueueControls implements QueueControls {
             if (o == null) {
                 return null;
             }
-            String order = seal.open(queueId, o);
+            String order = seal.open(ORDERS, queueId, o, clock.millis());
             if (order == null) {
-                LOG.warn("{}: ignoring an order this cluster did not sign (who else can reach Hazelcast? docs/queue.md)", queueId);
+                LOG.warn("{}: ignoring an order this cluster did not seal, or one past its lifetime (who else can reach "
+                        + "Hazelcast? docs/queue.md)", queueId);
                 return null;
             }
             return Order.valueOf(order);
@@ -113,7 +114,8 @@ public final class HazelcastQueueControls implements QueueControls {
 
     /** Orders a message failed or deleted the next time a worker reads it. */
     public void order(String queueId, Order order) {
-        orders.set(queueId, seal.seal(queueId, order.name()), orderLifetime.toMillis(), TimeUnit.MILLISECONDS);
+        orders.set(queueId, seal.seal(ORDERS, queueId, order.name(), clock.millis() + orderLifetime.toMillis()),
+                orderLifetime.toMillis(), TimeUnit.MILLISECONDS);
         LOG.info("{}: {} requested by the administrator", queueId, order == Order.FAIL ? "failure" : "deletion");
     }
 

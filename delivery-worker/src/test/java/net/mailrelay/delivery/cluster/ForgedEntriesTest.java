@@ -10,7 +10,6 @@ import net.mailrelay.delivery.attempt.QueueControls;
 import net.mailrelay.delivery.attempt.RecipientLedger.Settled;
 import net.mailrelay.protocol.cluster.Seal;
 import net.mailrelay.protocol.envelope.QueueId;
-import net.mailrelay.protocol.record.SuppressionEntry;
 import net.mailrelay.testing.ClusterSecret;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,7 +49,8 @@ class ForgedEntriesTest {
         map.set(q.value() + " old-format@x.test", (now << 3) | 1L);
         map.set(q.value() + " unsigned@x.test", "D" + now);
         map.set(q.value() + " bad-mac@x.test", "D" + now + "~AAAAAAAAAAAAAAAAAAAAAA");
-        map.set(q.value() + " other-secret@x.test", Seal.random().seal(q.value() + " other-secret@x.test", "D" + now));
+        map.set(q.value() + " other-secret@x.test", Seal.random().seal(HazelcastLedger.DELIVERED, q.value() + " other-secret@x.test",
+                "D" + now, now + 3_600_000));
         ledger.markDelivered(q, "genuine@x.test");
         map.set(q.value() + " copied@x.test", map.get(q.value() + " genuine@x.test"));
         map.set(q.value() + " bounced-forged@x.test", "B" + now + "~AAAAAAAAAAAAAAAAAAAAAA");
@@ -87,7 +87,7 @@ class ForgedEntriesTest {
     }
 
     @Test
-    void anOrderOrASuppressionThisClusterDidNotSealIsIgnored() {
+    void anOrderThisClusterDidNotSealIsIgnored() {
         HazelcastRetryRequests retries = new HazelcastRetryRequests(members.get(0), Clock.systemUTC());
         HazelcastQueueControls controls = new HazelcastQueueControls(members.get(0), ClusterSecret.SEAL, retries,
                 Duration.ofHours(1), Clock.systemUTC());
@@ -97,14 +97,5 @@ class ForgedEntriesTest {
         String genuine = QueueId.next(System.currentTimeMillis()).value();
         controls.order(genuine, QueueControls.Order.DELETE);
         assertThat(controls.order(genuine)).isEqualTo(QueueControls.Order.DELETE);
-
-        HazelcastSuppressions suppressions = new HazelcastSuppressions(members.get(0), ClusterSecret.SEAL);
-        long now = System.currentTimeMillis();
-        SuppressionEntry e = new SuppressionEntry("gone@x.test", "550 5.1.1 unknown", "5.1.1", now, now + 3_600_000);
-        forger().<String, String>getReplicatedMap(SuppressionEntry.CACHE_MAP).put(SuppressionEntry.key("victim@x.test"),
-                new SuppressionEntry("victim@x.test", "550 5.1.1 unknown", "5.1.1", now, now + 3_600_000).cacheValue());
-        suppressions.put(e);
-        assertThat(suppressions.reason("victim@x.test")).isNull();
-        assertThat(suppressions.reason("gone@x.test")).contains("5.1.1");
     }
 }

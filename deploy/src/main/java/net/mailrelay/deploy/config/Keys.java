@@ -78,12 +78,16 @@ public final class Keys {
             "Address the Hazelcast member listens on (one interface; in Kubernetes, the pod IP); empty: every interface. "
             + "Standalone always uses 127.0.0.1. The member opens no client endpoint.");
     public static final Key<java.util.Optional<Path>> HAZELCAST_SECRET_FILE = new Key<>("hazelcast.secret-file", "",
-            Parsers::optionalPath, "File holding the cluster secret (at least 16 bytes; e.g. openssl rand -hex 32) that signs the "
-                    + "ledger's marks, delivery claims, delete orders and suppressions in Hazelcast, so that one an outsider writes is "
-                    + "ignored; the same in every edge and worker. Unset: derived from hazelcast.cluster-name, with a warning "
-                    + "(whoever knows the name can then forge); standalone makes its own.");
+            Parsers::optionalPath, "File holding the cluster secret (at least 16 bytes; `mail-relay.jar secret generate --file F` "
+                    + "makes 256 random bits) that seals the ledger's marks, delivery claims, delete and fail orders and suppressions "
+                    + "in Hazelcast, so that one an outsider writes is ignored. Required by every worker, the same file in each; "
+                    + "refused by edges, which hold no key; standalone makes its own.");
     public static final Key<String> HAZELCAST_CLUSTER = new Key<>("hazelcast.cluster-name", "mail-relay", s -> s,
-            "Hazelcast cluster name; members with other names do not join.");
+            "Hazelcast cluster name; members with other names do not join. Edges and workers refuse the default and names "
+                    + "under 16 characters: set it from a secret, or use hazelcast.cluster-name-file.");
+    public static final Key<java.util.Optional<Path>> HAZELCAST_CLUSTER_FILE = new Key<>("hazelcast.cluster-name-file", "",
+            Parsers::optionalPath, "File holding the Hazelcast cluster name (e.g. made by `mail-relay.jar secret generate "
+                    + "--file F`), instead of hazelcast.cluster-name; the same in every edge and worker.");
 
     // Edge: listeners. Each listener has a port (0 turns it off), a bind address, a TLS mode and an AUTH policy.
     public static final Key<String> SMTP_BIND = new Key<>("smtp.bind-address", "0.0.0.0", s -> s,
@@ -320,7 +324,7 @@ public final class Keys {
 
     public static final List<Key<?>> ALL = List.of(HOSTNAME, BOOTSTRAP_SERVERS, KAFKA_SECURITY, KAFKA_SASL_MECHANISM,
             KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE, KAFKA_SSL_CA, KAFKA_SSL_CERT, KAFKA_SSL_KEY, KAFKA_SSL_VERIFY_HOST, TOPIC_PREFIX, PARTITIONS, REPLICATION,
-            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_SECRET_FILE, HAZELCAST_CLUSTER, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
+            MIN_INSYNC, REQUIRE_REPLICATION, HAZELCAST_MEMBERS, HAZELCAST_DISCOVERY, HAZELCAST_K8S_SERVICE, HAZELCAST_K8S_NAMESPACE, HAZELCAST_PORT, HAZELCAST_BIND, HAZELCAST_SECRET_FILE, HAZELCAST_CLUSTER, HAZELCAST_CLUSTER_FILE, SMTP_BIND, SMTP_PORT, SMTP_TLS, SMTP_AUTH,
             SMTP_STRICT, SUBMISSION_BIND, SUBMISSION_PORT, SUBMISSION_TLS, SUBMISSION_AUTH, SUBMISSION_STRICT, SMTPS_BIND, SMTPS_PORT,
             SMTPS_AUTH, SMTPS_STRICT, TLS_CERT,
             TLS_KEY, USERS_FILE, AUTH_MAX_FAILURES, AUTH_WINDOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT,

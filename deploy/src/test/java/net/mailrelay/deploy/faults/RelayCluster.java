@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.testing.Ports;
 import org.apache.kafka.common.Uuid;
 
@@ -113,12 +114,13 @@ final class RelayCluster implements AutoCloseable {
                 "--set", "kafka.replication-factor=3", "--set", "kafka.min-insync-replicas=2",
                 "--set", "kafka.partitions=6"));
         settings.forEach(s -> common.addAll(List.of("--set", s)));
+        ClusterFiles secrets = ClusterFiles.in(data.resolve("cluster"));
         addRelay("bounce", "mail-relay bounce running as ", with(List.of("bounce", "--hostname", "bounce.test"), common));
         for (int i = 0; i < WORKERS; i++) {
             addRelay("worker-" + (i + 1), "mail-relay worker running as ", with(List.of("worker",
                     "--hostname", "worker-" + (i + 1) + ".test", "--hazelcast-members", hazelcast, "--dns-server", dnsServer,
                     "--set", "hazelcast.port=" + hazelcastPorts.get(EDGES + i),
-                    "--set", "hazelcast.bind-address=" + at("worker-" + (i + 1))), common));
+                    "--set", "hazelcast.bind-address=" + at("worker-" + (i + 1))), with(secrets.workerArgs(), common)));
         }
         for (int i = 0; i < EDGES; i++) {
             addRelay("edge-" + (i + 1), "mail-relay edge running as ", with(List.of("edge",
@@ -126,7 +128,7 @@ final class RelayCluster implements AutoCloseable {
                     "--set", "hazelcast.port=" + hazelcastPorts.get(i), "--smtp-port", Integer.toString(edgePorts.get(i)),
                     "--submission-port", "0", "--smtps-port", "0", "--set", "smtp.tls=none",
                     "--set", "hazelcast.bind-address=" + at("edge-" + (i + 1)), "--set", "smtp.bind-address=" + at("edge-" + (i + 1))),
-                    common));
+                    with(secrets.edgeArgs(), common)));
         }
     }
 

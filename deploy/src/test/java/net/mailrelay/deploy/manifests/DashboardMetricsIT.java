@@ -23,9 +23,11 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 import net.mailrelay.deploy.RelayProcess;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.deploy.tls.SelfSignedCertificate;
 import net.mailrelay.edge.auth.UsersFile;
+import net.mailrelay.protocol.dkim.KeyGeneration;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
@@ -90,8 +92,13 @@ class DashboardMetricsIT {
                 "route.rate", "limited.test=1", "smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free())));
         common.putAll(Map.of("smtp.tls", "starttls", "smtp.auth", "offered", "submission.port", "0", "smtps.port", "0",
                 "tls.cert-file", cert.toString(), "tls.key-file", key.toString(), "auth.users-file", users.toString()));
+        ClusterFiles cluster = ClusterFiles.in(files.resolve("cluster"));
+        // The DKIM meters are served once a key is there (docs/metrics.md).
+        KeyGeneration.generate(files.resolve("dkim"), "sender.test", "d1", "ed25519", 0);
+        common.put("dkim.key-dir", files.resolve("dkim").toString());
         for (RelayProcess.Role role : List.of(RelayProcess.Role.BOUNCE, RelayProcess.Role.WORKER, RelayProcess.Role.EDGE)) {
             Map<String, String> settings = new HashMap<>(common);
+            settings.putAll(role == RelayProcess.Role.WORKER ? cluster.worker() : role == RelayProcess.Role.EDGE ? cluster.edge() : Map.of());
             settings.put("http.port", Integer.toString(Ports.free()));
             PROCESSES.put(role.name().toLowerCase(java.util.Locale.ROOT), RelayProcess.start(role, Settings.of(settings)));
         }

@@ -157,14 +157,28 @@ class ManifestTest {
 
     @Test
     void composeFilesTheSettingsNameAreMountedAndKeptOutOfGit() {
+        Compose.Relay worker = compose.relays().stream().filter(w -> w.role() == Role.WORKER).findFirst().orElseThrow();
+        Path seal = Compose.hostPathOf(worker.service(), worker.settings().get(Keys.HAZELCAST_SECRET_FILE).orElseThrow().toString())
+                .orElseThrow();
         for (Compose.Relay r : compose.relays()) {
             List<Key<java.util.Optional<Path>>> keys = new ArrayList<>(List.of(Keys.KAFKA_SASL_PASSWORD_FILE, Keys.KAFKA_SSL_CA));
             if (r.role() == Role.EDGE) {
                 keys.addAll(List.of(Keys.TLS_CERT, Keys.TLS_KEY, Keys.USERS_FILE)); // only the edge reads these
             }
-            if (r.role() != Role.BOUNCE) {
+            if (r.role() == Role.WORKER) {
                 assertThat(r.settings().get(Keys.HAZELCAST_SECRET_FILE)).as("%s: hazelcast.secret-file", r.name()).isPresent();
                 keys.add(Keys.HAZELCAST_SECRET_FILE);
+            } else {
+                // Issue 29: an edge holds no seal key, and its mounts do not reach the file.
+                assertThat(r.settings().get(Keys.HAZELCAST_SECRET_FILE)).as("%s: hazelcast.secret-file", r.name()).isEmpty();
+                for (JsonNode v : r.service().path("volumes")) {
+                    Path host = Repository.COMPOSE.resolve(v.asText().split(":")[0]).normalize();
+                    assertThat(seal.startsWith(host)).as("%s mounts %s, which holds the seal", r.name(), v.asText()).isFalse();
+                }
+            }
+            if (r.role() != Role.BOUNCE) {
+                assertThat(r.settings().get(Keys.HAZELCAST_CLUSTER_FILE)).as("%s: hazelcast.cluster-name-file", r.name()).isPresent();
+                keys.add(Keys.HAZELCAST_CLUSTER_FILE);
             }
             for (Key<java.util.Optional<Path>> key : keys) {
                 r.settings().get(key).ifPresent(p -> {
@@ -367,10 +381,17 @@ class ManifestTest {
                     .isEqualTo(Kube.POD_IP);
             assertThat(s.get(Keys.HAZELCAST_CLUSTER)).as("%s takes the cluster name from a Secret, not the default",
                     r.deployment().name()).isEqualTo("value-from-mail-relay-hazelcast");
-            Path secret = s.get(Keys.HAZELCAST_SECRET_FILE).orElseThrow(() -> new AssertionError(
-                    r.deployment().name() + " signs its ledger with a secret of its own (hazelcast.secret-file)"));
-            assertThat(kube.sourceOf(r.pod(), r.container(), secret.toString())).as("%s: hazelcast.secret-file %s", r.deployment().name(),
-                    secret).hasValueSatisfying(source -> assertThat(kube.secrets.get("mail-relay-hazelcast")).containsValue(source));
+            if (r.role() == Role.WORKER) {
+                Path secret = s.get(Keys.HAZELCAST_SECRET_FILE).orElseThrow(() -> new AssertionError(
+                        r.deployment().name() + " seals its ledger with a secret of its own (hazelcast.secret-file)"));
+                assertThat(kube.sourceOf(r.pod(), r.container(), secret.toString())).as("%s: hazelcast.secret-file %s",
+                        r.deployment().name(), secret).hasValueSatisfying(source -> assertThat(kube.secrets.get("mail-relay-seal"))
+                        .containsValue(source));
+            } else {
+                // Issue 29: the internet-facing tier holds no seal key, neither set nor mounted.
+                assertThat(s.get(Keys.HAZELCAST_SECRET_FILE)).as("%s: hazelcast.secret-file", r.deployment().name()).isEmpty();
+                assertThat(r.pod().toString()).as("%s mounts the seal", r.deployment().name()).doesNotContain("mail-relay-seal");
+            }
             assertThat(Kube.selects(policy.path("podSelector").path("matchLabels"), r.labels()))
                     .as("the policy covers %s", r.deployment().name()).isTrue();
             int port = s.get(Keys.HAZELCAST_PORT);
