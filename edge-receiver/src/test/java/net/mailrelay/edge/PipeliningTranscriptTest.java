@@ -2,8 +2,12 @@ package net.mailrelay.edge;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import javax.net.ssl.SSLContext;
@@ -13,12 +17,15 @@ import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
 import net.mailrelay.testing.SmtpTranscript;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.slf4j.LoggerFactory;
 
 /**
  * RFC 2920: a client may pipeline any commands behind the end of a message (the final dot, or BDAT
@@ -116,6 +123,30 @@ class PipeliningTranscriptTest {
             c.sendRaw(("BDAT " + BODY.length() + " LAST\r\n" + BODY + BEHIND).getBytes(StandardCharsets.US_ASCII));
             c.expect("250 2.0.0 Ok: queued as ");
             expectTheCommandsBehindTheEnd(c);
+        }
+    }
+
+    /**
+     * Issue 29: commands pipelined behind QUIT are dropped quietly. Before, each one still buffered when the
+     * session closed threw IllegalStateException in SmtpSession and was logged as a connection error.
+     */
+    @Test
+    void commandsPipelinedBehindQuitAreDroppedQuietly() {
+        Logger log = (Logger) LoggerFactory.getLogger("net.mailrelay.edge.listener.SmtpConnectionHandler");
+        ListAppender<ILoggingEvent> seen = new ListAppender<>();
+        seen.start();
+        log.addAppender(seen);
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", edge.address("smtp").getPort())) {
+            c.expect("220 ");
+            c.sendRaw("EHLO client.test\r\nQUIT\r\nNOOP\r\nRSET\r\nMAIL FROM:<a@client.test>\r\n".getBytes(StandardCharsets.US_ASCII));
+            c.expect("250 ");
+            c.expect("221 ");
+            assertThat(c.isClosedByServer()).isTrue();
+            // The server may still be reading what was pipelined after the client saw the close.
+            Awaitility.await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> List.copyOf(seen.list)
+                    .stream().noneMatch(e -> e.getFormattedMessage().contains("ended by error")));
+        } finally {
+            log.detachAppender(seen);
         }
     }
 }

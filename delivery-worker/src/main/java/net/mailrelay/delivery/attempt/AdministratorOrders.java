@@ -30,8 +30,8 @@ final class AdministratorOrders {
         String delay = String.format(Locale.ROOT, "%.2f", (System.currentTimeMillis() - env.arrivedAtMillis()) / 1000.0);
         List<Verdict> verdicts = new ArrayList<>();
         for (Recipient r : env.recipients()) {
-            if (ledger.isDelivered(env.queueId(), r.address())) {
-                continue; // delivered before the order came: nothing left to fail or delete for it
+            if (ledger.settled(env.queueId(), r.address()) != RecipientLedger.Settled.NO) {
+                continue; // delivered or bounced before the order came: nothing left to fail or delete for it
             }
             boolean fail = order == QueueControls.Order.FAIL;
             verdicts.add(fail ? new Verdict.Failed(r.address(), STATUS, null, FAILED)

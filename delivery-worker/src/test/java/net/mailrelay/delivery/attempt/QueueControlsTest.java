@@ -153,8 +153,10 @@ class QueueControlsTest {
 
     @Test
     void aFailOrderFailsEveryRemainingRecipientWithoutASessionAndAsksForADsn() throws Exception {
-        Envelope env = envelope(3, System.currentTimeMillis(), "done@open.test", "a@open.test", "b@held.test");
+        Envelope env = envelope(3, System.currentTimeMillis(), "done@open.test", "gone@open.test", "a@open.test", "b@held.test");
         ledger.markDelivered(env.queueId(), "done@open.test");
+        // Issue 29: a recipient that has bounced already had its DSN; failing it again sent a second one.
+        ledger.markBounced(env.queueId(), "gone@open.test");
         controls.orders.put(env.queueId().value(), QueueControls.Order.FAIL);
         List<Verdict> verdicts = delivery.deliver(env, MESSAGE, 0, MESSAGE.length);
 

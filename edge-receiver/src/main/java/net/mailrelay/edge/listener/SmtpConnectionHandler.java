@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletionException;
@@ -18,6 +19,7 @@ import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.edge.policy.ConnectionLimits;
 import net.mailrelay.edge.session.AuthOutcome;
 import net.mailrelay.edge.session.Replies;
+import net.mailrelay.edge.session.SessionState;
 import net.mailrelay.edge.session.SmtpSession;
 import net.mailrelay.edge.session.Step;
 import net.mailrelay.protocol.record.RecordCodec;
@@ -149,6 +151,12 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (session != null && session.state() == SessionState.CLOSED) {
+            // The reply that ended the session (221, 421) is on its way and the channel closes after it;
+            // whatever the client pipelined behind it is dropped unread, as Postfix's smtpd does.
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         if (!(msg instanceof ByteBuf chunk) || chunk.indexOf(chunk.readerIndex(), chunk.writerIndex(), (byte) '\n') >= 0) {
             recordAt = System.nanoTime();
         }
