@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
@@ -76,8 +77,13 @@ class RelayEndToEndTest {
         common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0", "queue.max-lifetime", "8s",
                 "dsn.delay-warning", "3s"));
         bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
-        worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(common));
-        edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(common));
+        ClusterFiles cluster = ClusterFiles.make();
+        Map<String, String> w = new HashMap<>(common);
+        w.putAll(cluster.worker());
+        worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(w));
+        Map<String, String> e = new HashMap<>(common);
+        e.putAll(cluster.edge());
+        edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(e));
     }
 
     @AfterAll
