@@ -170,7 +170,7 @@ public final class DeliveryWorker implements AutoCloseable {
                 guard, cluster.suppressions(), cluster.controls(), c.hostname(), c.maxRecipientsPerTransaction(),
                 c.timeouts().sessionLimit(), clock);
         AttemptRecords records = new AttemptRecords(c.topics(), c.schedule(), c.hostname(),
-                () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics);
+                () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics, c.maxRecordBytes());
         loop = new DeliveryLoop(c.kafka(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
                 "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,

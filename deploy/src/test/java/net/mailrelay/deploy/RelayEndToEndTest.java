@@ -45,6 +45,8 @@ class RelayEndToEndTest {
     static final FakeMx ONE = new FakeMx("mx.one.test", ip("127.0.0.2"), 0);
     static FakeMx two;
     static FakeMx sender;
+    /** Answers every RCPT with a 550 of 56 KB (issue 29). */
+    static FakeMx hostile;
     static RelayProcess bounce;
     static RelayProcess worker;
     static RelayProcess edge;
@@ -62,10 +64,12 @@ class RelayEndToEndTest {
         // Every MX listens on the same port on its own address, as real MX hosts all listen on 25.
         two = (FakeMx) new FakeMx("mx.two.test", ip("127.0.0.3"), ONE.port()).start();
         sender = (FakeMx) new FakeMx("mx.sender.test", ip("127.0.0.4"), ONE.port()).start();
+        hostile = (FakeMx) new FakeMx("mx.hostile.test", ip("127.0.0.6"), ONE.port()).start();
         DNS.mx("one.test", 10, "mx.one.test").address("mx.one.test", "127.0.0.2")
                 .mx("two.test", 10, "mx.two.test").address("mx.two.test", "127.0.0.3")
                 .mx("sender.test", 10, "mx.sender.test").address("mx.sender.test", "127.0.0.4")
-                .mx("dead.test", 10, "mx.dead.test").address("mx.dead.test", "127.0.0.5");
+                .mx("dead.test", 10, "mx.dead.test").address("mx.dead.test", "127.0.0.5")
+                .mx("hostile.test", 10, "mx.hostile.test").address("mx.hostile.test", "127.0.0.6");
         Map<String, String> common = new HashMap<>(Map.of(
                 "kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "kafka.topic-prefix", "e2e" + UUID.randomUUID().toString().substring(0, 6) + ".",
@@ -88,7 +92,7 @@ class RelayEndToEndTest {
 
     @AfterAll
     static void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {edge, worker, bounce, two, sender}) {
+        for (AutoCloseable c : new AutoCloseable[] {edge, worker, bounce, two, sender, hostile}) {
             try {
                 if (c != null) {
                     c.close();
@@ -236,5 +240,39 @@ class RelayEndToEndTest {
         assertThat(ONE.timesOffered("flaky-e2e@one.test")).isEqualTo(2);
         assertThat(ONE.deliveriesTo("flaky-e2e@one.test")).hasSize(1);
         assertThat(sender.deliveriesTo("alice@sender.test")).noneMatch(d -> d.text().contains("flaky-e2e"));
+    }
+
+    /**
+     * Issue 29: a remote MX that answers each of 600 RCPTs with a 56 KB 550. Every recipient's report kept
+     * its whole reply, so the bounce request was some 34 MB, more than the broker takes, and it was sent
+     * again for ever with its partition waiting. Now each reply is kept to 2 KiB: the sender gets its DSN,
+     * listing every recipient, and later mail flows.
+     */
+    @Test
+    void anMxAnsweringEveryRcptWith56KbStillBouncesOnceAndLaterMailFlows() {
+        StringBuilder reply = new StringBuilder();
+        for (int line = 0; line < 56; line++) {
+            reply.append("550-5.7.1 ").append("h".repeat(1_000)).append("\r\n");
+        }
+        reply.append("550 5.7.1 go away");
+        List<String> recipients = new java.util.ArrayList<>();
+        for (int i = 0; i < 600; i++) {
+            recipients.add("victim" + i + "@hostile.test");
+            hostile.replyToRecipient("victim" + i + "@hostile.test", reply.toString());
+        }
+        String id = send("alice@sender.test", recipients, "Subject: to a hostile MX\r\n\r\nhello\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> sender.deliveriesTo("alice@sender.test").stream()
+                .anyMatch(d -> d.text().contains(id)));
+        List<FakeMx.Delivery> dsns = sender.deliveriesTo("alice@sender.test").stream().filter(d -> d.text().contains(id)).toList();
+        assertThat(dsns).as("one DSN").hasSize(1);
+        String dsn = dsns.get(0).text();
+        assertThat(recipients).allSatisfy(r -> assertThat(dsn).contains("Final-Recipient: rfc822; " + r + "\r\n"));
+        String unfolded = dsn.replace("\r\n ", " ");
+        assertThat(unfolded).contains("Diagnostic-Code: smtp; 550 5.7.1 hhhh").contains("bytes, cut)");
+        assertThat(dsn.length()).as("bounded").isLessThan(4 * 1024 * 1024);
+
+        String later = send("alice@sender.test", List.of("after-hostile@one.test"), "Subject: later\r\n\r\nstill flowing\r\n");
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> ONE.deliveriesTo("after-hostile@one.test").stream()
+                .anyMatch(d -> d.text().contains(later)));
     }
 }

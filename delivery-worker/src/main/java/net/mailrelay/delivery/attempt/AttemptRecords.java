@@ -21,6 +21,7 @@ import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.SuppressionEntry;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
+import net.mailrelay.protocol.smtp.ReplyText;
 import net.mailrelay.protocol.smtp.StatusDetail;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,15 +48,18 @@ public final class AttemptRecords {
     private final Duration delayWarning;
     private final Duration suppressionTtl;
     private final AttemptObserver observer;
+    private final int maxRecordBytes;
 
     /**
      * @param delayWarning age at which the sender is warned of a delay, once; zero for never
      * @param suppressionTtl how long a hard-bounced address stays suppressed; zero adds none
      * @param observer told of every recipient's outcome (metrics)
+     * @param maxRecordBytes the largest record the broker takes: a bounce request is made to fit
      */
     public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random,
-            Duration delayWarning, Duration suppressionTtl, AttemptObserver observer) {
+            Duration delayWarning, Duration suppressionTtl, AttemptObserver observer, int maxRecordBytes) {
         this.observer = observer;
+        this.maxRecordBytes = maxRecordBytes;
         this.topics = topics;
         this.schedule = schedule;
         this.reportingMta = reportingMta;
@@ -66,7 +70,7 @@ public final class AttemptRecords {
 
     public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random,
             Duration delayWarning, Duration suppressionTtl) {
-        this(topics, schedule, reportingMta, random, delayWarning, suppressionTtl, AttemptObserver.NONE);
+        this(topics, schedule, reportingMta, random, delayWarning, suppressionTtl, AttemptObserver.NONE, Integer.MAX_VALUE);
     }
 
     public AttemptRecords(Topics topics, RetrySchedule schedule, String reportingMta, RandomGenerator random) {
@@ -210,8 +214,65 @@ public final class AttemptRecords {
             LOG.info("{}: sender {} notification not sent: null sender", env.queueId(), reports.get(0).action().fieldValue());
             return;
         }
-        BounceRequest request = new BounceRequest(env, reports, reportingMta);
-        writes.add(new Write(topics.bounce(), env.queueId().value(), RecordCodec.encode(request, value, offset, length), null));
+        for (byte[] request : requests(env, reports, value, offset, length)) {
+            writes.add(new Write(topics.bounce(), env.queueId().value(), request, null));
+        }
+    }
+
+    /** The diagnostic each report keeps when a bounce request must be made smaller to fit the broker's limit. */
+    static final int SHORT_DIAGNOSTIC = 256;
+
+    /**
+     * The bounce request as records the broker takes: one, as a rule. One that would be larger than
+     * {@code maxRecordBytes} (it carries the message, and a thousand recipients' diagnostics) was refused,
+     * and sent again, for ever, with its partition waiting on it. Then each diagnostic is cut to
+     * {@link #SHORT_DIAGNOSTIC} bytes, and what is still too large is split into requests for groups of
+     * recipients, each a DSN of its own (RFC 3461 allows one per recipient).
+     */
+    private List<byte[]> requests(Envelope env, List<RecipientReport> reports, byte[] value, int offset, int length) {
+        byte[] whole = RecordCodec.encode(new BounceRequest(env, reports, reportingMta), value, offset, length);
+        if (whole.length <= maxRecordBytes) {
+            return List.of(whole);
+        }
+        List<RecipientReport> shortened = reports.stream().map(r -> new RecipientReport(r.recipient(), r.action(), r.status(),
+                r.remoteMta(), ReplyText.bounded(r.diagnostic(), SHORT_DIAGNOSTIC), r.lastAttemptMillis(), r.willRetryUntilMillis(),
+                r.failureClass())).toList();
+        byte[] smaller = RecordCodec.encode(new BounceRequest(env, shortened, reportingMta), value, offset, length);
+        if (smaller.length <= maxRecordBytes) {
+            LOG.warn("{}: notification of {} recipients over the record limit ({} bytes); diagnostics cut to {} bytes", env.queueId(),
+                    reports.size(), whole.length, SHORT_DIAGNOSTIC);
+            return List.of(smaller);
+        }
+        // Groups by estimate (the request without its reports, and each report's JSON), each checked when encoded.
+        int[] sizes = shortened.stream().mapToInt(r -> RecordCodec.head(r).length - 5).toArray();
+        long base = smaller.length - java.util.Arrays.stream(sizes).asLongStream().sum();
+        List<byte[]> out = new ArrayList<>();
+        List<RecipientReport> group = new ArrayList<>();
+        long groupBytes = base;
+        for (int i = 0; i < shortened.size(); i++) {
+            if (!group.isEmpty() && groupBytes + sizes[i] > maxRecordBytes) {
+                fit(env, group, value, offset, length, out);
+                group = new ArrayList<>();
+                groupBytes = base;
+            }
+            group.add(shortened.get(i));
+            groupBytes += sizes[i];
+        }
+        fit(env, group, value, offset, length, out);
+        LOG.warn("{}: notification of {} recipients over the record limit ({} bytes); diagnostics cut to {} bytes and split "
+                + "into {} notifications", env.queueId(), reports.size(), whole.length, SHORT_DIAGNOSTIC, out.size());
+        return out;
+    }
+
+    /** The request for {@code group}, or for each half of it when it is over the limit after all. */
+    private void fit(Envelope env, List<RecipientReport> group, byte[] value, int offset, int length, List<byte[]> out) {
+        byte[] request = RecordCodec.encode(new BounceRequest(env, group, reportingMta), value, offset, length);
+        if (request.length <= maxRecordBytes || group.size() == 1) {
+            out.add(request);
+            return;
+        }
+        fit(env, group.subList(0, group.size() / 2), value, offset, length, out);
+        fit(env, group.subList(group.size() / 2, group.size()), value, offset, length, out);
     }
 
     /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */

@@ -2,6 +2,7 @@ package net.mailrelay.delivery.smtp;
 
 import java.util.List;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
+import net.mailrelay.protocol.smtp.ReplyText;
 import net.mailrelay.protocol.smtp.StatusClass;
 import net.mailrelay.protocol.smtp.StatusDetail;
 
@@ -44,9 +45,13 @@ public record RemoteReply(int code, List<String> lines) {
         return new EnhancedStatus(StatusClass.ofDigit(kind == 3 ? 2 : kind), StatusDetail.OTHER);
     }
 
-    /** One line, as logs and Diagnostic-Code show it: {@code 550 5.1.1 <x@y>: User unknown}. */
+    /**
+     * One line, as logs and Diagnostic-Code show it: {@code 550 5.1.1 <x@y>: User unknown}; at most
+     * {@link ReplyText#BUDGET} bytes, whatever the server sent (up to 64 KiB): it goes into every record
+     * of the attempt's outcome.
+     */
     @Override
     public String toString() {
-        return code + " " + String.join(" ", lines).replaceAll("[\\r\\n]", " ");
+        return ReplyText.bounded(code + " " + String.join(" ", lines).replaceAll("[\\r\\n]", " "));
     }
 }

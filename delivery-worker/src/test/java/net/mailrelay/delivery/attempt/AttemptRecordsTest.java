@@ -20,6 +20,7 @@ import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.SuppressionEntry;
 import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.protocol.smtp.EnhancedStatus;
+import net.mailrelay.protocol.smtp.ReplyText;
 import org.junit.jupiter.api.Test;
 
 /** Which records an attempt produces: retries, notices for the bounce service, suppression entries. */
@@ -136,5 +137,43 @@ class AttemptRecordsTest {
         Envelope env = envelope("", Duration.ofHours(5).toMillis(), false, Recipient.of("a@x.test"), Recipient.of("b@x.test"));
         assertThat(notices(of(env, deferred("a@x.test"),
                 new Verdict.Failed("b@x.test", EnhancedStatus.parse("5.1.1"), remote("550 5.1.1 no", false), "x")))).isEmpty();
+    }
+
+    /**
+     * Issue 29: a remote MX that answers each of many RCPTs with 56 KB. Each reply is kept to its budget,
+     * and a bounce request that would still pass the broker's limit is made to fit, cut and then split:
+     * before, it was one record of tens of megabytes that the broker refused, for ever.
+     */
+    @Test
+    void aHostileMxsRepliesAreBoundedAndEveryBounceRequestFitsTheRecordLimit() {
+        int limit = 64 * 1024;
+        AttemptRecords bounded = new AttemptRecords(TOPICS, SCHEDULE, "relay.test", new SplittableRandom(1), Duration.ofHours(4),
+                Duration.ZERO, AttemptObserver.NONE, limit);
+        String huge = "550 5.7.1 " + "z".repeat(56 * 1024);
+        List<Recipient> rcpts = new java.util.ArrayList<>();
+        List<Verdict> verdicts = new java.util.ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            rcpts.add(Recipient.of("r" + i + "@x.test"));
+            verdicts.add(new Verdict.Failed("r" + i + "@x.test", EnhancedStatus.parse("5.7.1"), remote(huge, false),
+                    "host mx.test[192.0.2.1] said: " + huge + " (in reply to RCPT TO command)"));
+        }
+        assertThat(verdicts.get(0).explanation().length()).isLessThanOrEqualTo(ReplyText.ACCOUNT);
+        List<AttemptRecords.Write> w = bounded.of(envelope("s@c.test", 0, false, rcpts.toArray(Recipient[]::new)), MESSAGE, 0,
+                MESSAGE.length, verdicts, NOW - 100, NOW);
+
+        assertThat(w).allSatisfy(x -> assertThat(x.value().length).as(x.topic()).isLessThanOrEqualTo(limit));
+        List<BounceRequest> n = notices(w);
+        assertThat(n).hasSizeGreaterThan(1);
+        assertThat(n.stream().flatMap(b -> b.reports().stream()).map(r -> r.recipient().address()))
+                .as("every recipient once").containsExactlyInAnyOrderElementsOf(rcpts.stream().map(Recipient::address).toList());
+        assertThat(n.stream().flatMap(b -> b.reports().stream())).allSatisfy(r -> {
+            assertThat(r.diagnostic().length()).isLessThanOrEqualTo(AttemptRecords.SHORT_DIAGNOSTIC);
+            assertThat(r.diagnostic()).startsWith("smtp; 550 5.7.1 zzz");
+        });
+
+        List<BounceRequest> one = notices(bounded.of(envelope("s@c.test", 0, false, rcpts.subList(0, 20).toArray(Recipient[]::new)),
+                MESSAGE, 0, MESSAGE.length, verdicts.subList(0, 20), NOW - 100, NOW));
+        assertThat(one).as("twenty fit whole").singleElement().satisfies(b -> assertThat(b.reports().get(0).diagnostic())
+                .hasSizeGreaterThan(ReplyText.BUDGET - 100).endsWith("bytes, cut)"));
     }
 }
