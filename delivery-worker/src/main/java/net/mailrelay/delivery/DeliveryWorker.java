@@ -15,6 +15,7 @@ import net.mailrelay.delivery.attempt.QueueControls;
 import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.queue.DeliveryLoop;
+import net.mailrelay.delivery.queue.Fatal;
 import net.mailrelay.delivery.queue.LedgerRebuild;
 import net.mailrelay.delivery.queue.RetryRequests;
 import net.mailrelay.delivery.queue.SuppressionFeed;
@@ -159,7 +160,7 @@ public final class DeliveryWorker implements AutoCloseable {
     private final SuppressionFeed feed;
     private final List<String> subscribed;
 
-    private DeliveryWorker(Config c, Cluster cluster, WorkerMetrics metrics, Clock clock) throws SSLException {
+    private DeliveryWorker(Config c, Cluster cluster, WorkerMetrics metrics, Clock clock, Fatal fatal) throws SSLException {
         DestinationGuard guard = metrics.counting(cluster.guard());
         client = new SmtpClient(c.timeouts(), new ClientTls(c.trustedCertificates()), c.reuse(), cluster.gate(),
                 c.slotWait());
@@ -174,7 +175,10 @@ public final class DeliveryWorker implements AutoCloseable {
         loop = new DeliveryLoop(c.kafka(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
                 "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
-                new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt))).start();
+                new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt), (job, error) -> {
+                    metrics.fatal();
+                    fatal.died(job, error);
+                })).start();
         feed = cluster.suppressionCache() == null ? null
                 : new SuppressionFeed(c.kafka(), c.topics().suppression(), cluster.suppressionCache(),
                         "suppression-" + c.hostname()).start();
@@ -187,12 +191,17 @@ public final class DeliveryWorker implements AutoCloseable {
     }
 
     public static DeliveryWorker start(Config config, Cluster cluster) throws SSLException {
-        return new DeliveryWorker(config, cluster, WorkerMetrics.none(), Clock.systemUTC());
+        return new DeliveryWorker(config, cluster, WorkerMetrics.none(), Clock.systemUTC(), Fatal.EXIT);
     }
 
     /** @param registry where the worker's meters go (docs/metrics.md), the Kafka clients' included */
     public static DeliveryWorker start(Config config, Cluster cluster, MeterRegistry registry) throws SSLException {
-        DeliveryWorker w = new DeliveryWorker(config, cluster, new WorkerMetrics(registry), Clock.systemUTC());
+        return start(config, cluster, registry, Fatal.EXIT);
+    }
+
+    /** @param fatal what a delivery thread's death by an Error does: {@link Fatal#EXIT}, but for tests */
+    public static DeliveryWorker start(Config config, Cluster cluster, MeterRegistry registry, Fatal fatal) throws SSLException {
+        DeliveryWorker w = new DeliveryWorker(config, cluster, new WorkerMetrics(registry), Clock.systemUTC(), fatal);
         w.loop.bindClientMetrics(registry);
         return w;
     }

@@ -26,6 +26,7 @@ public final class WorkerMetrics implements AttemptObserver {
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> attemptTimers = new ConcurrentHashMap<>();
     private final Map<String, Timer> latenessTimers = new ConcurrentHashMap<>();
+    private final Counter fatalErrors;
     private final Timer delay;
     private final Timer rebuilds;
     private final Counter rebuildEntries;
@@ -49,6 +50,13 @@ public final class WorkerMetrics implements AttemptObserver {
                 "Delivery events and bounce requests read by the ledger's rebuilds");
         this.rebuildsCapped = counter("mailrelay.ledger.rebuild.capped",
                 "Ledger rebuilds that stopped at their limit (duplicates possible)");
+        this.fatalErrors = counter("mailrelay.delivery.fatal.errors",
+                "Delivery threads that died of an Error (OutOfMemoryError, StackOverflowError); the worker then exits");
+    }
+
+    /** A delivery thread died of an Error; the worker exits next (queue.Fatal). */
+    void fatal() {
+        fatalErrors.increment();
     }
 
     /** A rebuild of the ledger after it was lost: how long it took, what it restored, whether it stopped at its limit. */

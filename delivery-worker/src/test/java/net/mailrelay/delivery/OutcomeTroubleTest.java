@@ -7,6 +7,7 @@ import com.hazelcast.core.HazelcastInstance;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.cluster.TestMembers;
 import net.mailrelay.delivery.schedule.RetrySchedule;
 import net.mailrelay.protocol.envelope.QueueId;
@@ -129,6 +130,33 @@ class OutcomeTroubleTest {
             admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(
                     new ConfigEntry("max.message.bytes", Integer.toString(maxMessageBytes)), AlterConfigOp.OpType.SET))))
                     .all().get();
+        }
+    }
+
+    /**
+     * Issue 29: an Error in a delivery job (here a StackOverflowError from the suppression check) is
+     * reported to the worker's Fatal handler with the job's queue id, and counted; a deployed worker then
+     * exits to be restarted. Before, it escaped the delivery thread unseen, leaving the record's offset
+     * unfinished and its in-flight slot taken for good.
+     */
+    @Test
+    void anErrorInADeliveryJobIsFatalNotASilentStall() throws Exception {
+        List<Duration> tiers = List.of(Duration.ofSeconds(2));
+        Suppressions overflowing = address -> {
+            if (address.startsWith("overflow")) {
+                throw new StackOverflowError("a test's");
+            }
+            return null;
+        };
+        try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
+                new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
+                List.of("dest.test=" + MX.hostPort()), null, 25, Map.of(), 0, overflowing)) {
+            QueueId id = w.enqueueTo(0, "overflow@dest.test");
+            await().atMost(Duration.ofSeconds(20)).until(() -> !w.fatal.isEmpty());
+            assertThat(w.fatal).singleElement().asString().startsWith(id.value() + ": ")
+                    .contains("java.lang.StackOverflowError: a test's");
+            assertThat(w.meters.get("mailrelay.delivery.fatal.errors").counter().count()).isEqualTo(1.0);
+            assertThat(MX.timesOffered("overflow@dest.test")).isZero();
         }
     }
 }

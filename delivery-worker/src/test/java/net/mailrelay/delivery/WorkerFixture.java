@@ -59,6 +59,16 @@ final class WorkerFixture implements AutoCloseable {
     /** @param rebuildMaxRecords delivery.ledger-rebuild.max-records; 0 for the default */
     WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
             String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords) throws Exception {
+        this(kafka, topics, member, schedule, routes, dnsServer, mxPort, concurrency, rebuildMaxRecords, Suppressions.NONE);
+    }
+
+    /** Delivery threads that died of an Error, as "job: error"; a worker deployed exits instead (Fatal.EXIT). */
+    final List<String> fatal = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** @param suppressions the suppression list the worker reads */
+    WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
+            String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords, Suppressions suppressions)
+            throws Exception {
         this.topics = topics;
         this.bootstrapServers = kafka.bootstrapServers();
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
@@ -67,14 +77,14 @@ final class WorkerFixture implements AutoCloseable {
         DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                 new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
                 new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries,
-                Suppressions.NONE, null, controls);
+                suppressions, null, controls);
         this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", KafkaAccess.plaintext(kafka.bootstrapServers()), topics,
                 TransportTable.parse(routes), RoutePolicies.DEFAULT, null, SmtpClient.Reuse.DEFAULT, Duration.ofSeconds(2),
                 dnsServer, Duration.ofSeconds(1), 100, mxPort, schedule, 8, 50,
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
                 RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30),
-                Duration.ofSeconds(5), null, null, rebuildMaxRecords), cluster, meters);
+                Duration.ofSeconds(5), null, null, rebuildMaxRecords), cluster, meters, (job, error) -> fatal.add(job + ": " + error));
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());

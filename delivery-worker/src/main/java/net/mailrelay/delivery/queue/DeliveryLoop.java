@@ -53,7 +53,7 @@ public final class DeliveryLoop implements AutoCloseable {
     /** What the loop needs besides Kafka. */
     public record Settings(Topics topics, List<Duration> tiers, int maxInFlight, int maxRecordBytes, Duration shutdownGrace,
             Duration outcomeTimeout, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger,
-            BiConsumer<String, Duration> lateness, LedgerRebuild.Limits rebuild) {
+            BiConsumer<String, Duration> lateness, LedgerRebuild.Limits rebuild, Fatal fatal) {
     }
 
     /** A delivery thread's report on a job: finished, or to be run again. */
@@ -180,7 +180,17 @@ public final class DeliveryLoop implements AutoCloseable {
 
     private void run(RecordJob job) {
         try {
-            deliveryThreads.execute(() -> completions.add(new Completion(job, job.run())));
+            deliveryThreads.execute(() -> {
+                boolean finished;
+                try {
+                    finished = job.run();
+                } catch (Error e) {
+                    // Its slot and its offset would stay taken for good: a silent stall. The process exits (Fatal).
+                    settings.fatal().died(job.label(), e);
+                    return;
+                }
+                completions.add(new Completion(job, finished));
+            });
         } catch (RejectedExecutionException e) {
             completions.add(new Completion(job, false)); // closing: it is abandoned below
         }

@@ -258,7 +258,7 @@ final class RecordJob {
         return settled;
     }
 
-    private String label() {
+    String label() {
         return (env != null ? env.queueId() + ": " : record.key() + ": ") + (moveTo != null ? "move to " + moveTo : "record "
                 + record.topic() + "-" + record.partition() + "@" + record.offset());
     }
