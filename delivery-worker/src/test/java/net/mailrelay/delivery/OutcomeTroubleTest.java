@@ -150,7 +150,8 @@ class OutcomeTroubleTest {
         };
         try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
                 new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
-                List.of("dest.test=" + MX.hostPort()), null, 25, Map.of(), 0, overflowing)) {
+                List.of("dest.test=" + MX.hostPort()), null, 25, Map.of(), 0, overflowing,
+                java.util.function.UnaryOperator.identity())) {
             QueueId id = w.enqueueTo(0, "overflow@dest.test");
             await().atMost(Duration.ofSeconds(20)).until(() -> !w.fatal.isEmpty());
             assertThat(w.fatal).singleElement().asString().startsWith(id.value() + ": ")

@@ -7,11 +7,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import net.mailrelay.delivery.cluster.HazelcastConnectionGate;
 import net.mailrelay.delivery.cluster.HazelcastDestinationGuard;
 import net.mailrelay.delivery.cluster.HazelcastLedger;
 import net.mailrelay.delivery.cluster.HazelcastQueueControls;
 import net.mailrelay.delivery.cluster.HazelcastRetryRequests;
+import net.mailrelay.delivery.attempt.RecipientLedger;
 import net.mailrelay.delivery.attempt.Suppressions;
 import net.mailrelay.delivery.route.RoutePolicies;
 import net.mailrelay.delivery.route.TransportTable;
@@ -59,23 +61,27 @@ final class WorkerFixture implements AutoCloseable {
     /** @param rebuildMaxRecords delivery.ledger-rebuild.max-records; 0 for the default */
     WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
             String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords) throws Exception {
-        this(kafka, topics, member, schedule, routes, dnsServer, mxPort, concurrency, rebuildMaxRecords, Suppressions.NONE);
+        this(kafka, topics, member, schedule, routes, dnsServer, mxPort, concurrency, rebuildMaxRecords, Suppressions.NONE,
+                UnaryOperator.identity());
     }
 
     /** Delivery threads that died of an Error, as "job: error"; a worker deployed exits instead (Fatal.EXIT). */
     final List<String> fatal = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    /** @param suppressions the suppression list the worker reads */
+    /**
+     * @param suppressions the suppression list the worker reads
+     * @param ledger what the worker sees of its Hazelcast ledger: the ledger itself, or it behind a fault
+     */
     WorkerFixture(KafkaBroker kafka, Topics topics, HazelcastInstance member, RetrySchedule schedule, List<String> routes,
-            String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords, Suppressions suppressions)
-            throws Exception {
+            String dnsServer, int mxPort, Map<String, Integer> concurrency, int rebuildMaxRecords, Suppressions suppressions,
+            UnaryOperator<RecipientLedger> ledger) throws Exception {
         this.topics = topics;
         this.bootstrapServers = kafka.bootstrapServers();
         this.gate = new HazelcastConnectionGate(member, 20, concurrency, Duration.ofSeconds(30));
         this.retries = new HazelcastRetryRequests(member, Clock.systemUTC());
         this.controls = new HazelcastQueueControls(member, ClusterSecret.SEAL, retries, schedule.maxLifetime(), Clock.systemUTC());
         DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
-                new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5)), gate,
+                ledger.apply(new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5))), gate,
                 new HazelcastDestinationGuard(member, 3, Duration.ofSeconds(2), Map.of(), Clock.systemUTC()), retries,
                 suppressions, null, controls);
         this.worker = DeliveryWorker.start(new DeliveryWorker.Config("relay.test", KafkaAccess.plaintext(kafka.bootstrapServers()), topics,

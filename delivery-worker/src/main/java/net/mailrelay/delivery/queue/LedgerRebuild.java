@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
 public final class LedgerRebuild {
 
     private static final Logger LOG = LoggerFactory.getLogger(LedgerRebuild.class);
-    /** Beyond this the rebuild goes ahead with what it has: the poll thread waits on it, within max.poll.interval.ms. */
+    /** Beyond this the rebuild goes ahead with what it has: its partitions wait on it (Coverage). */
     static final Duration DEADLINE = Duration.ofMinutes(2);
     private static final Duration POLL = Duration.ofMillis(200);
 
