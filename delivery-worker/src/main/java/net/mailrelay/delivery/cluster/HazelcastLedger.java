@@ -117,15 +117,16 @@ public final class HazelcastLedger implements RecipientLedger {
         return byKey.size();
     }
 
+    /**
+     * Fails closed: when Hazelcast cannot say, the exception goes to the caller, whose partitions then wait
+     * and are asked about again (Coverage). Taking them as covered (issue 29) let a partition assigned
+     * while Hazelcast was unreachable be delivered from without its rebuild, and deliver again what the
+     * lost ledger had known.
+     */
     @Override
     public Set<String> uncovered(Collection<String> partitions) {
-        try {
-            Set<String> marked = coverage.getAll(new HashSet<>(partitions)).keySet();
-            return partitions.stream().filter(p -> !marked.contains(p)).collect(Collectors.toCollection(LinkedHashSet::new));
-        } catch (RuntimeException e) {
-            LOG.warn("ledger unavailable ({}); cannot tell whether it must be rebuilt", e.toString());
-            return Set.of();
-        }
+        Set<String> marked = coverage.getAll(new HashSet<>(partitions)).keySet();
+        return partitions.stream().filter(p -> !marked.contains(p)).collect(Collectors.toCollection(LinkedHashSet::new));
     }
 
     @Override

@@ -86,15 +86,20 @@ final class Commits {
     void assigned(TopicPartition tp, Long committed, OptionalLong previousMark, long end, long nowMillis) {
         if (committed == null || committed < end) {
             rereadUntil.put(tp, end);
+            // A previous owner may have delivered records below the end without ever committing (issue 29):
+            // this worker's own time would then be too late a horizon for a rebuild.
+            inherited.put(tp, new Inherited(committed == null ? OptionalLong.empty() : previousMark, end));
         }
         if (committed == null) {
             return;
         }
         base.putIfAbsent(tp, committed);
         markedAt.putIfAbsent(tp, nowMillis - REFRESH_MILLIS); // refreshed at the next commit
-        if (committed < end) {
-            inherited.put(tp, new Inherited(previousMark, end));
-        }
+    }
+
+    /** What a commit now would carry, without committing: for tests. */
+    Map<TopicPartition, OffsetAndMetadata> toCommit(long nowMillis) {
+        return committable(null, nowMillis);
     }
 
     /** The previous owner's time, which holds until the commits have gone past what it may have delivered. */
