@@ -175,7 +175,8 @@ public final class DeliveryWorker implements AutoCloseable {
         loop = new DeliveryLoop(c.kafka(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
                 "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
-                new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt), (job, error) -> {
+                new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt,
+                        c.timeouts().claimLease()), (job, error) -> {
                     metrics.fatal();
                     fatal.died(job, error);
                 })).start();

@@ -184,6 +184,33 @@ class LedgerRebuildTest {
     }
 
     /**
+     * Issue 29: a retry copy whose recipient was delivered by another reading of the message (here the
+     * delivery whose claim made the copy's reader queue it, which ended a minute before the copy was
+     * written), on a quiet tier whose committed time has been refreshed to ten minutes later. The ledger
+     * is lost: the rebuild must reach back before the copy was written, whatever the tier's time says.
+     * Before, it read from that time less the margin, missed the event, and the copy delivered again.
+     */
+    @Test
+    void aRetryCopyFindsItsRecipientDeliveredElsewhereWhateverItsTiersRefreshedTime(KafkaBroker kafka) throws Exception {
+        Topics topics = kafka.freshTopics(TIERS);
+        String tier = topics.retryTier(TIERS.get(0));
+        long now = System.currentTimeMillis();
+        QueueId id = QueueId.next(now - 120_000);
+        event(kafka, topics, id, "claimed-copy@dest.test", DeliveryEvent.Outcome.DELIVERED, now - 60_000);
+        var copy = new ProducerRecord<>(tier, 0, id.value(), message(envelope(id, "claimed-copy@dest.test"), 1));
+        copy.headers().add(net.mailrelay.protocol.record.RecordHeaders.NOT_BEFORE,
+                Long.toString(now).getBytes(StandardCharsets.US_ASCII));
+        send(kafka, copy);
+        commit(topics, kafka, new TopicPartition(tier, 0), 0, "read=" + (now + Duration.ofMinutes(10).toMillis()));
+
+        members.addAll(TestMembers.cluster(1));
+        try (WorkerFixture w = fixture(kafka, topics, 0)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> w.committed(tier).getOrDefault(0, 0L) == 1L);
+            assertThat(MX.timesOffered("claimed-copy@dest.test")).as("delivered again by the copy").isZero();
+        }
+    }
+
+    /**
      * The time a commit carries bounds the rebuild: an event older than it (less the margin) is not
      * read, and the offset a worker commits carries a time.
      */

@@ -105,7 +105,7 @@ public final class DeliveryLoop implements AutoCloseable {
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));
         this.consumer = new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), new ByteArrayDeserializer());
         this.coverage = new Coverage(consumer, settings.ledger(), new LedgerRebuild(kafka, settings.clientId(),
-                settings.maxRecordBytes(), settings.topics().events(), settings.topics().bounce(), settings.ledger(),
+                settings.maxRecordBytes(), settings.topics().outbound(), settings.topics().events(), settings.topics().bounce(), settings.ledger(),
                 settings.rebuild()), commits, pauses,
                 settings.clock()::millis);
         AtomicInteger n = new AtomicInteger();

@@ -68,12 +68,19 @@ public final class LedgerRebuild {
     /**
      * @param margin how far before the horizon the delivery log is read, for the clocks of different hosts
      * @param maxRecords the most records read from the queue partitions, and from the delivery log
+     * @param copyLead how long before a retry copy was written its recipients may have been delivered by
+     *     another reading of the message (the claim lease: the claim that made its reader queue the copy)
      */
-    public record Limits(Duration margin, int maxRecords, Observer observer) {
+    public record Limits(Duration margin, int maxRecords, Observer observer, Duration copyLead) {
         public Limits {
             if (maxRecords < 1) {
                 throw new IllegalArgumentException("the ledger rebuild must read at least 1 record, not " + maxRecords);
             }
+            copyLead = copyLead == null ? Duration.ZERO : copyLead;
+        }
+
+        public Limits(Duration margin, int maxRecords, Observer observer) {
+            this(margin, maxRecords, observer, Duration.ZERO);
         }
     }
 
@@ -98,9 +105,14 @@ public final class LedgerRebuild {
     private final Duration margin;
     private final int maxRecords;
     private final Observer observer;
+    private final Duration copyLead;
+    private final String outboundTopic;
 
-    LedgerRebuild(KafkaAccess kafka, String clientId, int maxRecordBytes, String eventsTopic, String bounceTopic,
-            RecipientLedger ledger, Limits limits) {
+    /** @param outboundTopic the queue's first topic; every other queue partition (a retry tier) holds copies */
+    LedgerRebuild(KafkaAccess kafka, String clientId, int maxRecordBytes, String outboundTopic, String eventsTopic,
+            String bounceTopic, RecipientLedger ledger, Limits limits) {
+        this.outboundTopic = outboundTopic;
+        this.copyLead = limits.copyLead();
         this.kafka = kafka;
         this.clientId = clientId;
         this.maxRecordBytes = maxRecordBytes;
@@ -196,9 +208,18 @@ public final class LedgerRebuild {
             queue.pause(reading.keySet().stream().filter(tp -> !open.contains(tp)).toList());
         }
         reading.forEach((tp, s) -> {
-            // Two lower bounds on when a record from here was delivered: the later one is the closer.
             long written = oldest.getOrDefault(tp, Long.MAX_VALUE);
-            long h = s.mark().isPresent() ? Math.max(s.mark().getAsLong(), written == Long.MAX_VALUE ? 0 : written) : written;
+            long h;
+            if (!tp.topic().equals(outboundTopic)) {
+                // A retry copy: its recipients may have been delivered by another reading of the message (the
+                // original read again, or the delivery whose claim made this copy), whatever this partition's
+                // mark says; a quiet tier's mark is refreshed to "now" every minute (issue 29). From a claim
+                // lease before the copy was written.
+                h = written == Long.MAX_VALUE ? written : written - copyLead.toMillis();
+            } else {
+                // Two lower bounds on when a record from here was delivered: the later one is the closer.
+                h = s.mark().isPresent() ? Math.max(s.mark().getAsLong(), written == Long.MAX_VALUE ? 0 : written) : written;
+            }
             horizon[0] = Math.min(horizon[0], h);
         });
         return scan;
