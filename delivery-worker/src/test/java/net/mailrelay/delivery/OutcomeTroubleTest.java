@@ -29,8 +29,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 15, defects 1 and 5: an outcome that cannot be written, on a real broker. The bounce topic is
- * made to refuse records (its {@code max.message.bytes} too small for a bounce request), so one record's
- * outcome fails to be written while the records around it, to other destinations, succeed.
+ * made to refuse records for a while (it takes no record stamped before it arrives, and each send is
+ * stamped anew), so one record's outcome fails to be written while the records around it, to other destinations,
+ * succeed. (A topic that refuses a record for good, as too large, is RefusedRecordsTest's.)
  */
 @ExtendWith(KafkaFixture.class)
 class OutcomeTroubleTest {
@@ -69,7 +70,7 @@ class OutcomeTroubleTest {
                 new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
                 List.of("dest.test=" + MX.hostPort(), "slow.test=" + SLOW.hostPort()), null, 25, Map.of());
                 TopicReader bounces = new TopicReader(kafka, w.topics.bounce())) {
-            bounceTopicTakes(w, 100);
+            topicRefuses(w.topics.bounce(), true);
             QueueId slow = w.enqueueTo(0, "someone@slow.test");
             QueueId refused = w.enqueueTo(0, "permfail-outcome@dest.test");
             QueueId quick = w.enqueueTo(0, "quick@dest.test");
@@ -82,7 +83,7 @@ class OutcomeTroubleTest {
                     .until(() -> MX.timesOffered("permfail-outcome@dest.test") == 1);
             assertThat(w.worker.inFlight()).isEqualTo(1);
 
-            bounceTopicTakes(w, KafkaBroker.MAX_MESSAGE_BYTES);
+            topicRefuses(w.topics.bounce(), false);
             await().atMost(Duration.ofSeconds(30)).until(() -> w.committed(w.topics.outbound()).getOrDefault(0, 0L) == 3L);
             await().atMost(Duration.ofSeconds(5)).until(() -> w.worker.inFlight() == 0);
             assertThat(MX.timesOffered("permfail-outcome@dest.test")).as("never delivered again").isEqualTo(1);
@@ -105,7 +106,7 @@ class OutcomeTroubleTest {
         try (WorkerFixture w = new WorkerFixture(kafka, kafka.freshTopics(tiers), members.get(0),
                 new RetrySchedule(tiers, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofHours(1)),
                 List.of("dest.test=" + MX.hostPort()), null, 25, Map.of())) {
-            topicTakes(w.topics.events(), 100);
+            topicRefuses(w.topics.events(), true);
             try {
                 QueueId id = w.enqueueTo(1, "permfail-events-refused@dest.test");
                 var ledger = new net.mailrelay.delivery.cluster.HazelcastLedger(members.get(0), net.mailrelay.testing.ClusterSecret.SEAL, Duration.ofHours(1),
@@ -114,21 +115,21 @@ class OutcomeTroubleTest {
                         == net.mailrelay.delivery.attempt.RecipientLedger.Settled.BOUNCED);
                 assertThat(w.committed(w.topics.outbound()).getOrDefault(1, 0L)).as("its events still wait").isZero();
             } finally {
-                topicTakes(w.topics.events(), KafkaBroker.MAX_MESSAGE_BYTES);
+                topicRefuses(w.topics.events(), false);
             }
             await().atMost(Duration.ofSeconds(30)).until(() -> w.committed(w.topics.outbound()).getOrDefault(1, 0L) == 1L);
         }
     }
 
-    private static void bounceTopicTakes(WorkerFixture w, int maxMessageBytes) throws Exception {
-        topicTakes(w.topics.bounce(), maxMessageBytes);
-    }
-
-    private static void topicTakes(String name, int maxMessageBytes) throws Exception {
+    /**
+     * Makes the topic refuse every write for now, or take them again: it takes no record stamped before
+     * the moment it arrives (INVALID_TIMESTAMP), and each send is stamped anew.
+     */
+    static void topicRefuses(String name, boolean refuse) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
             ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, name);
-            admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(
-                    new ConfigEntry("max.message.bytes", Integer.toString(maxMessageBytes)), AlterConfigOp.OpType.SET))))
+            admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(new ConfigEntry(
+                    "message.timestamp.before.max.ms", "0"), refuse ? AlterConfigOp.OpType.SET : AlterConfigOp.OpType.DELETE))))
                     .all().get();
         }
     }

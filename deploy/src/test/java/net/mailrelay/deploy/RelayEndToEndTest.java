@@ -6,17 +6,14 @@ import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import net.mailrelay.deploy.cluster.ClusterFiles;
 import net.mailrelay.deploy.config.Settings;
 import net.mailrelay.testing.DnsResponder;
 import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
-import net.mailrelay.testing.Ports;
 import net.mailrelay.testing.SmtpTranscript;
 import org.apache.james.mime4j.dom.Entity;
 import org.apache.james.mime4j.dom.Message;
@@ -47,16 +44,11 @@ class RelayEndToEndTest {
     static FakeMx sender;
     /** Answers every RCPT with a 550 of 56 KB (issue 29). */
     static FakeMx hostile;
-    static RelayProcess bounce;
-    static RelayProcess worker;
+    static ThreeRoles relay;
     static RelayProcess edge;
 
     static InetAddress ip(String s) {
-        try {
-            return InetAddress.getByName(s);
-        } catch (java.net.UnknownHostException e) {
-            throw new IllegalStateException(e);
-        }
+        return ThreeRoles.ip(s);
     }
 
     @BeforeAll
@@ -70,29 +62,14 @@ class RelayEndToEndTest {
                 .mx("sender.test", 10, "mx.sender.test").address("mx.sender.test", "127.0.0.4")
                 .mx("dead.test", 10, "mx.dead.test").address("mx.dead.test", "127.0.0.5")
                 .mx("hostile.test", 10, "mx.hostile.test").address("mx.hostile.test", "127.0.0.6");
-        Map<String, String> common = new HashMap<>(Map.of(
-                "kafka.bootstrap-servers", kafka.bootstrapServers(),
-                "kafka.topic-prefix", "e2e" + UUID.randomUUID().toString().substring(0, 6) + ".",
-                "kafka.partitions", "3", "kafka.replication-factor", "1", "kafka.min-insync-replicas", "1",
-                "hostname", "relay.test", "http.port", "0", "hazelcast.port", "5801"));
-        common.putAll(Map.of("queue.retry-tiers", "1s", "queue.min-backoff", "1s", "queue.max-backoff", "1s",
-                "dns.server", DNS.hostPort(), "delivery.mx-port", Integer.toString(ONE.port()),
-                "smtp.bind-address", "127.0.0.1", "smtp.port", Integer.toString(Ports.free())));
-        common.putAll(Map.of("smtp.tls", "none", "submission.port", "0", "smtps.port", "0", "queue.max-lifetime", "8s",
-                "dsn.delay-warning", "3s"));
-        bounce = RelayProcess.start(RelayProcess.Role.BOUNCE, Settings.of(common));
-        ClusterFiles cluster = ClusterFiles.make();
-        Map<String, String> w = new HashMap<>(common);
-        w.putAll(cluster.worker());
-        worker = RelayProcess.start(RelayProcess.Role.WORKER, Settings.of(w));
-        Map<String, String> e = new HashMap<>(common);
-        e.putAll(cluster.edge());
-        edge = RelayProcess.start(RelayProcess.Role.EDGE, Settings.of(e));
+        relay = ThreeRoles.start(kafka, DNS, ONE.port(), "e2e" + UUID.randomUUID().toString().substring(0, 6) + ".", 5801,
+                Map.of("queue.max-lifetime", "8s", "dsn.delay-warning", "3s"));
+        edge = relay.edge;
     }
 
     @AfterAll
     static void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {edge, worker, bounce, two, sender, hostile}) {
+        for (AutoCloseable c : new AutoCloseable[] {relay, two, sender, hostile}) {
             try {
                 if (c != null) {
                     c.close();
@@ -104,16 +81,7 @@ class RelayEndToEndTest {
     }
 
     static String send(String from, List<String> to, String message) {
-        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", edge.smtpAddress().getPort())) {
-            c.expect("220");
-            c.send("EHLO client.test");
-            c.expect("250 ");
-            String reply = c.sendMessage(from, to, message);
-            assertThat(reply).startsWith("250 2.0.0 Ok: queued as ");
-            c.send("QUIT");
-            c.expect("221");
-            return reply.substring("250 2.0.0 Ok: queued as ".length());
-        }
+        return relay.send(from, to, message);
     }
 
     @Test

@@ -21,12 +21,15 @@ import net.mailrelay.bounce.dsn.Dsn;
 import net.mailrelay.bounce.dsn.DsnComposer;
 import net.mailrelay.bounce.dsn.DsnEnvelope;
 import net.mailrelay.protocol.dsn.BounceRequest;
+import net.mailrelay.protocol.dsn.RecipientReport;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.OffsetTracker;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Refusals;
 import net.mailrelay.protocol.record.Topics;
+import net.mailrelay.protocol.smtp.ReplyText;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -55,6 +58,8 @@ public final class BounceConsumer implements AutoCloseable {
 
     static final String GROUP_ID = "mail-relay-bounce";
     static final Duration RETRY_PAUSE = Duration.ofSeconds(5);
+    /** The diagnostic each recipient keeps in a notification sent without content. */
+    private static final int SHORT_DIAGNOSTIC = 256;
     private static final Duration MAX_RETRY_PAUSE = Duration.ofMinutes(1);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
@@ -69,16 +74,23 @@ public final class BounceConsumer implements AutoCloseable {
         final Envelope envelope;
         final Dsn dsn;
         final QueueId queueId;
+        /** The request it answers, to compose a smaller one should the broker refuse it for good. */
+        final RecordCodec.Decoded<BounceRequest> request;
+        /** How many notifications for this request the broker refused for good before this one. */
+        final int refusals;
         int failures;
         long dueMillis;
 
-        Pending(TopicPartition partition, long offset, long token, Envelope envelope, Dsn dsn, QueueId queueId) {
+        Pending(TopicPartition partition, long offset, long token, Envelope envelope, Dsn dsn, QueueId queueId,
+                RecordCodec.Decoded<BounceRequest> request, int refusals) {
             this.partition = partition;
             this.offset = offset;
             this.token = token;
             this.envelope = envelope;
             this.dsn = dsn;
             this.queueId = queueId;
+            this.request = request;
+            this.refusals = refusals;
         }
     }
 
@@ -100,6 +112,7 @@ public final class BounceConsumer implements AutoCloseable {
     private final List<Pending> waiting = new ArrayList<>();
     private final Thread thread;
     private final Map<Dsn.Kind, Counter> sent = new java.util.EnumMap<>(Dsn.Kind.class);
+    private final Counter dropped;
     private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
     /** Bounce requests not yet read on this process's partitions, refreshed by the loop thread. */
     private volatile long lag;
@@ -133,6 +146,8 @@ public final class BounceConsumer implements AutoCloseable {
             sent.put(k, Counter.builder("mailrelay.dsn.sent").description("DSNs published for delivery")
                     .tag("type", type).register(registry));
         }
+        dropped = Counter.builder("mailrelay.dsn.dropped")
+                .description("Notifications the broker refused for good, even without content: not sent").register(registry);
         Gauge.builder("mailrelay.queue.lag", this, c -> c.lag).description("Bounce requests not yet read")
                 .tag("topic", "mail.bounce").register(registry);
         clientMetrics.add(new KafkaClientMetrics(consumer));
@@ -219,7 +234,43 @@ public final class BounceConsumer implements AutoCloseable {
             tracker.finished(partition, record.offset(), token);
             return;
         }
-        send(new Pending(partition, record.offset(), token, envelope, dsn.get(), queueId));
+        send(new Pending(partition, record.offset(), token, envelope, dsn.get(), queueId, decoded, 0));
+    }
+
+    /**
+     * A smaller notification for one the broker refused for good (larger than the topic takes): first
+     * with the original's headers only, then with no content and short diagnostics. Sending the same
+     * one again waited for ever, with its partition paused. Empty when there is nothing smaller.
+     */
+    private Optional<Pending> smaller(Pending p) {
+        BounceRequest request = p.request.metadata();
+        BounceRequest instead;
+        int length;
+        if (p.refusals == 0) {
+            instead = new BounceRequest(request.envelope().returningHeaders(), request.reports(), request.reportingMta());
+            length = p.request.messageLength();
+        } else if (p.refusals == 1) {
+            instead = new BounceRequest(request.envelope().returningHeaders(), request.reports().stream()
+                    .map(r -> new RecipientReport(r.recipient(), r.action(), r.status(), r.remoteMta(),
+                            ReplyText.bounded(r.diagnostic(), SHORT_DIAGNOSTIC), r.lastAttemptMillis(),
+                            r.willRetryUntilMillis(), r.failureClass())).toList(), request.reportingMta());
+            length = 0;
+        } else {
+            return Optional.empty();
+        }
+        QueueId dsnId = p.envelope.queueId();
+        try {
+            Optional<Dsn> dsn = composer.compose(instead, p.request.value(), p.request.messageOffset(), length, dsnId);
+            if (dsn.isEmpty() || dsn.get().message().length >= p.dsn.message().length) {
+                return Optional.empty();
+            }
+            Envelope envelope = DsnEnvelope.of(instead.envelope(), dsn.get(), dsnId, hostname, clock.millis());
+            return Optional.of(new Pending(p.partition, p.offset, p.token, envelope, dsn.get(), p.queueId, p.request,
+                    p.refusals + 1));
+        } catch (RuntimeException e) {
+            LOG.error("{}: cannot compose a smaller notification", p.queueId, e);
+            return Optional.empty();
+        }
     }
 
     private void send(Pending p) {
@@ -277,6 +328,18 @@ public final class BounceConsumer implements AutoCloseable {
                 sent.get(p.dsn.kind()).increment();
                 LOG.info("{}: {}: {}", p.queueId, label, p.envelope.queueId());
                 tracker.finished(p.partition, p.offset, p.token);
+            } else if (Refusals.permanent(a.error()) && tracker.current(p.partition, p.offset, p.token)) {
+                Optional<Pending> instead = smaller(p);
+                if (instead.isPresent()) {
+                    LOG.warn("{}: {} {} refused by the queue ({}); sent again {}", p.queueId, label, p.envelope.queueId(),
+                            a.error().toString(), p.refusals == 0 ? "with the original's headers only" : "without content");
+                    send(instead.get());
+                } else {
+                    dropped.increment();
+                    LOG.error("{}: {} {} refused by the queue for good ({}); no notification is sent", p.queueId, label,
+                            p.envelope.queueId(), a.error().toString());
+                    tracker.finished(p.partition, p.offset, p.token);
+                }
             } else if (tracker.current(p.partition, p.offset, p.token)) {
                 long pause = RETRY_PAUSE.toMillis() << Math.min(p.failures, 4);
                 p.failures++;

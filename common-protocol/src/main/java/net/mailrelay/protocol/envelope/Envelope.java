@@ -77,6 +77,12 @@ public record Envelope(
                 heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, true);
     }
 
+    /** The same, with RET=HDRS: a notice returns the message's headers only (RFC 3461 section 4.3). */
+    public Envelope returningHeaders() {
+        return new Envelope(queueId, reversePath, recipients, body, smtpUtf8, DsnReturn.HDRS, envelopeId, clientAddress,
+                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, delayWarned);
+    }
+
     public Envelope withRecipients(List<Recipient> subset) {
         return forRetry(subset, attempts, notBeforeMillis, lastDiagnostic);
     }

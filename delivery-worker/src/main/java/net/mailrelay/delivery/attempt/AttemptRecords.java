@@ -234,9 +234,7 @@ public final class AttemptRecords {
         if (whole.length <= maxRecordBytes) {
             return List.of(whole);
         }
-        List<RecipientReport> shortened = reports.stream().map(r -> new RecipientReport(r.recipient(), r.action(), r.status(),
-                r.remoteMta(), ReplyText.bounded(r.diagnostic(), SHORT_DIAGNOSTIC), r.lastAttemptMillis(), r.willRetryUntilMillis(),
-                r.failureClass())).toList();
+        List<RecipientReport> shortened = reports.stream().map(AttemptRecords::shortened).toList();
         byte[] smaller = RecordCodec.encode(new BounceRequest(env, shortened, reportingMta), value, offset, length);
         if (smaller.length <= maxRecordBytes) {
             LOG.warn("{}: notification of {} recipients over the record limit ({} bytes); diagnostics cut to {} bytes", env.queueId(),
@@ -273,6 +271,137 @@ public final class AttemptRecords {
         }
         fit(env, group.subList(0, group.size() / 2), value, offset, length, out);
         fit(env, group.subList(group.size() / 2, group.size()), value, offset, length, out);
+    }
+
+    /**
+     * What to write instead of a record the broker refused for good ({@link net.mailrelay.protocol.record.Refusals}),
+     * and the recipients that failed because of it: the job writes {@code writes}, and once their bounce
+     * requests are durable marks {@code failed} bounced, as for any failure.
+     */
+    public record Instead(List<Write> writes, Envelope envelope, List<Verdict> failed) {
+        static Instead nothing() {
+            return new Instead(List.of(), null, List.of());
+        }
+
+        static Instead of(Write w) {
+            return new Instead(List.of(w), null, List.of());
+        }
+    }
+
+    /**
+     * Something smaller for a record the broker will never take, or nothing, so that the partition behind
+     * it is not wedged for ever by sending the same record again. Each refusal of a record's line goes
+     * one step further ({@code refusals}: how many of its line were refused before this one):
+     * <ul>
+     * <li>a retry record first keeps only {@link #SHORT_DIAGNOSTIC} bytes of its last diagnostic; refused
+     * again, its recipients fail with 5.3.4 and their sender gets a DSN (the message cannot wait in the
+     * queue; Postfix bounces what it cannot queue, too);
+     * <li>a bounce request first returns the message's headers only (RET=HDRS), then no content and short
+     * diagnostics, split in halves, down to one recipient; a request for one recipient that is still
+     * refused is dropped, logged as an error;
+     * <li>an event first keeps a short reply, then is dropped; anything else is dropped.
+     * </ul>
+     */
+    public Instead refused(Write w, int refusals, String why, long nowMillis) {
+        if (topics.isRetryTier(w.topic())) {
+            return refusedRetry(w, refusals, why, nowMillis);
+        }
+        if (isBounceRequest(w)) {
+            return refusedNotice(w, refusals, why);
+        }
+        if (w.topic().equals(topics.events()) && refusals == 0) {
+            DeliveryEvent e = RecordCodec.decode(w.value(), DeliveryEvent.class).metadata();
+            DeliveryEvent shorter = new DeliveryEvent(e.queueId(), e.recipient(), e.outcome(), e.attempt(), e.atMillis(),
+                    e.remoteHost(), e.remoteAddress(), ReplyText.bounded(e.reply(), SHORT_DIAGNOSTIC), e.status(),
+                    e.durationMillis(), e.tls(), e.failureClass());
+            LOG.warn("{}: {} event of <{}> refused by the queue ({}); written again with a short reply", e.queueId(),
+                    e.outcome(), e.recipient(), why);
+            return Instead.of(new Write(w.topic(), w.key(), RecordCodec.encode(shorter), w.notBeforeMillis()));
+        }
+        LOG.error("{}: record for {} refused by the queue for good ({}); dropped", w.key(), w.topic(), why);
+        return Instead.nothing();
+    }
+
+    private Instead refusedRetry(Write w, int refusals, String why, long nowMillis) {
+        RecordCodec.Decoded<Envelope> d = RecordCodec.decode(w.value(), Envelope.class);
+        Envelope env = d.metadata();
+        if (refusals == 0 && env.lastDiagnostic() != null && env.lastDiagnostic().length() > SHORT_DIAGNOSTIC) {
+            Envelope shorter = env.forRetry(env.recipients(), env.attempts(), env.notBeforeMillis(),
+                    ReplyText.bounded(env.lastDiagnostic(), SHORT_DIAGNOSTIC));
+            LOG.warn("{}: retry record refused by the queue ({}); written again with a short diagnostic", env.queueId(), why);
+            return Instead.of(new Write(w.topic(), w.key(), RecordCodec.encode(shorter, d.value(), d.messageOffset(),
+                    d.messageLength()), w.notBeforeMillis()));
+        }
+        EnhancedStatus status = EnhancedStatus.permanentFailure(StatusDetail.MESSAGE_TOO_BIG_FOR_SYSTEM);
+        String explanation = ReplyText.bounded("message could not be queued for another attempt: the queue (" + w.topic()
+                + ") refused it: " + why, ReplyText.BUDGET);
+        List<Verdict> failed = new ArrayList<>();
+        List<RecipientReport> reports = new ArrayList<>();
+        List<Write> writes = new ArrayList<>();
+        for (Recipient r : env.recipients()) {
+            Verdict.Failed v = new Verdict.Failed(r.address(), status, null, explanation);
+            failed.add(v);
+            reports.add(report(r, Action.FAILED, status, null, explanation, nowMillis, 0));
+            writes.add(event(env, v, DeliveryEvent.Outcome.FAILED, status, env.attempts(), nowMillis, nowMillis));
+        }
+        LOG.error("{}: retry record refused by the queue ({}); {} recipients fail with {}", env.queueId(), why,
+                failed.size(), status);
+        notice(env, reports, d.value(), d.messageOffset(), d.messageLength(), writes);
+        return new Instead(writes, env, failed);
+    }
+
+    private Instead refusedNotice(Write w, int refusals, String why) {
+        RecordCodec.Decoded<BounceRequest> d = RecordCodec.decode(w.value(), BounceRequest.class);
+        BounceRequest request = d.metadata();
+        Envelope env = request.envelope();
+        int headers = headerLength(d.value(), d.messageOffset(), d.messageLength());
+        if (refusals == 0 && headers < d.messageLength()) {
+            LOG.warn("{}: notification refused by the queue ({}); asked for again with the message's headers only",
+                    env.queueId(), why);
+            return Instead.of(new Write(w.topic(), w.key(), RecordCodec.encode(new BounceRequest(env.returningHeaders(),
+                    request.reports(), request.reportingMta()), d.value(), d.messageOffset(), headers), null));
+        }
+        List<RecipientReport> shortened = request.reports().stream().map(AttemptRecords::shortened).toList();
+        if (shortened.size() > 1) {
+            int half = shortened.size() / 2;
+            LOG.warn("{}: notification of {} recipients refused by the queue ({}); asked for again without content, in two",
+                    env.queueId(), shortened.size(), why);
+            return new Instead(List.of(bare(w, env, shortened.subList(0, half), request.reportingMta()),
+                    bare(w, env, shortened.subList(half, shortened.size()), request.reportingMta())), null, List.of());
+        }
+        Write bare = bare(w, env, shortened, request.reportingMta());
+        if (bare.value().length < w.value().length) {
+            LOG.warn("{}: notification refused by the queue ({}); asked for again without content", env.queueId(), why);
+            return Instead.of(bare);
+        }
+        LOG.error("{}: notification to {} for <{}> refused by the queue for good ({}); no DSN is sent", env.queueId(),
+                env.reversePath(), shortened.get(0).recipient().address(), why);
+        return Instead.nothing();
+    }
+
+    private Write bare(Write w, Envelope env, List<RecipientReport> reports, String reportingMta) {
+        return new Write(w.topic(), w.key(), RecordCodec.encode(new BounceRequest(env.returningHeaders(), reports,
+                reportingMta)), null);
+    }
+
+    private static RecipientReport shortened(RecipientReport r) {
+        return new RecipientReport(r.recipient(), r.action(), r.status(), r.remoteMta(),
+                ReplyText.bounded(r.diagnostic(), SHORT_DIAGNOSTIC), r.lastAttemptMillis(), r.willRetryUntilMillis(),
+                r.failureClass());
+    }
+
+    /** The length of the message's header section, its blank line included; the whole message if it has none. */
+    static int headerLength(byte[] value, int offset, int length) {
+        int end = offset + length;
+        for (int i = offset; i + 1 < end; i++) {
+            if (value[i] == '\n' && value[i + 1] == '\n') {
+                return i + 2 - offset;
+            }
+            if (value[i] == '\n' && value[i + 1] == '\r' && i + 2 < end && value[i + 2] == '\n') {
+                return i + 3 - offset;
+            }
+        }
+        return length;
     }
 
     /** RFC 3464 Diagnostic-Code: the server's reply when one decided, else our own explanation. */

@@ -14,6 +14,7 @@ import net.mailrelay.delivery.attempt.Verdict;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.RecordCodec;
+import net.mailrelay.protocol.record.Refusals;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
@@ -45,14 +46,34 @@ final class RecordJob {
      */
     private static final class Outcome {
         final AttemptRecords.Write write;
+        /** How many records of its line the broker refused for good before it ({@link AttemptRecords#refused}). */
+        final int refusals;
         CompletableFuture<Void> ack;
 
         Outcome(AttemptRecords.Write write) {
+            this(write, 0);
+        }
+
+        Outcome(AttemptRecords.Write write, int refusals) {
             this.write = write;
+            this.refusals = refusals;
         }
 
         boolean refused() {
             return ack != null && ack.isCompletedExceptionally();
+        }
+
+        /** The broker's refusal when it is for good: the same record would never be taken. */
+        Throwable refusedForGood() {
+            if (!refused()) {
+                return null;
+            }
+            try {
+                ack.join();
+                return null;
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                return Refusals.permanent(e) ? (e.getCause() == null ? e : e.getCause()) : null;
+            }
         }
     }
 
@@ -81,6 +102,9 @@ final class RecordJob {
     private final List<Outcome> early = new ArrayList<>();
     private final java.util.Set<String> earlyRecipients = new java.util.HashSet<>();
     private Settled settled;
+    /** Recipients failed because the broker refused their retry record for good, not yet marked bounced. */
+    private final List<Verdict> failedLater = new ArrayList<>();
+    private Envelope failedLaterEnvelope;
 
     private RecordJob(TopicPartition tp, ConsumerRecord<String, byte[]> record, long token, String moveTo, Context context) {
         this.tp = tp;
@@ -179,6 +203,7 @@ final class RecordJob {
      * ({@link OutcomeWriter}), and waited for again on the next run.
      */
     private boolean write() throws InterruptedException {
+        replaceRefused();
         for (Outcome o : unwritten) {
             if (o.ack == null || o.refused()) {
                 o.ack = context.writer().send(o.write);
@@ -203,17 +228,56 @@ final class RecordJob {
     }
 
     /**
+     * A record the broker refused for good is not sent again as it is: that wedged its partition for
+     * ever. What goes instead is smaller, or a failure of its recipients with a DSN, or nothing
+     * ({@link AttemptRecords#refused}).
+     */
+    private void replaceRefused() {
+        List<Outcome> next = null;
+        for (Outcome o : unwritten) {
+            Throwable why = o.refusedForGood();
+            if (why == null) {
+                if (next != null) {
+                    next.add(o);
+                }
+                continue;
+            }
+            if (next == null) {
+                next = new ArrayList<>(unwritten.subList(0, unwritten.indexOf(o)));
+            }
+            AttemptRecords.Instead instead = context.records().refused(o.write, o.refusals, why.toString(), context.clock().millis());
+            for (AttemptRecords.Write w : instead.writes()) {
+                next.add(new Outcome(w, o.refusals + 1));
+            }
+            if (!instead.failed().isEmpty()) {
+                failedLater.addAll(instead.failed());
+                failedLaterEnvelope = instead.envelope();
+            }
+        }
+        if (next != null) {
+            unwritten = List.copyOf(next);
+        }
+    }
+
+    /**
      * Once the bounce requests are durable, whatever else is still to write: the failed recipients are
      * marked bounced and their claims given up, so that a reading of the record in the meantime (after a
      * rebalance) neither offers them again nor asks for a second bounce.
      */
     private void bouncesWritten() {
-        if (verdicts == null || bouncesRecorded) {
+        if (unwritten.stream().anyMatch(o -> context.records().isBounceRequest(o.write))) {
             return;
         }
-        if (unwritten.stream().noneMatch(o -> context.records().isBounceRequest(o.write))) {
+        if (verdicts != null && !bouncesRecorded) {
             bouncesRecorded = true;
             context.delivery().bounceRecorded(env, verdicts, true);
+        }
+        if (!failedLater.isEmpty()) {
+            context.delivery().bounceRecorded(failedLaterEnvelope, failedLater, true);
+            List<String> all = new ArrayList<>(settled == null ? List.of() : settled.recipients());
+            failedLater.forEach(v -> all.add(v.recipient()));
+            settled = new Settled(failedLaterEnvelope.queueId(), all);
+            failedLater.clear();
         }
     }
 

@@ -176,4 +176,57 @@ class AttemptRecordsTest {
         assertThat(one).as("twenty fit whole").singleElement().satisfies(b -> assertThat(b.reports().get(0).diagnostic())
                 .hasSizeGreaterThan(ReplyText.BUDGET - 100).endsWith("bytes, cut)"));
     }
+
+    /**
+     * Issue 29, item 6: a record the broker refuses for good is replaced, one step further at each
+     * refusal, and never sent again as it was: a retry keeps a short diagnostic, then its recipients fail
+     * (5.3.4) with a bounce request; a bounce request returns headers only, then no content in halves, then
+     * nothing; an event keeps a short reply, then nothing.
+     */
+    @Test
+    void aRecordRefusedForGoodIsReplacedBySomethingSmallerStepByStep() {
+        String longDiagnostic = "452 4.2.2 " + "z".repeat(1_500);
+        Envelope env = envelope("s@c.test", 1_000, false, Recipient.of("a@x.test"), Recipient.of("b@x.test"))
+                .forRetry(List.of(Recipient.of("a@x.test"), Recipient.of("b@x.test")), 3, NOW + 60_000, longDiagnostic);
+        byte[] big = ("Subject: big\r\nX-Trace: t\r\n\r\n" + "body\r\n".repeat(2_000)).getBytes();
+        AttemptRecords.Write retry = new AttemptRecords.Write(TOPICS.retryTier(Duration.ofMinutes(5)), "Q1",
+                RecordCodec.encode(env, big, 0, big.length), NOW + 60_000);
+
+        AttemptRecords.Instead first = records.refused(retry, 0, "too large", NOW);
+        assertThat(first.failed()).isEmpty();
+        RecordCodec.Decoded<Envelope> shorter = RecordCodec.decode(first.writes().get(0).value(), Envelope.class);
+        assertThat(shorter.metadata().lastDiagnostic()).hasSizeLessThan(400).startsWith("452 4.2.2 zzz");
+        assertThat(shorter.messageCopy()).isEqualTo(big);
+        assertThat(first.writes().get(0).notBeforeMillis()).isEqualTo(NOW + 60_000);
+
+        AttemptRecords.Instead second = records.refused(first.writes().get(0), 1, "too large", NOW);
+        assertThat(second.failed()).extracting(Verdict::recipient).containsExactly("a@x.test", "b@x.test");
+        assertThat(second.failed()).allSatisfy(v -> assertThat(v.status()).hasToString("5.3.4"));
+        assertThat(second.writes()).filteredOn(w -> w.topic().equals(TOPICS.events())).hasSize(2)
+                .allSatisfy(w -> assertThat(RecordCodec.decode(w.value(), DeliveryEvent.class).metadata().outcome())
+                        .isEqualTo(DeliveryEvent.Outcome.FAILED));
+        AttemptRecords.Write notice = second.writes().stream().filter(records::isBounceRequest).findFirst().orElseThrow();
+        assertThat(notices(List.of(notice))).singleElement().satisfies(b -> assertThat(b.reports())
+                .allSatisfy(r -> assertThat(r.status()).isEqualTo("5.3.4")));
+
+        AttemptRecords.Instead headers = records.refused(notice, 0, "too large", NOW);
+        RecordCodec.Decoded<BounceRequest> h = RecordCodec.decode(headers.writes().get(0).value(), BounceRequest.class);
+        assertThat(new String(h.messageCopy())).isEqualTo("Subject: big\r\nX-Trace: t\r\n\r\n");
+        assertThat(h.metadata().envelope().dsnReturn()).hasToString("HDRS");
+
+        AttemptRecords.Instead halves = records.refused(headers.writes().get(0), 1, "too large", NOW);
+        assertThat(halves.writes()).hasSize(2).allSatisfy(w -> {
+            RecordCodec.Decoded<BounceRequest> d = RecordCodec.decode(w.value(), BounceRequest.class);
+            assertThat(d.messageLength()).isZero();
+            assertThat(d.metadata().reports()).hasSize(1);
+        });
+        AttemptRecords.Instead last = records.refused(halves.writes().get(0), 2, "too large", NOW);
+        assertThat(last.writes()).isEmpty();
+
+        AttemptRecords.Write event = of(env, deferred("a@x.test")).stream().filter(w -> w.topic().equals(TOPICS.events()))
+                .findFirst().orElseThrow();
+        AttemptRecords.Instead shortEvent = records.refused(event, 0, "too large", NOW);
+        assertThat(shortEvent.writes()).singleElement().satisfies(w -> assertThat(w.topic()).isEqualTo(TOPICS.events()));
+        assertThat(records.refused(shortEvent.writes().get(0), 1, "too large", NOW).writes()).isEmpty();
+    }
 }
