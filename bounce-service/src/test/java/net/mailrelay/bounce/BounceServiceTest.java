@@ -67,9 +67,11 @@ class BounceServiceTest {
     private static final SimpleMeterRegistry METERS = new SimpleMeterRegistry();
     private static KafkaProducer<String, byte[]> worker;
     private static TopicReader outbound;
+    private static KafkaBroker kafka;
 
     @BeforeAll
     static void start(KafkaBroker broker) {
+        kafka = broker;
         topics = broker.freshTopics(List.of());
         service = BounceService.start(new BounceService.Config(HOST, KafkaAccess.plaintext(broker.bootstrapServers()), topics,
                 KafkaBroker.MAX_MESSAGE_BYTES), METERS);
@@ -246,13 +248,8 @@ class BounceServiceTest {
         }
     }
 
-    private static void outboundRefuses(boolean refuse) throws Exception {
-        var topic = new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.TOPIC,
-                topics.outbound());
-        admin.incrementalAlterConfigs(Map.of(topic, List.of(new org.apache.kafka.clients.admin.AlterConfigOp(
-                new org.apache.kafka.clients.admin.ConfigEntry("message.timestamp.before.max.ms", "0"), refuse
-                        ? org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET
-                        : org.apache.kafka.clients.admin.AlterConfigOp.OpType.DELETE)))).all().get(30, TimeUnit.SECONDS);
+    private static void outboundRefuses(boolean refuse) {
+        kafka.refuseWrites(topics.outbound(), refuse);
     }
 
     private static void outboundTakes(int maxMessageBytes) throws Exception {

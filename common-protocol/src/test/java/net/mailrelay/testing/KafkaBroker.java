@@ -10,7 +10,10 @@ import java.util.concurrent.ExecutionException;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /** A running Kafka broker that tests share; see {@link KafkaFixture}. */
@@ -40,6 +43,27 @@ public abstract class KafkaBroker implements AutoCloseable {
                     throw new IllegalStateException("creating topics " + names, e.getCause());
                 }
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Makes the topic refuse every write for now (INVALID_TIMESTAMP: it takes no record stamped before
+     * the moment it arrives, and each send is stamped anew), or take them again. A refusal that passes,
+     * unlike a record too large for the topic, which is refused for good.
+     */
+    public void refuseWrites(String topic, boolean refuse) {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        try (Admin admin = Admin.create(p)) {
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+            admin.incrementalAlterConfigs(Map.of(resource, List.of(new AlterConfigOp(new ConfigEntry(
+                    "message.timestamp.before.max.ms", "0"), refuse ? AlterConfigOp.OpType.SET : AlterConfigOp.OpType.DELETE))))
+                    .all().get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("changing " + topic, e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);

@@ -256,22 +256,39 @@ class LedgerRebuildTest {
 
     /**
      * The ledger found empty while the worker runs (a new Hazelcast cluster under it): the worker notices
-     * that its marks are gone and rebuilds before it delivers more.
+     * that its marks are gone and rebuilds them from the delivery log before it delivers more. The record
+     * is read again afterwards: one recipient delivered, the other deferred with its retry record refused
+     * for now, so the record stays uncommitted while the ledger is emptied; the next worker reads it again
+     * and finds the first recipient delivered only because the rebuild put the mark back (the coverage
+     * mark the rebuild wrote tells that worker not to rebuild again).
      */
     @Test
     void aLedgerFoundEmptyWhileTheWorkerRunsIsRebuilt(KafkaBroker kafka) throws Exception {
         Topics topics = kafka.freshTopics(TIERS);
         members.addAll(TestMembers.cluster(1));
-        try (WorkerFixture w = fixture(kafka, topics, 0)) {
-            enqueue(kafka, topics, 0, "running-a@dest.test");
-            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-a@dest.test").size() == 1);
-            double before = w.meters.get("mailrelay.ledger.rebuild").timer().count();
-            members.get(0).getMap(HazelcastLedger.COVERAGE).clear();
-            members.get(0).getMap(HazelcastLedger.DELIVERED).clear();
-            await().atMost(Duration.ofSeconds(20)).until(() -> w.meters.get("mailrelay.ledger.rebuild").timer().count() > before);
-            enqueue(kafka, topics, 0, "running-b@dest.test");
-            await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-b@dest.test").size() == 1);
-            assertThat(MX.timesOffered("running-a@dest.test")).isEqualTo(1);
+        String tier = topics.retryTier(TIERS.get(0));
+        kafka.refuseWrites(tier, true);
+        try {
+            try (WorkerFixture w = fixture(kafka, topics, 0)) {
+                QueueId id = enqueue(kafka, topics, 0, "running-a@dest.test", "tempfail-running@dest.test");
+                await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-a@dest.test").size() == 1
+                        && w.events(id).size() == 2);
+                double before = w.meters.get("mailrelay.ledger.rebuild").timer().count();
+                members.get(0).getMap(HazelcastLedger.COVERAGE).clear();
+                members.get(0).getMap(HazelcastLedger.DELIVERED).clear();
+                await().atMost(Duration.ofSeconds(20)).until(() -> w.meters.get("mailrelay.ledger.rebuild").timer().count() > before);
+                assertThat(w.committed(topics.outbound()).getOrDefault(0, 0L)).as("its retry record still waits").isZero();
+            }
+            kafka.refuseWrites(tier, false);
+            try (WorkerFixture again = fixture(kafka, topics, 0)) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> again.committed(topics.outbound()).getOrDefault(0, 0L) == 1L);
+                assertThat(MX.timesOffered("tempfail-running@dest.test")).as("read again").isGreaterThanOrEqualTo(2);
+                enqueue(kafka, topics, 0, "running-b@dest.test");
+                await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("running-b@dest.test").size() == 1);
+                assertThat(MX.timesOffered("running-a@dest.test")).as("not delivered again").isEqualTo(1);
+            }
+        } finally {
+            kafka.refuseWrites(tier, false);
         }
     }
 

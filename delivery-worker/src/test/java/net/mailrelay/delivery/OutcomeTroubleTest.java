@@ -16,11 +16,6 @@ import net.mailrelay.testing.FakeMx;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
 import net.mailrelay.testing.TopicReader;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.AlterConfigOp;
-import org.apache.kafka.clients.admin.ConfigEntry;
-import org.apache.kafka.common.config.ConfigResource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -121,17 +116,8 @@ class OutcomeTroubleTest {
         }
     }
 
-    /**
-     * Makes the topic refuse every write for now, or take them again: it takes no record stamped before
-     * the moment it arrives (INVALID_TIMESTAMP), and each send is stamped anew.
-     */
-    static void topicRefuses(String name, boolean refuse) throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
-            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, name);
-            admin.incrementalAlterConfigs(Map.of(topic, List.of(new AlterConfigOp(new ConfigEntry(
-                    "message.timestamp.before.max.ms", "0"), refuse ? AlterConfigOp.OpType.SET : AlterConfigOp.OpType.DELETE))))
-                    .all().get();
-        }
+    static void topicRefuses(String name, boolean refuse) {
+        kafka.refuseWrites(name, refuse);
     }
 
     /**
