@@ -91,7 +91,7 @@ public final class DkimKeys {
         } catch (IOException e) {
             throw new DkimKeyException(dir + ": cannot read the DKIM keys: " + e.getMessage());
         }
-        return new DkimKeys(Map.copyOf(byDomain));
+        return new DkimKeys(java.util.Collections.unmodifiableMap(byDomain));
     }
 
     /** The signers for mail whose From domain is {@code domain}; empty when it has no key. */
@@ -110,6 +110,17 @@ public final class DkimKeys {
             d = d.substring(d.indexOf('.') + 1);
         }
         return List.of();
+    }
+
+    /**
+     * The DNS record to publish for every key, by domain, then selector: {@code dkim show}, which tells
+     * what to publish after a key was copied in, or checks what is published.
+     */
+    public List<String> records() {
+        List<String> out = new ArrayList<>();
+        byDomain.forEach((domain, signers) -> signers.forEach(s ->
+                out.add(KeyGeneration.dnsRecord(domain, s.selector(), KeyGeneration.publicKey(s.key())))));
+        return out;
     }
 
     public Set<String> domains() {

@@ -90,6 +90,11 @@ public final class DkimSigner {
         return algorithm;
     }
 
+    /** The private key, for {@link DkimKeys#records()}; never logged. */
+    PrivateKey key() {
+        return key;
+    }
+
     public String domain() {
         return domain;
     }

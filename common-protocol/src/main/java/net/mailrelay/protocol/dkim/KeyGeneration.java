@@ -9,6 +9,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -86,6 +87,28 @@ public final class KeyGeneration {
             strings.add("\"" + text.substring(i, Math.min(text.length(), i + 255)) + "\"");
         }
         return selector + "._domainkey." + domain + ". IN TXT " + String.join(" ", strings);
+    }
+
+    /** The public half of a signing key: RSA from its CRT parameters, Ed25519 computed from the seed. */
+    public static PublicKey publicKey(PrivateKey key) {
+        try {
+            if (key instanceof java.security.interfaces.RSAPrivateCrtKey rsa) {
+                return java.security.KeyFactory.getInstance("RSA").generatePublic(
+                        new java.security.spec.RSAPublicKeySpec(rsa.getModulus(), rsa.getPublicExponent()));
+            }
+            if (key instanceof java.security.interfaces.EdECPrivateKey ed && ed.getBytes().isPresent()) {
+                byte[] raw = new org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters(ed.getBytes().get(), 0)
+                        .generatePublicKey().getEncoded();
+                // The SubjectPublicKeyInfo of an Ed25519 key: a fixed 12-byte prefix, then the 32 bytes.
+                byte[] spki = java.util.HexFormat.of().parseHex("302a300506032b6570032100");
+                byte[] encoded = Arrays.copyOf(spki, spki.length + raw.length);
+                System.arraycopy(raw, 0, encoded, spki.length, raw.length);
+                return java.security.KeyFactory.getInstance("Ed25519").generatePublic(new java.security.spec.X509EncodedKeySpec(encoded));
+            }
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot compute the public key of a " + key.getAlgorithm() + " key", e);
+        }
+        throw new IllegalArgumentException("not an RSA or Ed25519 signing key: " + key.getAlgorithm());
     }
 
     private static KeyPair pair(String algorithm, int bits) {
