@@ -132,10 +132,15 @@ class StandaloneCrashIT {
         assertThat(driver.ledger()).as("messages accepted").hasSize(MESSAGES);
 
         AtomicReference<Reconciliation> r = new AtomicReference<>();
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).until(() -> {
-            r.set(Reconciliation.of(SCENARIO, driver.ledger(), mx.deliveries(), returns.deliveries()));
-            return r.get().lost.isEmpty() && stalling.deliveriesTo("held@slow.test").size() == 1;
-        });
+        try {
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                r.set(Reconciliation.of(SCENARIO, driver.ledger(), mx.deliveries(), returns.deliveries()));
+                return r.get().lost.isEmpty() && stalling.deliveriesTo("held@slow.test").size() == 1;
+            });
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            System.out.println("StandaloneCrashIT: not all delivered; Kafka's view:\n" + kafkaState());
+            throw e;
+        }
         // Late duplicates still count: wait until nothing has arrived for five seconds.
         AtomicInteger seen = new AtomicInteger(-1);
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).during(Duration.ofSeconds(5))
@@ -143,6 +148,7 @@ class StandaloneCrashIT {
                         == mx.deliveryCount() + returns.deliveryCount());
         r.set(Reconciliation.of(SCENARIO, driver.ledger(), mx.deliveries(), returns.deliveries()));
         System.out.printf("StandaloneCrashIT: %s; duplicated %s%n", r.get().summary(), r.get().duplicated);
+        System.out.println("StandaloneCrashIT: Kafka at the end:\n" + kafkaState());
 
         assertThat(r.get().lost).as("accepted recipients neither delivered nor bounced").isEmpty();
         assertThat(r.get().wrongOutcome).as("recipients with the wrong outcome").isEmpty();
@@ -180,6 +186,41 @@ class StandaloneCrashIT {
             }
         }
         return out;
+    }
+
+    /** The queue's transactions, producers, offsets and the group's commits: what a stuck queue shows. */
+    private String kafkaState() {
+        StringBuilder out = new StringBuilder();
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of("bootstrap.servers", "127.0.0.1:" + brokerPort))) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (String t : admin.listTopics().names().get(10, TimeUnit.SECONDS)) {
+                if (!t.startsWith("__")) {
+                    admin.describeTopics(List.of(t)).allTopicNames().get(10, TimeUnit.SECONDS).get(t).partitions()
+                            .forEach(p -> tps.add(new TopicPartition(t, p.partition())));
+                }
+            }
+            for (TopicPartition tp : tps) {
+                var latest = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.latest())).all()
+                        .get(10, TimeUnit.SECONDS).get(tp).offset();
+                var lso = admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()),
+                        new org.apache.kafka.clients.admin.ListOffsetsOptions(org.apache.kafka.common.IsolationLevel.READ_COMMITTED))
+                        .all().get(10, TimeUnit.SECONDS).get(tp).offset();
+                out.append(tp).append(" end ").append(latest).append(" lso ").append(lso).append(" producers ")
+                        .append(admin.describeProducers(List.of(tp)).partitionResult(tp).get(10, TimeUnit.SECONDS).activeProducers())
+                        .append('\n');
+            }
+            var listings = admin.listTransactions().all().get(10, TimeUnit.SECONDS);
+            out.append("transactions ").append(listings).append('\n');
+            for (var g : admin.listGroups().all().get(10, TimeUnit.SECONDS)) {
+                out.append("group ").append(g.groupId()).append(' ')
+                        .append(admin.listConsumerGroupOffsets(g.groupId()).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS))
+                        .append('\n');
+            }
+        } catch (Exception e) {
+            out.append("(could not read: ").append(e).append(')');
+        }
+        return out.toString();
     }
 
     private FakeMx sink(String name) {
