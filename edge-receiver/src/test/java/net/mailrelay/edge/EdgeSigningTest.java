@@ -106,11 +106,57 @@ class EdgeSigningTest {
     }
 
     static byte[] published(String reply) {
+        return record(reply).messageCopy();
+    }
+
+    static RecordCodec.Decoded<Envelope> record(String reply) {
         assertThat(reply).startsWith("250 2.0.0 Ok: queued as");
         String id = reply.substring(reply.lastIndexOf(' ') + 1);
         ConsumerRecord<String, byte[]> r = outbound.awaitAny(x -> x.key().equals(id), Duration.ofSeconds(30)).stream()
                 .filter(x -> x.key().equals(id)).findFirst().orElseThrow();
-        return RecordCodec.decode(r.value(), Envelope.class).messageCopy();
+        return RecordCodec.decode(r.value(), Envelope.class);
+    }
+
+    static RecordCodec.Decoded<Envelope> relayed(String message) {
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", trusting.address("smtp").getPort())) {
+            c.expect("220 ");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            return record(c.sendMessage("a@example.org", List.of("x@routed.test"), message));
+        }
+    }
+
+    @Test
+    void theEnvelopeRecordsTheSignaturesAdded() {
+        RecordCodec.Decoded<Envelope> r = relayed(message("a@example.org"));
+        assertThat(r.metadata().dkim()).containsExactlyInAnyOrder("d=example.org s=r1 a=rsa-sha256",
+                "d=example.org s=e1 a=ed25519-sha256");
+        assertThat(relayed(message("a@unkeyed.test")).metadata().dkim()).isEmpty();
+    }
+
+    @Test
+    void aMessageSignedAlreadyWithAKeyIsNotSignedWithItAgain() throws Exception {
+        String once = new String(viaMx(trusting, "a@example.org"), StandardCharsets.US_ASCII);
+        // Through the relay a second time (a loop, or an application that signs itself): nothing added.
+        RecordCodec.Decoded<Envelope> twice = relayed(once);
+        String text = new String(twice.messageCopy(), StandardCharsets.US_ASCII);
+        assertThat(text.split("DKIM-Signature: ")).hasSize(3);
+        assertThat(twice.metadata().dkim()).isEmpty();
+        assertThat(Dkimpy.verify(twice.messageCopy(), zone)).isEqualTo("pass pass");
+
+        // Only the Ed25519 signature is missing: only it is added. The selector must match, case and all
+        // aside from the domain's, and folding whitespace inside the tags does not hide a signature.
+        int ed = once.indexOf("DKIM-Signature: v=1;\r\n\ta=ed25519-sha256");
+        assertThat(ed).isNotNegative();
+        int next = ed;
+        do {
+            next = once.indexOf("\r\n", next) + 2;
+        } while (once.charAt(next) == '\t' || once.charAt(next) == ' ');
+        String rsaOnly = once.substring(0, ed) + once.substring(next);
+        assertThat(rsaOnly).contains("a=rsa-sha256").doesNotContain("a=ed25519-sha256");
+        RecordCodec.Decoded<Envelope> completed = relayed(rsaOnly.replace("d=example.org;", "d=\r\n\tExample.Org;"));
+        assertThat(completed.metadata().dkim()).containsExactly("d=example.org s=e1 a=ed25519-sha256");
+        assertThat(new String(completed.messageCopy(), StandardCharsets.US_ASCII).split("DKIM-Signature: ")).hasSize(3);
     }
 
     @Test

@@ -22,6 +22,7 @@ import java.util.Objects;
  * @param notBeforeMillis earliest time for the next attempt (0 = now)
  * @param lastDiagnostic the last temporary failure, for logs and for the expiry DSN; null if none
  * @param delayWarned whether a delay warning DSN has been asked for already (at most one per message)
+ * @param dkim the DKIM signatures the edge added, one "d=D s=S a=A" each; empty when it signed none
  */
 public record Envelope(
         QueueId queueId,
@@ -38,9 +39,11 @@ public record Envelope(
         int attempts,
         long notBeforeMillis,
         String lastDiagnostic,
-        boolean delayWarned) {
+        boolean delayWarned,
+        List<String> dkim) {
 
     public Envelope {
+        dkim = dkim == null ? List.of() : List.copyOf(dkim);
         Objects.requireNonNull(queueId, "queueId");
         Objects.requireNonNull(reversePath, "reversePath");
         recipients = List.copyOf(recipients);
@@ -51,6 +54,14 @@ public record Envelope(
         if (attempts < 0) {
             throw new IllegalArgumentException("attempts must be >= 0, not " + attempts);
         }
+    }
+
+    /** A message the edge did not sign. */
+    public Envelope(QueueId queueId, String reversePath, List<Recipient> recipients, BodyType body, boolean smtpUtf8,
+            DsnReturn dsnReturn, String envelopeId, String clientAddress, String heloName, String authenticatedAs,
+            long arrivedAtMillis, int attempts, long notBeforeMillis, String lastDiagnostic, boolean delayWarned) {
+        this(queueId, reversePath, recipients, body, smtpUtf8, dsnReturn, envelopeId, clientAddress, heloName,
+                authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, delayWarned, List.of());
     }
 
     /** A message whose sender has not been warned of any delay. */
@@ -68,19 +79,25 @@ public record Envelope(
     /** The same message, addressed to fewer recipients and scheduled for another attempt. */
     public Envelope forRetry(List<Recipient> remaining, int attemptsMade, long notBefore, String diagnostic) {
         return new Envelope(queueId, reversePath, remaining, body, smtpUtf8, dsnReturn, envelopeId,
-                clientAddress, heloName, authenticatedAs, arrivedAtMillis, attemptsMade, notBefore, diagnostic, delayWarned);
+                clientAddress, heloName, authenticatedAs, arrivedAtMillis, attemptsMade, notBefore, diagnostic, delayWarned, dkim);
     }
 
     /** The same, remembering that its sender has been warned of the delay. */
     public Envelope warned() {
         return new Envelope(queueId, reversePath, recipients, body, smtpUtf8, dsnReturn, envelopeId, clientAddress,
-                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, true);
+                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, true, dkim);
     }
 
     /** The same, with RET=HDRS: a notice returns the message's headers only (RFC 3461 section 4.3). */
     public Envelope returningHeaders() {
         return new Envelope(queueId, reversePath, recipients, body, smtpUtf8, DsnReturn.HDRS, envelopeId, clientAddress,
-                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, delayWarned);
+                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, delayWarned, dkim);
+    }
+
+    /** The same, recording the DKIM signatures the edge added. */
+    public Envelope signedWith(List<String> signatures) {
+        return new Envelope(queueId, reversePath, recipients, body, smtpUtf8, dsnReturn, envelopeId, clientAddress,
+                heloName, authenticatedAs, arrivedAtMillis, attempts, notBeforeMillis, lastDiagnostic, delayWarned, signatures);
     }
 
     public Envelope withRecipients(List<Recipient> subset) {

@@ -1,5 +1,6 @@
 package net.mailrelay.protocol.record;
 
+import java.util.List;
 import java.util.Objects;
 import net.mailrelay.protocol.dsn.FailureClass;
 import net.mailrelay.protocol.envelope.QueueId;
@@ -19,6 +20,7 @@ import net.mailrelay.protocol.envelope.QueueId;
  * @param durationMillis how long the attempt took
  * @param tls the TLS protocol and cipher of the connection, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", or null
  * @param failureClass for a deferral, failure or expiry: why, in plain terms; null when delivered
+ * @param dkim the DKIM signatures the edge added to the message, one "d=D s=S a=A" each; empty when none
  */
 public record DeliveryEvent(
         QueueId queueId,
@@ -32,7 +34,8 @@ public record DeliveryEvent(
         String status,
         long durationMillis,
         String tls,
-        FailureClass failureClass) {
+        FailureClass failureClass,
+        List<String> dkim) {
 
     public enum Outcome {
         DELIVERED, DEFERRED, FAILED, EXPIRED,
@@ -44,5 +47,13 @@ public record DeliveryEvent(
         Objects.requireNonNull(queueId, "queueId");
         Objects.requireNonNull(recipient, "recipient");
         Objects.requireNonNull(outcome, "outcome");
+        dkim = dkim == null ? List.of() : List.copyOf(dkim);
+    }
+
+    /** An event of a message the edge did not sign. */
+    public DeliveryEvent(QueueId queueId, String recipient, Outcome outcome, int attempt, long atMillis, String remoteHost,
+            String remoteAddress, String reply, String status, long durationMillis, String tls, FailureClass failureClass) {
+        this(queueId, recipient, outcome, attempt, atMillis, remoteHost, remoteAddress, reply, status, durationMillis, tls,
+                failureClass, List.of());
     }
 }

@@ -313,7 +313,7 @@ public final class AttemptRecords {
             DeliveryEvent e = RecordCodec.decode(w.value(), DeliveryEvent.class).metadata();
             DeliveryEvent shorter = new DeliveryEvent(e.queueId(), e.recipient(), e.outcome(), e.attempt(), e.atMillis(),
                     e.remoteHost(), e.remoteAddress(), ReplyText.bounded(e.reply(), SHORT_DIAGNOSTIC), e.status(),
-                    e.durationMillis(), e.tls(), e.failureClass());
+                    e.durationMillis(), e.tls(), e.failureClass(), e.dkim());
             LOG.warn("{}: {} event of <{}> refused by the queue ({}); written again with a short reply", e.queueId(),
                     e.outcome(), e.recipient(), why);
             return Instead.of(new Write(w.topic(), w.key(), RecordCodec.encode(shorter), w.notBeforeMillis()));
@@ -426,7 +426,7 @@ public final class AttemptRecords {
                 remote == null ? null : remote.host(), remote == null ? null : remote.address(), reply, status.toString(),
                 now - started, remote == null ? null : remote.tls(),
                 outcome == DeliveryEvent.Outcome.DELIVERED || outcome == DeliveryEvent.Outcome.DELETED ? null
-                        : FailureClassifier.classify(status.toString(), v.explanation()));
+                        : FailureClassifier.classify(status.toString(), v.explanation()), env.dkim());
         observer.recorded(env, v, e);
         return new Write(topics.events(), env.queueId().value(), RecordCodec.encode(e), null);
     }

@@ -114,6 +114,23 @@ class AttemptRecordsTest {
         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_MAILBOX);
     }
 
+    /** Issue 30: the delivery log says which DKIM signatures the edge added, and a retry keeps them. */
+    @Test
+    void eachEventAndTheRetryCarryTheSignaturesTheEdgeAdded() {
+        List<String> dkim = List.of("d=example.org s=r1 a=rsa-sha256", "d=example.org s=e1 a=ed25519-sha256");
+        Envelope env = envelope("s@c.test", 1000, false, Recipient.of("a@x.test"), Recipient.of("b@x.test")).signedWith(dkim);
+        List<AttemptRecords.Write> w = of(env, new Verdict.Delivered("a@x.test", EnhancedStatus.parse("2.0.0"), remote("250 ok", false), "sent"),
+                new Verdict.Deferred("b@x.test", EnhancedStatus.parse("4.2.1"), remote("450 busy", false), "busy"));
+        List<DeliveryEvent> events = w.stream().filter(x -> x.topic().equals(TOPICS.events()))
+                .map(x -> RecordCodec.decode(x.value(), DeliveryEvent.class).metadata()).toList();
+        assertThat(events).hasSize(2).allSatisfy(e -> assertThat(e.dkim()).isEqualTo(dkim));
+        assertThat(w.stream().filter(x -> TOPICS.isRetryTier(x.topic())).toList()).singleElement()
+                .satisfies(r -> assertThat(RecordCodec.decode(r.value(), Envelope.class).metadata().dkim()).isEqualTo(dkim));
+        assertThat(RecordCodec.decode(RecordCodec.encode(new DeliveryEvent(QueueId.of("Q2"), "a@x.test",
+                DeliveryEvent.Outcome.DELIVERED, 1, NOW, null, null, "250 ok", "2.0.0", 1, null, null)), DeliveryEvent.class)
+                .metadata().dkim()).as("an event of an unsigned message").isEmpty();
+    }
+
     /**
      * Issue 15, defect 6: a verdict that is not a final word (here "try the next server", which should
      * never leave the delivery) fell through to "delivered". It fails closed now: a deferral and a retry.

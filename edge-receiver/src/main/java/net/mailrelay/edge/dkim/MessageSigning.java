@@ -16,6 +16,7 @@ import net.mailrelay.edge.EdgeMetrics;
 import net.mailrelay.protocol.dkim.DkimKeys;
 import net.mailrelay.protocol.dkim.DkimSigner;
 import net.mailrelay.protocol.envelope.Envelope;
+import net.mailrelay.protocol.record.RecordCodec;
 import org.apache.james.mime4j.dom.address.MailboxList;
 import org.apache.james.mime4j.field.address.LenientAddressParser;
 import org.slf4j.Logger;
@@ -43,8 +44,15 @@ public final class MessageSigning implements AutoCloseable {
         }
     }
 
-    /** The record value to publish and the signatures added ("d=example.org s=r1 a=rsa-sha256"). */
-    public record Signed(byte[] value, List<String> signatures) {
+    /**
+     * The record value to publish, where its message begins in it, and the signatures added
+     * ("d=example.org s=r1 a=rsa-sha256"), which its envelope records too.
+     */
+    public record Signed(byte[] value, int offset, List<String> signatures) {
+        /** The size of the message as published, signatures included. */
+        public long messageSize() {
+            return (long) value.length - offset;
+        }
     }
 
     private final DkimKeys keys;
@@ -83,7 +91,7 @@ public final class MessageSigning implements AutoCloseable {
      */
     public CompletionStage<Signed> sign(Envelope envelope, boolean trustedClient, byte[] value, int offset) {
         if (pool == null || !(envelope.authenticatedAs() != null || (trustedClient && rules.trustedNetworks()))) {
-            return CompletableFuture.completedFuture(new Signed(value, List.of()));
+            return CompletableFuture.completedFuture(new Signed(value, offset, List.of()));
         }
         return CompletableFuture.supplyAsync(() -> signNow(envelope, value, offset), pool);
     }
@@ -99,24 +107,66 @@ public final class MessageSigning implements AutoCloseable {
             if (reason.equals("not_permitted")) {
                 LOG.info("{}: dkim: not signed: user {} may not sign as {}", envelope.queueId(), user, domain);
             }
-            return new Signed(value, List.of());
+            return new Signed(value, offset, List.of());
         }
+        Set<String> present = presentSignatures(value, offset);
         long now = clock.instant().getEpochSecond();
         StringBuilder fields = new StringBuilder();
         List<String> added = new ArrayList<>();
         for (DkimSigner s : signers) {
+            if (present.contains(s.domain() + " " + s.selector())) {
+                // Signed already with this key, by this relay on an earlier pass or by the client itself.
+                metrics.dkimUnsigned("already_signed");
+                LOG.info("{}: dkim: not signed again: the message carries a signature by d={} s={}", envelope.queueId(),
+                        s.domain(), s.selector());
+                continue;
+            }
             fields.append(s.sign(value, offset, now));
             String algorithm = s.algorithm().tag();
             added.add("d=" + s.domain() + " s=" + s.selector() + " a=" + algorithm);
             metrics.dkimSigned(algorithm);
         }
-        byte[] head = fields.toString().getBytes(StandardCharsets.US_ASCII);
-        byte[] out = new byte[value.length + head.length];
-        System.arraycopy(value, 0, out, 0, offset);
-        System.arraycopy(head, 0, out, offset, head.length);
-        System.arraycopy(value, offset, out, offset + head.length, value.length - offset);
+        if (added.isEmpty()) {
+            return new Signed(value, offset, List.of());
+        }
+        byte[] head = RecordCodec.head(envelope.signedWith(added));
+        byte[] signatures = fields.toString().getBytes(StandardCharsets.US_ASCII);
+        int message = value.length - offset;
+        byte[] out = new byte[head.length + signatures.length + message];
+        System.arraycopy(head, 0, out, 0, head.length);
+        System.arraycopy(signatures, 0, out, head.length, signatures.length);
+        System.arraycopy(value, offset, out, head.length + signatures.length, message);
         LOG.info("{}: dkim: signed: {}", envelope.queueId(), String.join(", ", added));
-        return new Signed(out, added);
+        return new Signed(out, head.length, added);
+    }
+
+    /**
+     * The domains and selectors ("d s", domain in lower case) of the DKIM-Signature fields the message
+     * carries. A field whose tags cannot be read counts for nothing: it is the verifier's to judge.
+     */
+    static Set<String> presentSignatures(byte[] value, int offset) {
+        Set<String> out = new java.util.HashSet<>();
+        for (String field : DkimSigner.fieldValues(value, offset, "dkim-signature")) {
+            String d = null;
+            String sel = null;
+            for (String tag : field.split(";")) {
+                int eq = tag.indexOf('=');
+                if (eq < 0) {
+                    continue;
+                }
+                String name = tag.substring(0, eq).replaceAll("[ \t\r\n]", "");
+                String v = tag.substring(eq + 1).replaceAll("[ \t\r\n]", "");
+                if (name.equals("d")) {
+                    d = v.toLowerCase(Locale.ROOT);
+                } else if (name.equals("s")) {
+                    sel = v;
+                }
+            }
+            if (d != null && sel != null) {
+                out.add(d + " " + sel);
+            }
+        }
+        return out;
     }
 
     /** The domain of the one From mailbox, lower case; null when there is not exactly one (RFC 5322 3.6.2). */

@@ -274,13 +274,14 @@ final class SmtpConnectionHandler extends ChannelInboundHandlerAdapter {
         // DKIM signs before the publish, off the event loop; a signing failure is a 451 like a publish failure.
         context.signing().sign(p.envelope(), trusted, value, head.length)
                 .thenCompose(signed -> context.publisher().publish(p.envelope().queueId(), signed.value())
-                        .thenApply(ok -> (long) signed.value().length - head.length))
-                .whenComplete((size, error) -> ctx.executor().execute(() -> {
+                        .thenApply(ok -> signed))
+                .whenComplete((signed, error) -> ctx.executor().execute(() -> {
                     context.metrics().publishTook(java.time.Duration.ofNanos(System.nanoTime() - started), error == null);
                     if (error == null) {
-                        meters.accepted(size);
+                        meters.accepted(signed.messageSize());
                     }
-                    Reply reply = error == null ? session.published(size) : session.publishFailed(describe(error));
+                    Reply reply = error == null ? session.published(signed.messageSize(), signed.signatures())
+                            : session.publishFailed(describe(error));
                     ctx.writeAndFlush(wire(reply));
                     resume(ctx);
                 }));

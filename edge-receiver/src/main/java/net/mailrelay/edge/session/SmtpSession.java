@@ -341,10 +341,15 @@ public final class SmtpSession {
 
     /** Kafka acknowledged the record: now, and only now, the message is ours (250). */
     public Reply published(long size) {
+        return published(size, java.util.List.of());
+    }
+
+    /** As {@link #published(long)}, for a message the edge signed with these DKIM signatures ("d=D s=S a=A"). */
+    public Reply published(long size, java.util.List<String> dkim) {
         require(SessionState.QUEUEING);
-        LOG.info("{}: from=<{}>, size={}, nrcpt={}, client=[{}], helo=<{}>{}{}: queued", tx.queueId, tx.reversePath, size,
+        LOG.info("{}: from=<{}>, size={}, nrcpt={}, client=[{}], helo=<{}>{}{}{}: queued", tx.queueId, tx.reversePath, size,
                 tx.recipients.size(), clientText, heloName, tls == null ? "" : ", tls=" + tls,
-                user == null ? "" : ", sasl_username=" + user);
+                user == null ? "" : ", sasl_username=" + user, dkim.isEmpty() ? "" : ", dkim=(" + String.join(", ", dkim) + ")");
         Reply r = Replies.queued(tx.queueId.value());
         state = SessionState.RCPT_GIVEN;
         return reset(r);
