@@ -24,9 +24,47 @@ final class Canonical {
         if (colon < 0) {
             throw new IllegalArgumentException("not a header field: " + field);
         }
-        String name = field.substring(0, colon).strip().toLowerCase(Locale.ROOT);
-        String value = field.substring(colon + 1).replace("\r\n", "").replaceAll("[ \t]+", " ").strip();
+        String name = trimWsp(field.substring(0, colon)).toLowerCase(Locale.ROOT);
+        String value = trimWsp(field.substring(colon + 1).replace("\r\n", "").replaceAll("[ \t]+", " "));
         return name + ":" + value;
+    }
+
+    /**
+     * Without the spaces and tabs at either end, and nothing else: RFC 6376 3.4.2 removes only WSP, where
+     * {@link String#strip} also takes VT, FF and 0x1C-0x1F, which a verifier keeps and hashes.
+     */
+    static String trimWsp(String s) {
+        int from = 0;
+        int to = s.length();
+        while (from < to && (s.charAt(from) == ' ' || s.charAt(from) == '\t')) {
+            from++;
+        }
+        while (to > from && (s.charAt(to - 1) == ' ' || s.charAt(to - 1) == '\t')) {
+            to--;
+        }
+        return s.substring(from, to);
+    }
+
+    /**
+     * Where the line that starts at {@code from} ends, its line break excluded: at a CRLF, or at a bare LF,
+     * which verifiers (dkimpy) and receiving MTAs (Postfix) take for a line break too; the end of the
+     * message for a last line without one.
+     */
+    static int lineEnd(byte[] m, int from) {
+        for (int i = from; i < m.length; i++) {
+            if (m[i] == '\n') {
+                return i > from && m[i - 1] == '\r' ? i - 1 : i;
+            }
+        }
+        return m.length;
+    }
+
+    /** Where the line after the one that ends at {@code end} ({@link #lineEnd}) starts. */
+    static int nextLine(byte[] m, int end) {
+        if (end >= m.length) {
+            return m.length;
+        }
+        return m[end] == '\r' ? end + 2 : end + 1;
     }
 
     /**
@@ -38,10 +76,7 @@ final class Canonical {
         int pendingEmptyLines = 0;
         int i = start;
         while (i < message.length) {
-            int end = i;
-            while (end < message.length && !(message[end] == '\r' && end + 1 < message.length && message[end + 1] == '\n')) {
-                end++;
-            }
+            int end = lineEnd(message, i);
             boolean terminated = end < message.length;
             StringBuilder line = new StringBuilder();
             boolean space = false;
@@ -68,7 +103,7 @@ final class Canonical {
                 out.writeBytes(line.toString().getBytes(StandardCharsets.ISO_8859_1));
                 out.writeBytes(CRLF);
             }
-            i = terminated ? end + 2 : end;
+            i = nextLine(message, end);
         }
         return out.toByteArray();
     }

@@ -198,25 +198,34 @@ public final class DkimSigner {
         }
     }
 
-    /** Where the body begins: after the first empty line (CRLF CRLF); the end when there is none. */
+    /**
+     * Where the body begins: after the first empty line; the end when there is none. A line ends with
+     * CRLF or a bare LF ({@link Canonical#lineEnd}).
+     */
     static int bodyStart(byte[] m) {
-        if (m.length >= 2 && m[0] == '\r' && m[1] == '\n') {
-            return 2;
-        }
-        for (int i = 0; i + 3 < m.length; i++) {
-            if (m[i] == '\r' && m[i + 1] == '\n' && m[i + 2] == '\r' && m[i + 3] == '\n') {
-                return i + 4;
+        int i = 0;
+        while (i < m.length) {
+            int end = Canonical.lineEnd(m, i);
+            if (end == i && end < m.length) {
+                return Canonical.nextLine(m, end);
             }
+            i = Canonical.nextLine(m, end);
         }
         return m.length;
     }
 
-    /** The header fields, each with its folds and without its final CRLF. */
+    /**
+     * The header fields before {@code bodyStart}, each with its folds (joined by CRLF) and without its
+     * line break; a last field without one (a message that is all header, with no final CRLF) whole.
+     */
     static List<String> fields(byte[] m, int bodyStart) {
-        int end = Math.max(0, bodyStart - 2);
-        String head = new String(m, 0, Math.min(end, m.length), StandardCharsets.ISO_8859_1);
         List<String> out = new ArrayList<>();
-        for (String line : head.split("\r\n", -1)) {
+        int headerEnd = Math.min(bodyStart, m.length);
+        int i = 0;
+        while (i < headerEnd) {
+            int end = Canonical.lineEnd(m, i);
+            String line = new String(m, i, end - i, StandardCharsets.ISO_8859_1);
+            i = Canonical.nextLine(m, end);
             if (line.isEmpty()) {
                 continue;
             }
@@ -231,6 +240,6 @@ public final class DkimSigner {
 
     private static String name(String field) {
         int colon = field.indexOf(':');
-        return (colon < 0 ? field : field.substring(0, colon)).strip().toLowerCase(Locale.ROOT);
+        return Canonical.trimWsp(colon < 0 ? field : field.substring(0, colon)).toLowerCase(Locale.ROOT);
     }
 }

@@ -10,6 +10,7 @@ import java.security.KeyPairGenerator;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import net.mailrelay.testing.Dkimpy;
 import org.junit.jupiter.api.Test;
@@ -91,6 +92,44 @@ class DkimSignerTest {
                 .contains("t=1780000000; x=1780604800;").doesNotContain("cc");
         DkimSigner forever = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO);
         assertThat(forever.sign(m.getBytes(StandardCharsets.US_ASCII), 1L)).doesNotContain("x=");
+    }
+
+    /**
+     * Issue 30's review: relaxed header canonicalization removes only spaces and tabs (VT, FF and 0x1C-0x1F
+     * stay and are hashed); a message that is all header with no final CRLF (BDAT can make one) keeps its
+     * last field whole; a bare LF in the header block ends a line, as it does for the verifier. Each
+     * message, signed with both algorithms, must verify with dkimpy.
+     */
+    @Test
+    void edgeCasesOfTheHeaderBlockVerifyWithDkimpy() throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+        g.initialize(2048);
+        KeyPair rsa = g.generateKeyPair();
+        KeyPair ed = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        byte[] spki = ed.getPublic().getEncoded();
+        Map<KeyPair, String> records = Map.of(
+                rsa, "v=DKIM1; k=rsa; p=" + Base64.getEncoder().encodeToString(rsa.getPublic().getEncoded()),
+                ed, "v=DKIM1; k=ed25519; p=" + Base64.getEncoder().encodeToString(Arrays.copyOfRange(spki, spki.length - 32, spki.length)));
+        Map<String, String> messages = Map.of(
+                "controls at a value's ends", "From: alice@example.org\r\nSubject: \u001ftail\u000b\u000c\u001c \r\n\r\nbody\r\n",
+                "all header, no final CRLF", "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: no body",
+                "all header, final CRLF", "From: alice@example.org\r\nSubject: no body\r\n",
+                "a bare LF in the header", "From: alice@example.org\nSubject: bare\r\nTo: bob@example.net\r\n\r\nbody\r\n",
+                "a bare LF blank line", "From: alice@example.org\r\nSubject: bare\n\nbody\n");
+        for (KeyPair keys : records.keySet()) {
+            DkimSigner signer = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO);
+            messages.forEach((what, m) -> {
+                byte[] signed = signed(signer, m.getBytes(StandardCharsets.ISO_8859_1));
+                try {
+                    assertThat(dkimpy(signed, records.get(keys))).as("%s, %s", what, signer.algorithm()).isEqualTo("pass");
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+        }
+        assertThat(DkimSigner.fields("From: a\nSubject: b".getBytes(StandardCharsets.US_ASCII), 18))
+                .containsExactly("From: a", "Subject: b");
+        assertThat(Canonical.header("Subject: \u000bx\u001f\t ")).isEqualTo("subject:\u000bx\u001f");
     }
 
     /** RFC 6376 3.4.5's example, relaxed: the header fields and the body it gives. */
