@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * An independent DKIM verifier: dkimpy (Debian's python3-dkim, with python3-nacl for Ed25519; .ci/run
@@ -18,8 +16,6 @@ import java.util.regex.Pattern;
 public final class Dkimpy {
 
     public static final Path PYTHON = Path.of("/usr/bin/python3");
-    private static final Pattern LINE = Pattern.compile("(\\S+)\\s+IN\\s+TXT\\s+(.*)");
-    private static final Pattern STRING = Pattern.compile("\"([^\"]*)\"");
 
     private Dkimpy() {
     }
@@ -32,15 +28,9 @@ public final class Dkimpy {
         assertThat(PYTHON).as("Debian's python3 with python3-dkim and python3-nacl (.ci/run installs them)").exists();
         List<String> args = new ArrayList<>(List.of(PYTHON.toString(), "-c", SCRIPT));
         for (String line : zoneLines) {
-            Matcher m = LINE.matcher(line.trim());
-            assertThat(m.matches()).as("a zone line: %s", line).isTrue();
-            StringBuilder txt = new StringBuilder();
-            Matcher s = STRING.matcher(m.group(2));
-            while (s.find()) {
-                txt.append(s.group(1));
-            }
-            args.add(m.group(1));
-            args.add(txt.toString());
+            ZoneTxt txt = ZoneTxt.parse(line);
+            args.add(txt.name());
+            args.add(txt.text());
         }
         Process p = new ProcessBuilder(args).redirectErrorStream(true).start();
         p.getOutputStream().write(message);

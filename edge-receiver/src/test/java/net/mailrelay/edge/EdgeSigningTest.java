@@ -23,6 +23,7 @@ import net.mailrelay.protocol.record.Topics;
 import net.mailrelay.testing.Dkimpy;
 import net.mailrelay.testing.KafkaBroker;
 import net.mailrelay.testing.KafkaFixture;
+import net.mailrelay.testing.OpenDkim;
 import net.mailrelay.testing.SmtpTranscript;
 import net.mailrelay.testing.TopicReader;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Who the edge signs, over real sockets into a real broker, with the signatures checked by dkimpy.
- * Two edges share the keys: one trusts loopback (the office network), one trusts nobody (an MX facing
+ * OpenDKIM checks them too. Two edges share the keys: one trusts loopback (the office network), one trusts nobody (an MX facing
  * the internet, where loopback clients are strangers relaying in to {@code routed.test}).
  */
 @ExtendWith(KafkaFixture.class)
@@ -169,11 +170,14 @@ class EdgeSigningTest {
                 .contains("c=relaxed/relaxed;", "d=example.org;", "h=from:from:subject:date:message-id:to;")
                 .containsPattern("t=\\d{10};");
         assertThat(Dkimpy.verify(m, zone)).isEqualTo("pass pass");
+        assertThat(OpenDkim.verify(m, zone)).isEqualTo("pass pass");
 
         byte[] changed = text.replace("a body  with", "a body with").getBytes(StandardCharsets.US_ASCII);
         assertThat(Dkimpy.verify(changed, zone)).as("whitespace is relaxed, so this still verifies").isEqualTo("pass pass");
+        assertThat(OpenDkim.verify(changed, zone)).isEqualTo("pass pass");
         changed = text.replace("Hello,", "Hullo,").getBytes(StandardCharsets.US_ASCII);
         assertThat(Dkimpy.verify(changed, zone)).isEqualTo("fail fail");
+        assertThat(OpenDkim.verify(changed, zone)).isEqualTo("fail fail");
     }
 
     @Test

@@ -27,6 +27,7 @@ import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Notify;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.testing.Dkimpy;
+import net.mailrelay.testing.OpenDkim;
 import org.apache.james.mime4j.dom.Entity;
 import org.apache.james.mime4j.dom.Message;
 import org.apache.james.mime4j.dom.Multipart;
@@ -96,6 +97,7 @@ class DsnComposerTest {
 
         assertThat(new String(dsn, StandardCharsets.US_ASCII)).startsWith("DKIM-Signature: ");
         assertThat(Dkimpy.verify(dsn, zone)).isEqualTo("pass pass");
+        assertThat(OpenDkim.verify(dsn, zone)).isEqualTo("pass pass");
         assertThat(Dkimpy.verify(compose(request("sender@example.org", userUnknown())), zone))
                 .as("the composer without keys").isEqualTo("none");
     }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import net.mailrelay.testing.Dkimpy;
+import net.mailrelay.testing.OpenDkim;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +34,12 @@ class DkimSignerTest {
         return Dkimpy.verify(signedMessage, List.of("sel._domainkey.example.org. IN TXT \"" + txtRecord + "\""));
     }
 
+    /** What dkimpy and OpenDKIM say, "dkimpy/opendkim": "pass/pass" when both verify it. */
+    static String both(byte[] signedMessage, String txtRecord) throws Exception {
+        List<String> zone = List.of("sel._domainkey.example.org. IN TXT \"" + txtRecord + "\"");
+        return Dkimpy.verify(signedMessage, zone) + "/" + OpenDkim.verify(signedMessage, zone);
+    }
+
     static byte[] signed(DkimSigner signer, byte[] message) {
         byte[] field = signer.sign(message, 1_780_000_000L).getBytes(StandardCharsets.US_ASCII);
         byte[] out = Arrays.copyOf(field, field.length + message.length);
@@ -44,18 +51,18 @@ class DkimSignerTest {
         byte[] message = MESSAGE.getBytes(StandardCharsets.UTF_8);
         DkimSigner signer = new DkimSigner("example.org", "sel", keys.getPrivate(), HEADERS, Set.of("from"), Duration.ZERO);
         byte[] signed = signed(signer, message);
-        assertThat(dkimpy(signed, txt)).as(signer.algorithm().name()).isEqualTo("pass");
+        assertThat(both(signed, txt)).as(signer.algorithm().name()).isEqualTo("pass/pass");
         String text = new String(signed, StandardCharsets.UTF_8);
-        assertThat(dkimpy(text.replace("Hello  Bob", "Hello Eve").getBytes(StandardCharsets.UTF_8), txt)).as("body changed")
-                .isEqualTo("fail");
-        assertThat(dkimpy(text.replace("\r\n\r\nHello", "\r\nFrom: eve@example.com\r\n\r\nHello").getBytes(StandardCharsets.UTF_8),
-                txt)).as("a second From added (over-signed)").isEqualTo("fail");
-        assertThat(dkimpy(text.replace("Subject:  a \t folded\r\n\tsubject", "Subject: a folded subject")
-                .getBytes(StandardCharsets.UTF_8), txt)).as("whitespace only: relaxed").isEqualTo("pass");
+        assertThat(both(text.replace("Hello  Bob", "Hello Eve").getBytes(StandardCharsets.UTF_8), txt)).as("body changed")
+                .isEqualTo("fail/fail");
+        assertThat(both(text.replace("\r\n\r\nHello", "\r\nFrom: eve@example.com\r\n\r\nHello").getBytes(StandardCharsets.UTF_8),
+                txt)).as("a second From added (over-signed)").isEqualTo("fail/fail");
+        assertThat(both(text.replace("Subject:  a \t folded\r\n\tsubject", "Subject: a folded subject")
+                .getBytes(StandardCharsets.UTF_8), txt)).as("whitespace only: relaxed").isEqualTo("pass/pass");
     }
 
     @Test
-    void rsaSha256VerifiesWithDkimpy() throws Exception {
+    void rsaSha256VerifiesWithDkimpyAndOpenDkim() throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
         KeyPair keys = g.generateKeyPair();
@@ -63,7 +70,7 @@ class DkimSignerTest {
     }
 
     @Test
-    void ed25519Sha256VerifiesWithDkimpy() throws Exception {
+    void ed25519Sha256VerifiesWithDkimpyAndOpenDkim() throws Exception {
         KeyPair keys = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
         byte[] spki = keys.getPublic().getEncoded(); // RFC 8463: the DNS record holds the raw 32-byte key
         byte[] raw = Arrays.copyOfRange(spki, spki.length - 32, spki.length);
@@ -98,10 +105,10 @@ class DkimSignerTest {
      * Issue 30's review: relaxed header canonicalization removes only spaces and tabs (VT, FF and 0x1C-0x1F
      * stay and are hashed); a message that is all header with no final CRLF (BDAT can make one) keeps its
      * last field whole; a bare LF in the header block ends a line, as it does for the verifier. Each
-     * message, signed with both algorithms, must verify with dkimpy.
+     * message, signed with both algorithms, must verify with dkimpy and OpenDKIM.
      */
     @Test
-    void edgeCasesOfTheHeaderBlockVerifyWithDkimpy() throws Exception {
+    void edgeCasesOfTheHeaderBlockVerifyWithDkimpyAndOpenDkim() throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
         KeyPair rsa = g.generateKeyPair();
@@ -111,7 +118,7 @@ class DkimSignerTest {
                 rsa, "v=DKIM1; k=rsa; p=" + Base64.getEncoder().encodeToString(rsa.getPublic().getEncoded()),
                 ed, "v=DKIM1; k=ed25519; p=" + Base64.getEncoder().encodeToString(Arrays.copyOfRange(spki, spki.length - 32, spki.length)));
         Map<String, String> messages = Map.of(
-                "controls at a value's ends", "From: alice@example.org\r\nSubject: \u001ftail\u000b\u000c\u001c \r\n\r\nbody\r\n",
+                "controls at a value's ends", "From: alice@example.org\r\nSubject: \u001ftail\u001c\u001d \r\n\r\nbody\r\n",
                 "all header, no final CRLF", "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: no body",
                 "all header, final CRLF", "From: alice@example.org\r\nSubject: no body\r\n",
                 "a bare LF in the header", "From: alice@example.org\nSubject: bare\r\nTo: bob@example.net\r\n\r\nbody\r\n",
@@ -121,12 +128,15 @@ class DkimSignerTest {
             messages.forEach((what, m) -> {
                 byte[] signed = signed(signer, m.getBytes(StandardCharsets.ISO_8859_1));
                 try {
-                    assertThat(dkimpy(signed, records.get(keys))).as("%s, %s", what, signer.algorithm()).isEqualTo("pass");
+                    assertThat(both(signed, records.get(keys))).as("%s, %s", what, signer.algorithm()).isEqualTo("pass/pass");
                 } catch (Exception e) {
                     throw new AssertionError(e);
                 }
             });
         }
+        // VT and FF are not WSP either, but both verifiers take them for white space, each in a way of its
+        // own (dkimpy strips them at a value's ends, OpenDKIM turns them into a space, as C's isspace says):
+        // no canonicalization satisfies both, so the signer keeps to RFC 6376 and is not tested on them.
         assertThat(DkimSigner.fields("From: a\nSubject: b".getBytes(StandardCharsets.US_ASCII), 18))
                 .containsExactly("From: a", "Subject: b");
         assertThat(Canonical.header("Subject: \u000bx\u001f\t ")).isEqualTo("subject:\u000bx\u001f");
