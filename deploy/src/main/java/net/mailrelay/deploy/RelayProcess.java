@@ -346,16 +346,26 @@ public final class RelayProcess implements AutoCloseable {
     static DkimKeys dkimKeys(Settings s) {
         Path dir = s.get(Keys.DKIM_KEY_DIR).orElse(null);
         if (dir == null) {
+            if (!s.get(Keys.DKIM_SUBDOMAINS).isEmpty()) {
+                throw new ConfigException(Keys.DKIM_SUBDOMAINS.name(), String.join(",", s.get(Keys.DKIM_SUBDOMAINS)),
+                        "names signing domains, but dkim.key-dir gives no keys");
+            }
             return DkimKeys.none();
         }
         List<String> headers = new java.util.ArrayList<>(s.get(Keys.DKIM_HEADERS));
         if (headers.stream().noneMatch(h -> h.equalsIgnoreCase("from"))) {
             headers.add(0, "from");
         }
+        DkimKeys keys;
         try {
-            return DkimKeys.load(dir, new DkimKeys.Settings(headers, java.util.Set.of("from"), s.get(Keys.DKIM_LIFETIME)));
+            keys = DkimKeys.load(dir, new DkimKeys.Settings(headers, java.util.Set.of("from"), s.get(Keys.DKIM_LIFETIME)));
         } catch (DkimKeyException e) {
             throw new ConfigException(Keys.DKIM_KEY_DIR.name(), dir.toString(), e.getMessage());
+        }
+        try {
+            return keys.withSubdomains(new java.util.HashSet<>(s.get(Keys.DKIM_SUBDOMAINS)));
+        } catch (DkimKeyException e) {
+            throw new ConfigException(Keys.DKIM_SUBDOMAINS.name(), String.join(",", s.get(Keys.DKIM_SUBDOMAINS)), e.getMessage());
         }
     }
 

@@ -64,4 +64,20 @@ class DkimCommandTest {
         assertThat(empty.exit()).isZero();
         assertThat(empty.err()).contains("no keys under");
     }
+
+    /** dkim.subdomains must name domains that have keys, and needs dkim.key-dir: a typo stops the start. */
+    @Test
+    void subdomainsNamingADomainWithoutKeysStopTheStart(@TempDir Path dir) throws Exception {
+        net.mailrelay.protocol.dkim.KeyGeneration.generate(dir, "example.org", "e1", "ed25519", 0);
+        java.util.Map<String, String> ok = java.util.Map.of("dkim.key-dir", dir.toString(), "dkim.subdomains", "example.org");
+        assertThat(RelayProcess.dkimKeys(net.mailrelay.deploy.config.Settings.of(ok)).forFromDomain("news.example.org"))
+                .extracting(net.mailrelay.protocol.dkim.DkimSigner::domain).containsExactly("example.org");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RelayProcess.dkimKeys(net.mailrelay.deploy.config.Settings.of(
+                java.util.Map.of("dkim.key-dir", dir.toString(), "dkim.subdomains", "example.org,exmaple.org"))))
+                .isInstanceOf(net.mailrelay.deploy.config.ConfigException.class).hasMessageContaining("dkim.subdomains")
+                .hasMessageContaining("exmaple.org").hasMessageContaining("no key");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RelayProcess.dkimKeys(net.mailrelay.deploy.config.Settings.of(
+                java.util.Map.of("dkim.subdomains", "example.org"))))
+                .isInstanceOf(net.mailrelay.deploy.config.ConfigException.class).hasMessageContaining("dkim.key-dir");
+    }
 }

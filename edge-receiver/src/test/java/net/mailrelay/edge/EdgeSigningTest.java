@@ -69,7 +69,7 @@ class EdgeSigningTest {
                 .listen(ListenerPolicy.forMx(true)).listen(ListenerPolicy.forSubmissions());
         t.trusted = trusted;
         t.usersFile = users;
-        t.dkimKeys = DkimKeys.load(keys, DkimKeys.Settings.defaults());
+        t.dkimKeys = DkimKeys.load(keys, DkimKeys.Settings.defaults()).withSubdomains(Set.of("example.org"));
         t.dkimRules = new MessageSigning.Rules(true, Map.of("alice", Set.of("other.org")));
         return t.start(ClientGuard.NONE);
     }
@@ -197,6 +197,19 @@ class EdgeSigningTest {
         assertThat(Dkimpy.verify(submitted("alice", "alice pw", "alice@other.org"), zone)).isEqualTo("pass");
         byte[] m = submitted("alice", "alice pw", "alice@example.org");
         assertThat(new String(m, StandardCharsets.US_ASCII)).doesNotContainIgnoringCase("DKIM-Signature");
+    }
+
+    @Test
+    void aSubdomainIsSignedByItsParentsKeysWhereTheyAreListed() throws Exception {
+        RecordCodec.Decoded<Envelope> r = relayed(message("news@Lists.Example.org"));
+        assertThat(r.metadata().dkim()).containsExactlyInAnyOrder("d=example.org s=r1 a=rsa-sha256",
+                "d=example.org s=e1 a=ed25519-sha256");
+        assertThat(Dkimpy.verify(r.messageCopy(), zone)).isEqualTo("pass pass");
+        assertThat(OpenDkim.verify(r.messageCopy(), zone)).isEqualTo("pass pass");
+        assertThat(relayed(message("a@sub.other.org")).metadata().dkim()).as("other.org is not listed").isEmpty();
+        // A user given example.org may sign for its subdomains too; one given other.org only may not.
+        assertThat(Dkimpy.verify(submitted("alice", "alice pw", "alice@news.example.org"), zone)).isEqualTo("none");
+        assertThat(Dkimpy.verify(submitted("bob", "bob pw", "bob@news.example.org"), zone)).isEqualTo("pass pass");
     }
 
     @Test

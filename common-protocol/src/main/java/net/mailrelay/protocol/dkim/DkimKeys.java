@@ -54,13 +54,34 @@ public final class DkimKeys {
     }
 
     private final Map<String, List<DkimSigner>> byDomain;
+    /** The signing domains whose keys also sign mail from their subdomains ({@code dkim.subdomains}). */
+    private final Set<String> subdomains;
 
-    private DkimKeys(Map<String, List<DkimSigner>> byDomain) {
+    private DkimKeys(Map<String, List<DkimSigner>> byDomain, Set<String> subdomains) {
         this.byDomain = byDomain;
+        this.subdomains = subdomains;
     }
 
     public static DkimKeys none() {
-        return new DkimKeys(Map.of());
+        return new DkimKeys(Map.of(), Set.of());
+    }
+
+    /**
+     * These keys, with those of {@code domains} also signing mail whose From domain is a subdomain of
+     * theirs ({@code dkim.subdomains}); throws {@link DkimKeyException} for a domain that has no key, which
+     * is a typo or a key forgotten, never something to ignore.
+     */
+    public DkimKeys withSubdomains(Set<String> domains) {
+        Set<String> lower = new java.util.TreeSet<>();
+        for (String d : domains) {
+            String l = d.toLowerCase(Locale.ROOT);
+            if (!byDomain.containsKey(l)) {
+                throw new DkimKeyException("dkim.subdomains names " + d + ", which has no key (keys are for "
+                        + (byDomain.isEmpty() ? "no domain" : String.join(", ", byDomain.keySet())) + ")");
+            }
+            lower.add(l);
+        }
+        return new DkimKeys(byDomain, java.util.Collections.unmodifiableSet(lower));
     }
 
     /** Reads every key under {@code dir}; throws {@link DkimKeyException} naming the first bad file. */
@@ -91,12 +112,31 @@ public final class DkimKeys {
         } catch (IOException e) {
             throw new DkimKeyException(dir + ": cannot read the DKIM keys: " + e.getMessage());
         }
-        return new DkimKeys(java.util.Collections.unmodifiableMap(byDomain));
+        return new DkimKeys(java.util.Collections.unmodifiableMap(byDomain), Set.of());
     }
 
     /** The signers for mail whose From domain is {@code domain}; empty when it has no key. */
     public List<DkimSigner> forDomain(String domain) {
         return byDomain.getOrDefault(domain.toLowerCase(Locale.ROOT), List.of());
+    }
+
+    /**
+     * The signers for mail whose From domain is {@code domain}: its own keys; failing those, the keys of
+     * its nearest parent that {@code dkim.subdomains} lets sign its subdomains; else none.
+     */
+    public List<DkimSigner> forFromDomain(String domain) {
+        List<DkimSigner> own = forDomain(domain);
+        if (!own.isEmpty() || subdomains.isEmpty()) {
+            return own;
+        }
+        String d = domain.toLowerCase(Locale.ROOT);
+        for (int dot = d.indexOf('.'); dot > 0; dot = d.indexOf('.')) {
+            d = d.substring(dot + 1);
+            if (subdomains.contains(d)) {
+                return forDomain(d);
+            }
+        }
+        return List.of();
     }
 
     /** The signers of {@code name}, or of the nearest parent domain that has keys (the relay's own mail). */

@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPairGenerator;
 import java.util.Base64;
 import java.util.List;
+import java.util.Set;
 import net.mailrelay.testing.Dkimpy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,6 +61,28 @@ class DkimKeysTest {
                 .isInstanceOf(FileAlreadyExistsException.class);
         assertThatThrownBy(() -> KeyGeneration.generate(dir, "example.org", "r2", "rsa", 768)).hasMessageContaining("RFC 8301");
         assertThatThrownBy(() -> KeyGeneration.generate(dir, "example.org", "r2", "dsa", 0)).hasMessageContaining("rsa or ed25519");
+    }
+
+    /** Issue 30: a parent's key signs its subdomains' mail only where dkim.subdomains says so. */
+    @Test
+    void subdomainsAreSignedByTheirParentsKeysOnlyWhenListed() throws Exception {
+        KeyGeneration.generate(dir, "example.org", "e1", "ed25519", 0);
+        KeyGeneration.generate(dir, "news.example.org", "n1", "ed25519", 0);
+        KeyGeneration.generate(dir, "other.org", "o1", "ed25519", 0);
+        DkimKeys plain = DkimKeys.load(dir, DkimKeys.Settings.defaults());
+        assertThat(plain.forFromDomain("mail.example.org")).isEmpty();
+        assertThat(plain.forFromDomain("example.org")).extracting(DkimSigner::selector).containsExactly("e1");
+
+        DkimKeys keys = plain.withSubdomains(Set.of("Example.ORG"));
+        assertThat(keys.forFromDomain("a.b.Example.org")).extracting(DkimSigner::domain).containsExactly("example.org");
+        assertThat(keys.forFromDomain("news.example.org")).as("its own key first").extracting(DkimSigner::selector)
+                .containsExactly("n1");
+        assertThat(keys.forFromDomain("x.news.example.org")).as("the nearest listed parent, not the nearest keyed one")
+                .extracting(DkimSigner::selector).containsExactly("e1");
+        assertThat(keys.forFromDomain("sub.other.org")).as("other.org is not listed").isEmpty();
+        assertThat(keys.forFromDomain("badexample.org")).as("a suffix that is not a parent").isEmpty();
+        assertThatThrownBy(() -> plain.withSubdomains(Set.of("missing.org"))).isInstanceOf(DkimKeyException.class)
+                .hasMessageContaining("missing.org").hasMessageContaining("no key");
     }
 
     @Test

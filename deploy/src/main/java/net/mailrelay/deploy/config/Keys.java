@@ -249,6 +249,10 @@ public final class Keys {
     public static final Key<java.util.Optional<Path>> DKIM_KEY_DIR = new Key<>("dkim.key-dir", "", Parsers::optionalPath,
             "Folder of DKIM signing keys, DIR/<domain>/<selector>.pem (as `dkim keygen` writes them): each key signs mail "
                     + "whose From domain is <domain>; empty: no signing.");
+    public static final Key<List<String>> DKIM_SUBDOMAINS = new Key<>("dkim.subdomains", "", Parsers::list,
+            "Signing domains, comma-separated, whose keys also sign mail from their subdomains (From news.example.org "
+                    + "signed d=example.org, which DMARC's relaxed alignment accepts); each must have a key. Empty: a key "
+                    + "signs only its own domain.");
     public static final Key<Boolean> DKIM_SIGN_TRUSTED = new Key<>("dkim.sign-trusted-networks", "true", Parsers::bool,
             "Sign mail from clients in trusted-networks, as well as from authenticated users (never other clients).");
     public static final Key<Map<String, java.util.Set<String>>> DKIM_USER_DOMAINS = new Key<>("dkim.user-domains", "",
@@ -335,5 +339,5 @@ public final class Keys {
             REBUILD_MAX_RECORDS, OWN_ADDRESSES, CONNECT_TIMEOUT,
             GREETING_TIMEOUT, COMMAND_TIMEOUT, DATA_INIT_TIMEOUT, DATA_BLOCK_TIMEOUT, FINAL_DOT_TIMEOUT, RETRY_TIERS,
             MIN_BACKOFF, MAX_BACKOFF, MAX_LIFETIME, HTTP_BIND, HTTP_PORT, ADMIN_TOKEN, DATA_DIR, BROKER_PORT, BROKER_BIND, CONTROLLER_PORT,
-            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DKIM_KEY_DIR, DKIM_SIGN_TRUSTED, DKIM_USER_DOMAINS, DKIM_HEADERS, DKIM_LIFETIME, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
+            BROKER_NODE_ID, BROKER_QUORUM, BROKER_CLUSTER_ID, BROKER_IO_THREADS, BROKER_NETWORK_THREADS, FLUSH_EACH_MESSAGE, DKIM_KEY_DIR, DKIM_SUBDOMAINS, DKIM_SIGN_TRUSTED, DKIM_USER_DOMAINS, DKIM_HEADERS, DKIM_LIFETIME, DELAY_WARNING, SUPPRESSION_MODE, SUPPRESSION_TTL, BOUNCE_RETURN_SIZE, LOG_FORMAT);
 }

@@ -98,10 +98,12 @@ public final class MessageSigning implements AutoCloseable {
 
     private Signed signNow(Envelope envelope, byte[] value, int offset) {
         String domain = fromDomain(value, offset);
-        List<DkimSigner> signers = domain == null ? List.of() : keys.forDomain(domain);
+        List<DkimSigner> signers = domain == null ? List.of() : keys.forFromDomain(domain);
         String user = envelope.authenticatedAs();
         Set<String> allowed = user == null ? null : rules.userDomains().get(user);
-        if (domain == null || signers.isEmpty() || (allowed != null && !allowed.contains(domain))) {
+        // A user given a domain may sign as it, and so for its subdomains where dkim.subdomains lets it.
+        if (domain == null || signers.isEmpty()
+                || (allowed != null && !allowed.contains(domain) && !allowed.contains(signers.get(0).domain()))) {
             String reason = domain == null ? "no_from" : signers.isEmpty() ? "no_key" : "not_permitted";
             metrics.dkimUnsigned(reason);
             if (reason.equals("not_permitted")) {
