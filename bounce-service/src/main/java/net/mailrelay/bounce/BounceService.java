@@ -87,7 +87,7 @@ public final class BounceService implements AutoCloseable {
     private BounceService(Config config, Clock clock, MeterRegistry registry) {
         consumer = new BounceConsumer(config.kafka(), config.topics(), config.maxRecordBytes(),
                 config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit(),
-                        config.dkimKeys().forDomainOrParent(config.hostname())), clock, registry);
+                        () -> config.dkimKeys().forDomainOrParent(config.hostname())), clock, registry);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),
                 config.topics().outbound());

@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "queue", mixinStandardHelpOptions = true,
         description = "Shows and manages the mail queue through a worker's admin API (postqueue, postsuper, qshape).",
         subcommands = {QueueCommand.Summary.class, QueueCommand.Show.class, QueueCommand.Retry.class, QueueCommand.Hold.class,
-                QueueCommand.Release.class, QueueCommand.Holds.class, QueueCommand.Fail.class, QueueCommand.Delete.class})
+                QueueCommand.Release.class, QueueCommand.Holds.class, QueueCommand.Fail.class, QueueCommand.Delete.class,
+                QueueCommand.ReloadDkim.class})
 public final class QueueCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -67,13 +68,18 @@ public final class QueueCommand {
 
         abstract String render(JsonNode answer);
 
+        /** The exit status for an answer the API gave with 2xx: 0 unless the command says otherwise. */
+        int exitStatus(JsonNode answer) {
+            return 0;
+        }
+
         @Override
         public Integer call() {
             try {
                 JsonNode answer = send();
                 spec.commandLine().getOut().print(api.json ? answer.toPrettyString() + "\n" : render(answer));
                 spec.commandLine().getOut().flush();
-                return 0;
+                return exitStatus(answer);
             } catch (ApiException e) {
                 spec.commandLine().getErr().println("mail-relay queue " + spec.name() + ": " + e.getMessage());
                 return 1;
@@ -297,6 +303,40 @@ public final class QueueCommand {
         @Override
         String render(JsonNode a) {
             return QueueTables.ordered(a);
+        }
+    }
+
+    @Command(name = "reload-dkim", mixinStandardHelpOptions = true,
+            description = "Every signing process (edges, standalone) reads dkim.key-dir again and signs with it once "
+                    + "every key passes the start's checks; on an error it keeps its old keys. Exit 1 unless all did.")
+    static final class ReloadDkim extends Request {
+        @Override
+        String method() {
+            return "POST";
+        }
+
+        @Override
+        String path() {
+            return "reload-dkim";
+        }
+
+        @Override
+        String render(JsonNode a) {
+            StringBuilder out = new StringBuilder();
+            for (JsonNode p : a.path("processes")) {
+                out.append(p.path("process").asText()).append(": ").append(p.path("ok").asBoolean() ? "reloaded: " : "NOT reloaded: ")
+                        .append(p.path("keys").asText()).append('\n');
+            }
+            return out.length() == 0 ? "no signing process answered\n" : out.toString();
+        }
+
+        @Override
+        int exitStatus(JsonNode a) {
+            boolean all = a.path("processes").size() > 0;
+            for (JsonNode p : a.path("processes")) {
+                all &= p.path("ok").asBoolean();
+            }
+            return all ? 0 : 1;
         }
     }
 }

@@ -46,6 +46,7 @@ import net.mailrelay.deploy.broker.QueueShape;
 import net.mailrelay.deploy.broker.TopicReplication;
 import net.mailrelay.deploy.broker.TopicSetup;
 import net.mailrelay.deploy.cluster.ClusterCredentials;
+import net.mailrelay.deploy.cluster.DkimReload;
 import net.mailrelay.deploy.cluster.HazelcastMember;
 import net.mailrelay.deploy.config.KafkaSecurity;
 import net.mailrelay.deploy.config.Keys;
@@ -204,8 +205,9 @@ public final class RelayProcess implements AutoCloseable {
             // Holds and fail/delete orders, set through /admin/queue (docs/queue.md, "Queue administration").
             HazelcastQueueControls controls = new HazelcastQueueControls(hazelcast, seal, retries, s.get(Keys.MAX_LIFETIME),
                     java.time.Clock.systemUTC());
+            DkimReload dkimReload = DkimReload.requester(hazelcast);
             queueAdmin = new QueueAdmin(new QueueShape(kafka, topics, tiers, DeliveryWorker.groupId(topics),
-                    topics.prefix() + "mail-relay-bounce"), new MessageHistory(kafka, topics), controls, retries);
+                    topics.prefix() + "mail-relay-bounce"), new MessageHistory(kafka, topics), controls, retries, dkimReload);
             DeliveryWorker.Cluster cluster = new DeliveryWorker.Cluster(
                     new HazelcastLedger(hazelcast, seal, s.get(Keys.MAX_LIFETIME).plusDays(1), timeouts(s).claimLease(),
                             copyHorizon(s.get(Keys.MAX_BACKOFF), tiers)), gate,
@@ -241,6 +243,10 @@ public final class RelayProcess implements AutoCloseable {
                 throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
             }
             parts.push(edge);
+            // queue reload-dkim: this process reads dkim.key-dir again, checks it, and only then signs with it
+            // (standalone: its DSNs too, which share the keys).
+            parts.push(DkimReload.signer(hazelcast, hostname + " " + role.name().toLowerCase(java.util.Locale.ROOT),
+                    () -> dkimKeys(s), dkim));
         }
         if (s.get(Keys.HTTP_PORT) > 0) {
             Map<String, OpsServer.AdminHandler> admin = new LinkedHashMap<>();

@@ -117,8 +117,24 @@ class StandaloneJarIT {
         return jar(command);
     }
 
-    /** Runs the jar with these arguments; returns what it printed, after checking it exited 0. */
-    private static String jar(List<String> args) throws Exception {
+    /** A message From sender@client.test (a trusted client, so signed) to {@code rcpt}, as the MX received it. */
+    private byte[] fromClientTest(FakeMx mx, String rcpt) {
+        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", smtpPort)) {
+            c.expect("220 ");
+            c.send("EHLO client.test");
+            c.expect("250 ");
+            assertThat(c.sendMessage("sender@client.test", List.of(rcpt), "From: <sender@client.test>\r\n"
+                    + "To: <" + rcpt + ">\r\nSubject: signed\r\n\r\nbody\r\n")).startsWith("250 ");
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> mx.deliveriesTo(rcpt).size() == 1);
+        return mx.deliveriesTo(rcpt).get(0).data();
+    }
+
+    record Run(int status, String out) {
+    }
+
+    /** Runs the jar with these arguments; returns its exit status and what it printed. */
+    private static Run run(List<String> args) throws Exception {
         Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar"));
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", jar.toString()));
@@ -126,8 +142,14 @@ class StandaloneJarIT {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("%s exit status; output:%n%s", command, out).isZero();
-        return out;
+        return new Run(p.exitValue(), out);
+    }
+
+    /** Runs the jar with these arguments; returns what it printed, after checking it exited 0. */
+    private static String jar(List<String> args) throws Exception {
+        Run r = run(args);
+        assertThat(r.status()).as("%s exit status; output:%n%s", args, r.out()).isZero();
+        return r.out();
     }
 
     private static HttpResponse<String> get(int port, String path) throws Exception {
@@ -152,17 +174,26 @@ class StandaloneJarIT {
         Path firstLog = dir.resolve("first.log");
         Process first = start(routed, firstLog);
 
-        try (SmtpTranscript c = SmtpTranscript.connect("127.0.0.1", smtpPort)) {
-            c.expect("220 ");
-            c.send("EHLO client.test");
-            c.expect("250 ");
-            assertThat(c.sendMessage("sender@client.test", List.of("signed@routed.test"), "From: <sender@client.test>\r\n"
-                    + "To: <signed@routed.test>\r\nSubject: signed\r\n\r\nbody\r\n")).startsWith("250 ");
-        }
-        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("signed@routed.test").size() == 1);
-        byte[] signed = routed.deliveriesTo("signed@routed.test").get(0).data();
+        byte[] signed = fromClientTest(routed, "signed@routed.test");
         assertThat(net.mailrelay.testing.Dkimpy.verify(signed, zone)).isEqualTo("pass pass");
         assertThat(net.mailrelay.testing.OpenDkim.verify(signed, zone)).isEqualTo("pass pass");
+
+        // A key rotation without a restart (issue 30): a file that is not a key is refused and the old keys
+        // stay; then a new selector is read and signs the next message beside the old ones.
+        Path bad = dir.resolve("dkim").resolve("client.test").resolve("broken.pem");
+        java.nio.file.Files.writeString(bad, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+        java.nio.file.Files.setPosixFilePermissions(bad, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Run refused = run(List.of("queue", "reload-dkim", "--url", "http://127.0.0.1:" + httpPort, "--token", TOKEN));
+        assertThat(refused.status()).as(refused.out()).isEqualTo(1);
+        assertThat(refused.out()).contains("NOT reloaded").contains("broken.pem").contains("still signing with client.test s=ed255191,rsa1");
+        java.nio.file.Files.delete(bad);
+        String added = jar(List.of("dkim", "keygen", "--domain", "client.test", "--selector", "e2", "--algorithm", "ed25519",
+                "--dir", dir.resolve("dkim").toString()));
+        zone.add(added.lines().filter(l -> l.contains(" IN TXT ")).findFirst().orElseThrow());
+        assertThat(cli("queue", "reload-dkim")).contains("reloaded: client.test s=e2,ed255191,rsa1");
+        byte[] rotated = fromClientTest(routed, "rotated@routed.test");
+        assertThat(net.mailrelay.testing.Dkimpy.verify(rotated, zone)).isEqualTo("pass pass pass");
+        assertThat(net.mailrelay.testing.OpenDkim.verify(rotated, zone)).isEqualTo("pass pass pass");
 
         assertThat(send("someone@routed.test", "first")).startsWith("250 2.0.0 Ok: queued as ");
         Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> routed.deliveriesTo("someone@routed.test").size() == 1);

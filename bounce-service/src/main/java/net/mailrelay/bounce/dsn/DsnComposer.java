@@ -45,7 +45,7 @@ public final class DsnComposer {
     private final Clock clock;
     private final int returnSizeLimit;
     private final DeliveryStatus deliveryStatus;
-    private final List<DkimSigner> signers;
+    private final java.util.function.Supplier<List<DkimSigner>> signers;
 
     public DsnComposer(String hostname, Clock clock, int returnSizeLimit) {
         this(hostname, clock, returnSizeLimit, List.of());
@@ -57,7 +57,17 @@ public final class DsnComposer {
      * @param signers the DKIM keys of the relay's own domain, which sign every notice; none, none signs
      */
     public DsnComposer(String hostname, Clock clock, int returnSizeLimit, List<DkimSigner> signers) {
-        this.signers = List.copyOf(signers);
+        this(hostname, clock, returnSizeLimit, fixed(signers));
+    }
+
+    private static java.util.function.Supplier<List<DkimSigner>> fixed(List<DkimSigner> signers) {
+        List<DkimSigner> copy = List.copyOf(signers);
+        return () -> copy;
+    }
+
+    /** @param signers asked at each notice: the keys of the relay's own domain now (queue reload-dkim changes them) */
+    public DsnComposer(String hostname, Clock clock, int returnSizeLimit, java.util.function.Supplier<List<DkimSigner>> signers) {
+        this.signers = Objects.requireNonNull(signers, "signers");
         this.hostname = FieldText.oneLine(Objects.requireNonNull(hostname, "hostname"));
         this.clock = Objects.requireNonNull(clock, "clock");
         if (returnSizeLimit <= 0) {
@@ -109,11 +119,12 @@ public final class DsnComposer {
 
     /** The notice with a DKIM-Signature per key of the relay's domain in front (From is MAILER-DAEMON@hostname). */
     private byte[] signed(byte[] message) {
-        if (signers.isEmpty()) {
+        List<DkimSigner> keys = signers.get();
+        if (keys.isEmpty()) {
             return message;
         }
         StringBuilder fields = new StringBuilder();
-        for (DkimSigner s : signers) {
+        for (DkimSigner s : keys) {
             fields.append(s.sign(message, clock.instant().getEpochSecond()));
         }
         byte[] head = fields.toString().getBytes(StandardCharsets.US_ASCII);

@@ -53,13 +53,26 @@ public final class DkimKeys {
         }
     }
 
-    private final Map<String, List<DkimSigner>> byDomain;
-    /** The signing domains whose keys also sign mail from their subdomains ({@code dkim.subdomains}). */
-    private final Set<String> subdomains;
+    /**
+     * The keys by domain, and the signing domains whose keys also sign mail from their subdomains
+     * ({@code dkim.subdomains}); replaced whole by {@link #replaceWith}, so a reader sees one or the other.
+     */
+    private record State(Map<String, List<DkimSigner>> byDomain, Set<String> subdomains) {
+    }
+
+    private volatile State state;
 
     private DkimKeys(Map<String, List<DkimSigner>> byDomain, Set<String> subdomains) {
-        this.byDomain = byDomain;
-        this.subdomains = subdomains;
+        this.state = new State(byDomain, subdomains);
+    }
+
+    /**
+     * From now on, the keys of {@code loaded} (read and checked in full before: {@code queue reload-dkim}).
+     * Everything that holds this instance (the edge's signing, the DSNs) signs with them from its next
+     * message; a message being signed finishes with the keys it started with.
+     */
+    public void replaceWith(DkimKeys loaded) {
+        this.state = loaded.state;
     }
 
     public static DkimKeys none() {
@@ -72,6 +85,7 @@ public final class DkimKeys {
      * is a typo or a key forgotten, never something to ignore.
      */
     public DkimKeys withSubdomains(Set<String> domains) {
+        Map<String, List<DkimSigner>> byDomain = state.byDomain();
         Set<String> lower = new java.util.TreeSet<>();
         for (String d : domains) {
             String l = d.toLowerCase(Locale.ROOT);
@@ -117,7 +131,7 @@ public final class DkimKeys {
 
     /** The signers for mail whose From domain is {@code domain}; empty when it has no key. */
     public List<DkimSigner> forDomain(String domain) {
-        return byDomain.getOrDefault(domain.toLowerCase(Locale.ROOT), List.of());
+        return state.byDomain().getOrDefault(domain.toLowerCase(Locale.ROOT), List.of());
     }
 
     /**
@@ -125,6 +139,7 @@ public final class DkimKeys {
      * its nearest parent that {@code dkim.subdomains} lets sign its subdomains; else none.
      */
     public List<DkimSigner> forFromDomain(String domain) {
+        Set<String> subdomains = state.subdomains();
         List<DkimSigner> own = forDomain(domain);
         if (!own.isEmpty() || subdomains.isEmpty()) {
             return own;
@@ -158,17 +173,25 @@ public final class DkimKeys {
      */
     public List<String> records() {
         List<String> out = new ArrayList<>();
-        byDomain.forEach((domain, signers) -> signers.forEach(s ->
+        state.byDomain().forEach((domain, signers) -> signers.forEach(s ->
                 out.add(KeyGeneration.dnsRecord(domain, s.selector(), KeyGeneration.publicKey(s.key())))));
         return out;
     }
 
     public Set<String> domains() {
-        return byDomain.keySet();
+        return state.byDomain().keySet();
     }
 
     public boolean isEmpty() {
-        return byDomain.isEmpty();
+        return state.byDomain().isEmpty();
+    }
+
+    /** "example.org s=e1,r1; other.org s=o1": what signs, for logs and {@code queue reload-dkim}; never a key. */
+    public String describe() {
+        List<String> out = new ArrayList<>();
+        state.byDomain().forEach((domain, signers) -> out.add(domain + " s=" + String.join(",",
+                signers.stream().map(DkimSigner::selector).toList())));
+        return out.isEmpty() ? "no keys" : String.join("; ", out);
     }
 
     private static DkimSigner signer(String domain, Path file, Settings settings) {

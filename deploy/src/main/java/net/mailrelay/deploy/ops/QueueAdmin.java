@@ -42,8 +42,11 @@ public final class QueueAdmin {
     private final MessageHistory history;
     private final HazelcastQueueControls controls;
     private final HazelcastRetryRequests retries;
+    private final net.mailrelay.deploy.cluster.DkimReload dkimReload;
 
-    public QueueAdmin(QueueShape shape, MessageHistory history, HazelcastQueueControls controls, HazelcastRetryRequests retries) {
+    public QueueAdmin(QueueShape shape, MessageHistory history, HazelcastQueueControls controls, HazelcastRetryRequests retries,
+            net.mailrelay.deploy.cluster.DkimReload dkimReload) {
+        this.dkimReload = dkimReload;
         this.shape = shape;
         this.history = history;
         this.controls = controls;
@@ -62,6 +65,7 @@ public final class QueueAdmin {
         h.put("queue/release", post(this::release));
         h.put("queue/fail", post(q -> order(q, QueueControls.Order.FAIL)));
         h.put("queue/delete", post(q -> order(q, QueueControls.Order.DELETE)));
+        h.put("queue/reload-dkim", post(q -> reloadDkim()));
         return h;
     }
 
@@ -189,6 +193,23 @@ public final class QueueAdmin {
         String d = query.get("destination");
         return error(400, d == null || d.isBlank() ? "destination is required"
                 : "destination must be a recipient domain" + orAll + ", not '" + d + "'");
+    }
+
+    /** Every signing process reads its DKIM keys again; the answer lists each one's outcome. */
+    private Map.Entry<Integer, String> reloadDkim() throws JsonProcessingException {
+        Map<String, net.mailrelay.deploy.cluster.DkimReload.Answer> answers;
+        try {
+            answers = dkimReload.request(java.time.Duration.ofSeconds(15));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted");
+        } catch (RuntimeException e) {
+            return error(503, "the cluster could not be asked: " + e.getMessage());
+        }
+        List<Map<String, Object>> out = new java.util.ArrayList<>();
+        answers.forEach((process, a) -> out.add(Map.of("process", process, "ok", a.ok(), "keys", a.text())));
+        // 200 either way: each process's outcome is in the answer, and the command's exit status says it.
+        return ok(Map.of("processes", out));
     }
 
     private static Map.Entry<Integer, String> ok(Object body) throws JsonProcessingException {

@@ -66,15 +66,14 @@ public final class MessageSigning implements AutoCloseable {
         this.rules = rules;
         this.clock = clock;
         this.metrics = metrics;
-        if (keys.isEmpty()) {
-            pool = null;
-        } else {
-            AtomicInteger n = new AtomicInteger();
-            pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
-                Thread t = new Thread(r, "dkim-" + n.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
+        // A pool even without keys: queue reload-dkim may bring the first ones. Its threads start when used.
+        AtomicInteger n = new AtomicInteger();
+        pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
+            Thread t = new Thread(r, "dkim-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        if (!keys.isEmpty()) {
             metrics.dkimMeters();
             keys.domains().forEach(d -> LOG.info("dkim: signing mail from {} with {}", d, keys.forDomain(d).stream()
                     .map(s -> "s=" + s.selector() + " (" + s.algorithm().tag() + ")").toList()));
@@ -90,7 +89,7 @@ public final class MessageSigning implements AutoCloseable {
      * signing thread, with the DKIM-Signature fields put in front of the message at {@code offset}.
      */
     public CompletionStage<Signed> sign(Envelope envelope, boolean trustedClient, byte[] value, int offset) {
-        if (pool == null || !(envelope.authenticatedAs() != null || (trustedClient && rules.trustedNetworks()))) {
+        if (keys.isEmpty() || !(envelope.authenticatedAs() != null || (trustedClient && rules.trustedNetworks()))) {
             return CompletableFuture.completedFuture(new Signed(value, offset, List.of()));
         }
         return CompletableFuture.supplyAsync(() -> signNow(envelope, value, offset), pool);
@@ -186,8 +185,6 @@ public final class MessageSigning implements AutoCloseable {
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
-        }
+        pool.shutdownNow();
     }
 }
