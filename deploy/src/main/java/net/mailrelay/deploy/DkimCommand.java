@@ -51,7 +51,7 @@ public final class DkimCommand {
         public Integer call() {
             try {
                 KeyGeneration.Generated g = KeyGeneration.generate(dir, domain, selector, algorithm, bits);
-                spec.commandLine().getErr().println("wrote " + g.keyFile() + "; publish this record, then restart the relay:");
+                spec.commandLine().getErr().println("wrote " + g.keyFile() + "; publish this record, then run queue reload-dkim or restart the relay:");
                 spec.commandLine().getOut().println(g.dnsRecord());
                 return OK;
             } catch (IllegalArgumentException e) {
