@@ -76,22 +76,35 @@ public final class KafkaFixture implements BeforeAllCallback, ParameterResolver 
         }
     }
 
+    /**
+     * A cluster of its own, in this JVM, for a test that needs more than one broker or settings of its
+     * own; the caller closes it.
+     */
+    public static KafkaBroker inJvmCluster(int brokers, java.util.Map<String, String> config) {
+        return new InJvmBroker(brokers, config);
+    }
+
     private static final class InJvmBroker extends KafkaBroker {
         private final KafkaClusterTestKit cluster;
 
         InJvmBroker() {
+            this(1, java.util.Map.of());
+        }
+
+        InJvmBroker(int brokers, java.util.Map<String, String> config) {
             try {
-                cluster = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
+                KafkaClusterTestKit.Builder builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
                                 .setCombined(true)
-                                .setNumBrokerNodes(1)
+                                .setNumBrokerNodes(brokers)
                                 .setNumControllerNodes(1)
                                 .build())
                         .setConfigProp("message.max.bytes", Integer.toString(MAX_MESSAGE_BYTES))
                         .setConfigProp("group.initial.rebalance.delay.ms", "0")
                         .setConfigProp("offsets.topic.replication.factor", "1")
                         .setConfigProp("transaction.state.log.replication.factor", "1")
-                        .setConfigProp("transaction.state.log.min.isr", "1")
-                        .build();
+                        .setConfigProp("transaction.state.log.min.isr", "1");
+                config.forEach(builder::setConfigProp);
+                cluster = builder.build();
                 cluster.format();
                 cluster.startup();
                 cluster.waitForReadyBrokers();

@@ -94,7 +94,8 @@ public final class DeliveryWorker implements AutoCloseable {
             Duration outcomeTimeout,
             Myself myself,
             Duration rebuildMargin,
-            int rebuildMaxRecords) {
+            int rebuildMaxRecords,
+            String groupInstanceId) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -129,7 +130,19 @@ public final class DeliveryWorker implements AutoCloseable {
                 Duration delayWarning, Duration suppressionTtl, Duration outcomeTimeout, Myself myself) {
             this(hostname, kafka, topics, transports, policies, trustedCertificates, reuse, slotWait, dnsServer,
                     dnsTimeout, dnsCacheSize, mxPort, schedule, maxInFlight, maxRecipientsPerTransaction, timeouts,
-                    maxRecordBytes, shutdownGrace, delayWarning, suppressionTtl, outcomeTimeout, myself, null, 0);
+                    maxRecordBytes, shutdownGrace, delayWarning, suppressionTtl, outcomeTimeout, myself, null, 0, null);
+        }
+
+        /**
+         * With a static membership of the consumer group ({@code group.instance.id}): a restart takes its
+         * partitions back at once, instead of after the session timeout of the member that died. Only for a
+         * worker that no other process can run beside under the same name (standalone); null otherwise.
+         */
+        public Config withGroupInstanceId(String id) {
+            return new Config(hostname, kafka, topics, transports, policies, trustedCertificates, reuse, slotWait,
+                    dnsServer, dnsTimeout, dnsCacheSize, mxPort, schedule, maxInFlight, maxRecipientsPerTransaction,
+                    timeouts, maxRecordBytes, shutdownGrace, delayWarning, suppressionTtl, outcomeTimeout, myself,
+                    rebuildMargin, rebuildMaxRecords, id);
         }
     }
 
@@ -174,7 +187,7 @@ public final class DeliveryWorker implements AutoCloseable {
                 () -> ThreadLocalRandom.current().nextLong(), c.delayWarning(), c.suppressionTtl(), metrics, c.maxRecordBytes());
         loop = new DeliveryLoop(c.kafka(), groupId(c.topics()), delivery, records, new DeliveryLoop.Settings(
                 c.topics(), c.schedule().tiers(), c.maxInFlight(), c.maxRecordBytes(), c.shutdownGrace(), c.outcomeTimeout(),
-                "worker-" + c.hostname(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
+                "worker-" + c.hostname(), c.groupInstanceId(), clock, cluster.retryRequests(), cluster.ledger(), metrics::lateness,
                 new LedgerRebuild.Limits(c.rebuildMargin(), c.rebuildMaxRecords(), metrics::rebuilt,
                         c.timeouts().claimLease()), (job, error) -> {
                     metrics.fatal();

@@ -90,7 +90,7 @@ final class WorkerFixture implements AutoCloseable {
                 new Timeouts(Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(5),
                         Duration.ofSeconds(5), Duration.ofSeconds(5)),
                 RecordCodec.maxRecordBytes(1_000_000), Duration.ofSeconds(5), Duration.ZERO, Duration.ofDays(30),
-                Duration.ofSeconds(5), null, null, rebuildMaxRecords), cluster, meters, (job, error) -> fatal.add(job + ": " + error));
+                Duration.ofSeconds(5), null, null, rebuildMaxRecords, null), cluster, meters, (job, error) -> fatal.add(job + ": " + error));
         this.producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                 new StringSerializer(), new ByteArraySerializer());
         this.events = new TopicReader(kafka, topics.events());

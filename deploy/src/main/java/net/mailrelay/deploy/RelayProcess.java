@@ -214,7 +214,10 @@ public final class RelayProcess implements AutoCloseable {
                     new HazelcastDestinationGuard(hazelcast, s.get(Keys.BACKOFF_FAILURES), s.get(Keys.BACKOFF_TIME),
                             s.get(Keys.ROUTE_RATE), java.time.Clock.systemUTC()), retries,
                     suppression ? suppressions : Suppressions.NONE, suppression ? suppressions : null, controls);
-            parts.push(DeliveryWorker.start(workerConfig(s, hostname, topics, maxRecordBytes, standalone), cluster, registry));
+            DeliveryWorker.Config wc = workerConfig(s, hostname, topics, maxRecordBytes, standalone);
+            // Standalone: one process per data directory and broker, so its consumer may keep its name over a
+            // restart and take the queue back at once, not 45 s later when the killed one's session expires.
+            parts.push(DeliveryWorker.start(standalone ? wc.withGroupInstanceId("standalone-worker") : wc, cluster, registry));
         }
         if (role == Role.STANDALONE || role == Role.EDGE) {
             HazelcastClientGuard guard = new HazelcastClientGuard(hazelcast, s.get(Keys.CONNECTION_RATE),
@@ -345,8 +348,14 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.SMTP_IDLE), s.get(Keys.PUBLISH_TIMEOUT), s.get(Keys.TRUSTED_NETWORKS),
                 java.util.Set.copyOf(s.get(Keys.RELAY_DOMAINS)), s.get(Keys.MAX_CONNECTIONS),
                 s.get(Keys.MAX_CONNECTIONS_PER_CLIENT), cert, key, s.get(Keys.USERS_FILE).orElse(null), dkim,
-                new MessageSigning.Rules(s.get(Keys.DKIM_SIGN_TRUSTED), s.get(Keys.DKIM_USER_DOMAINS)));
+                new MessageSigning.Rules(s.get(Keys.DKIM_SIGN_TRUSTED), s.get(Keys.DKIM_USER_DOMAINS)),
+                // Standalone's broker is its own and only one process runs on a data directory: the same id
+                // each start, so that a restart aborts what a killed predecessor left open, at once, instead
+                // of holding back the queue for the coordinator's timeout. Edges of a cluster take random ones.
+                dataDir == null ? null : STANDALONE_TRANSACTIONAL_ID);
     }
+
+    static final String STANDALONE_TRANSACTIONAL_ID = "mail-relay-standalone-edge";
 
     /** The DKIM keys, read once at start; a bad file stops the start, named (docs/deliverability.md). */
     static DkimKeys dkimKeys(Settings s) {
@@ -429,7 +438,7 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.SHUTDOWN_GRACE), s.get(Keys.DELAY_WARNING),
                 s.get(Keys.SUPPRESSION_MODE).equals("off") ? Duration.ZERO : s.get(Keys.SUPPRESSION_TTL),
                 s.get(Keys.OUTCOME_TIMEOUT), myself(s, hostname, withEdge), s.get(Keys.REBUILD_MARGIN),
-                s.get(Keys.REBUILD_MAX_RECORDS));
+                s.get(Keys.REBUILD_MAX_RECORDS), null);
     }
 
     /**

@@ -91,7 +91,7 @@ public final class EdgeMetrics {
     /** The bytes waiting in the publish queue, for a gauge; the refusal counters start at zero with it. */
     public void publishQueue(Supplier<Number> queuedBytes) {
         Gauge.builder("mailrelay.edge.publish.queue", queuedBytes).baseUnit("bytes")
-                .description("Bytes of accepted messages waiting to be handed to the Kafka producer").strongReference(true)
+                .description("Bytes of accepted messages waiting for the Kafka producer or in the transaction it is on").strongReference(true)
                 .register(registry);
         for (String reason : List.of("queue_full", "queue_wait", "stopping")) {
             refusal(reason);

@@ -98,7 +98,8 @@ public final class EdgeReceiver implements AutoCloseable {
             Path tlsKey,
             Path usersFile,
             DkimKeys dkimKeys,
-            MessageSigning.Rules dkimRules) {
+            MessageSigning.Rules dkimRules,
+            String transactionalId) {
 
         public Config {
             Objects.requireNonNull(hostname, "hostname");
@@ -133,7 +134,9 @@ public final class EdgeReceiver implements AutoCloseable {
         CredentialStore users = config.usersFile() == null ? CredentialStore.empty() : CredentialStore.load(config.usersFile());
         ConnectionLimits limits = new ConnectionLimits(config.maxConnections(), config.maxConnectionsPerClient(), relay);
         publisher = new KafkaPublisher(config.kafka(), config.topics().outbound(), config.publishTimeout(),
-                RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname(), metrics);
+                RecordCodec.maxRecordBytes(config.maxMessageSize()), "edge-" + config.hostname(),
+                config.transactionalId() == null ? KafkaPublisher.transactionalId("edge-" + config.hostname()) : config.transactionalId(),
+                metrics);
         authenticator = new PasswordAuthenticator(users, guard, 2);
         signing = new MessageSigning(config.dkimKeys(), config.dkimRules(), clock, metrics);
         acceptors = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());

@@ -65,7 +65,7 @@ public final class TestEdges {
         SelfSignedCertificate c = certificate();
         return new EdgeReceiver.Config("relay.test", listeners, KafkaAccess.plaintext(bootstrap), topics, maxMessageSize, 100, 20,
                 maxReceivedHeaders, bareLineFeeds, idle, publish, trusted, relayDomains, maxConnections,
-                maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile, dkimKeys, dkimRules);
+                maxConnectionsPerClient, c.certificate().toPath(), c.privateKey().toPath(), usersFile, dkimKeys, dkimRules, null);
     }
 
     public EdgeReceiver start(ClientGuard guard) throws Exception {

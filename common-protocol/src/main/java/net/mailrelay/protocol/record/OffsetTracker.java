@@ -88,6 +88,25 @@ public final class OffsetTracker<P> {
         return out;
     }
 
+    /**
+     * The consumer's position on a partition it has read from: the offsets below it that came as no
+     * record (a transaction's commit or abort marker, the records of an aborted transaction, which a
+     * {@code read_committed} consumer skips) may be committed past once every record read is finished.
+     * Without it a partition's commit stopped one short of its end, at the last marker, for good.
+     */
+    public void readTo(P partition, long position) {
+        Partition p = partitions.get(partition);
+        if (p == null) {
+            return;
+        }
+        while (!p.offsets.isEmpty() && p.offsets.firstEntry().getValue() < 0) {
+            p.next = p.offsets.pollFirstEntry().getKey() + 1;
+        }
+        if (p.offsets.isEmpty() && position > p.next) {
+            p.next = position;
+        }
+    }
+
     /** The broker acknowledged these offsets as committed. */
     public void committed(Map<P, Long> offsets) {
         offsets.forEach((tp, o) -> {

@@ -167,6 +167,7 @@ final class Commits {
             return;
         }
         committedAt = t;
+        readTo(consumer, null);
         Map<TopicPartition, OffsetAndMetadata> offsets = committable(null, nowMillis);
         refreshes(offsets, nowMillis);
         if (!offsets.isEmpty()) {
@@ -182,6 +183,7 @@ final class Commits {
 
     /** Commits what may be committed of these partitions (all when null) and waits; on revocation and at close. */
     void commitSync(Consumer<?, ?> consumer, Collection<TopicPartition> partitions, String when, long nowMillis) {
+        readTo(consumer, partitions);
         Map<TopicPartition, OffsetAndMetadata> offsets = committable(partitions, nowMillis);
         if (offsets.isEmpty()) {
             return;
@@ -192,6 +194,17 @@ final class Commits {
         } catch (RuntimeException e) {
             LOG.warn("commit {} failed ({}); some records will be delivered again, the ledger skipping what they settled",
                     when, e.toString());
+        }
+    }
+
+    /** Lets the commit pass the transaction markers the consumer skipped ({@link OffsetTracker#readTo}). */
+    private void readTo(Consumer<?, ?> consumer, Collection<TopicPartition> partitions) {
+        for (TopicPartition tp : partitions == null ? consumer.assignment() : partitions) {
+            try {
+                tracker.readTo(tp, consumer.position(tp, java.time.Duration.ZERO));
+            } catch (RuntimeException e) {
+                // No position known yet (nothing fetched), or the partition is gone: nothing to pass.
+            }
         }
     }
 

@@ -52,7 +52,7 @@ public final class DeliveryLoop implements AutoCloseable {
 
     /** What the loop needs besides Kafka. */
     public record Settings(Topics topics, List<Duration> tiers, int maxInFlight, int maxRecordBytes, Duration shutdownGrace,
-            Duration outcomeTimeout, String clientId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger,
+            Duration outcomeTimeout, String clientId, String groupInstanceId, Clock clock, RetryRequests retryRequests, RecipientLedger ledger,
             BiConsumer<String, Duration> lateness, LedgerRebuild.Limits rebuild, Fatal fatal) {
     }
 
@@ -98,8 +98,13 @@ public final class DeliveryLoop implements AutoCloseable {
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.clientId());
+        if (settings.groupInstanceId() != null) {
+            c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, settings.groupInstanceId());
+        }
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // The edges publish in transactions, and answer 451 for one they abort: its records are never read.
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, settings.maxInFlight())));
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, settings.maxRecordBytes());
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));

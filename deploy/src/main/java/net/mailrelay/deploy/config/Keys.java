@@ -152,9 +152,9 @@ public final class Keys {
             "Message lines ended by a bare LF: reject (550 5.5.2, then hang up) or normalize to CRLF. "
                     + "Either way a bare LF never ends DATA.");
     public static final Key<Duration> PUBLISH_TIMEOUT = new Key<>("edge.publish-timeout", "30s", Parsers::positiveDuration,
-            "How long the edge's Kafka producer tries to get a message acknowledged before the edge answers 451 4.3.0 "
-                    + "(its delivery.timeout.ms); before that a message may wait in the publish queue and for metadata, up to "
-                    + "7 s more (docs/edge.md).");
+            "How long the edge waits for a transaction's records to be acknowledged before it aborts it and answers "
+                    + "451 4.3.0 (the producer's delivery.timeout.ms); before that a message may wait in the publish queue and "
+                    + "for metadata, up to 7 s more; once the commit is asked for, the client waits for its outcome (docs/edge.md).");
     public static final Key<Long> MAX_MESSAGE_SIZE = new Key<>("message.max-size", "25MiB", Parsers::size,
             "Largest message accepted, advertised in SIZE (Postfix message_size_limit).");
     public static final Key<List<Cidr>> TRUSTED_NETWORKS = new Key<>("trusted-networks", "127.0.0.0/8,::1/128",

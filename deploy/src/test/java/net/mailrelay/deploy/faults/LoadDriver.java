@@ -84,6 +84,12 @@ final class LoadDriver {
     private final int sessions;
     private final double rate;
     private final Duration readTimeout;
+    /**
+     * How long a client waits for the reply to its final dot: RFC 5321 section 4.5.3.2.6's 10 minutes,
+     * Postfix's smtp_data_done_timeout. An edge whose commit to Kafka is in doubt (a broker froze as it
+     * was asked) answers once the broker does, rather than guess; every other reply gets readTimeout.
+     */
+    static final Duration DATA_DONE_TIMEOUT = Duration.ofMinutes(10);
     private final Style style;
     private final Map<String, Accepted> ledger = new ConcurrentHashMap<>();
     private final Replies replies = new Replies();
@@ -127,7 +133,7 @@ final class LoadDriver {
         }
         stopped = true;
         for (Thread t : threads) {
-            t.join(readTimeout.toMillis() + 10_000);
+            t.join(DATA_DONE_TIMEOUT.toMillis() + 10_000);
         }
     }
 
@@ -277,6 +283,7 @@ final class LoadDriver {
             out.write(message.content());
             out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
+            socket.setSoTimeout((int) DATA_DONE_TIMEOUT.toMillis());
             reply = reply(in);
             dataReplyTook(System.nanoTime() - sent);
             if (!reply.startsWith("250")) {

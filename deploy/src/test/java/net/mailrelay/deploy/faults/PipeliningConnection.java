@@ -96,7 +96,9 @@ final class PipeliningConnection {
                 step = "final dot of " + current.token() + " (" + behind + " behind it)";
                 long at = System.nanoTime();
                 write(out, write.toByteArray());
+                socket.setSoTimeout((int) LoadDriver.DATA_DONE_TIMEOUT.toMillis());
                 reply = LoadDriver.reply(in);
+                socket.setSoTimeout((int) readTimeout.toMillis());
                 driver.dataReplyTook(System.nanoTime() - at);
                 if (!reply.startsWith("250")) {
                     return refused(reply);

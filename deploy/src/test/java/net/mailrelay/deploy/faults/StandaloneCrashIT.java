@@ -164,6 +164,28 @@ class StandaloneCrashIT {
         assertThat(r.get().duplicates).as("duplicates: at most the deliveries in the SMTP conversation at the kill")
                 .isLessThanOrEqualTo(cut.get());
         assertThat(stalling.deliveriesTo("held@slow.test")).as("the held-back message, once its MX answers").hasSize(1);
+
+        // The restart takes the queue back at once: its worker keeps its consumer name (no wait for the
+        // killed member's 45 s session timeout), and its edge its transactional id (whatever the killed edge
+        // left open is aborted when the new one starts, not at the coordinator's timeout).
+        String second = Files.readString(logs.resolve("second.log"));
+        Duration toRebuild = Duration.between(logTime(second, "EmbeddedBroker: embedded Kafka broker started"),
+                logTime(second, "LedgerRebuild: ledger rebuilt"));
+        assertThat(toRebuild).as("from the restarted broker to the worker's first rebuild").isLessThan(Duration.ofSeconds(30));
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of("bootstrap.servers", "127.0.0.1:" + brokerPort))) {
+            assertThat(admin.listTransactions().all().get(10, TimeUnit.SECONDS))
+                    .extracting(org.apache.kafka.clients.admin.TransactionListing::transactionalId)
+                    .as("transactional ids used over both runs").containsExactly("mail-relay-standalone-edge");
+        }
+    }
+
+    /** The time of the first log line that contains the text. */
+    private static java.time.Instant logTime(String log, String text) {
+        int at = log.indexOf(text);
+        assertThat(at).as("a log line with '%s'", text).isNotNegative();
+        int start = log.lastIndexOf('\n', at) + 1;
+        return java.time.Instant.parse(log.substring(start, log.indexOf(' ', start)));
     }
 
     /** Queue id and recipient ("ID rcpt") of every DELIVERED event on the delivery log from before the kill. */
