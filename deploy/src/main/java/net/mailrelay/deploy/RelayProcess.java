@@ -246,6 +246,11 @@ public final class RelayProcess implements AutoCloseable {
                 throw new ConfigException(Keys.USERS_FILE.name(), null, e.getMessage());
             }
             parts.push(edge);
+            ready.add("kafka-transactions", edge::publishing);
+            if (!ready.await(Duration.ofSeconds(15))) {
+                LOG.warn("not ready 15 s after the edge started ({} not yet); SMTP clients are answered 421 4.3.2 until it is",
+                        ready.failing());
+            }
             // queue reload-dkim: this process reads dkim.key-dir again, checks it, and only then signs with it
             // (standalone: its DSNs too, which share the keys).
             parts.push(DkimReload.signer(hazelcast, hostname + " " + role.name().toLowerCase(java.util.Locale.ROOT),

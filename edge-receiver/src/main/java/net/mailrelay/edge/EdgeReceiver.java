@@ -177,6 +177,11 @@ public final class EdgeReceiver implements AutoCloseable {
         return new EdgeReceiver(config, guard, blocks, metrics, ready, Clock.systemUTC());
     }
 
+    /** Whether the Kafka producer's transactions are ready, so that a message now is not answered 451. */
+    public boolean publishing() {
+        return publisher.transactionsReady();
+    }
+
     /** The bound address of the listener with this name ("smtp", "submission", "submissions"), or null. */
     public InetSocketAddress address(String listenerName) {
         return listeners.stream().filter(l -> l.name().equals(listenerName)).findFirst()

@@ -388,12 +388,25 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
         if (abortPending) {
             tryAbort();
             if (abortPending) {
+                transactionsReady = false;
                 throw new TimeoutException("the previous transaction is not aborted yet");
             }
         }
+        transactionsReady = true;
+    }
+
+    /**
+     * Whether the producer's transactions are initialized: until they are (a fresh broker makes its
+     * transaction log on first use, which takes longer than a publish may wait), a message would be
+     * answered 451, so the process does not call itself ready.
+     */
+    public boolean transactionsReady() {
+        return transactionsReady && running;
     }
 
     private boolean initialized;
+    /** Transactions initialized and nothing left to abort: a message now is sent at once. */
+    private volatile boolean transactionsReady;
     private long notReadyLoggedAt = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
 
     /**
@@ -418,6 +431,7 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
     }
 
     private void dropProducer() {
+        transactionsReady = false;
         KafkaProducer<String, byte[]> p = producer;
         producer = null;
         if (p != null) {
