@@ -195,8 +195,9 @@ class CrashSafetyIT {
     }
 
     private Process launch(String name, String heap, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                heap, "-jar", jar.toString()));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), heap));
+        command.addAll(RelayJvm.classData(jar));
+        command.addAll(List.of("-jar", jar.toString()));
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile())
                 .start();

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -69,7 +68,9 @@ class StandaloneJarIT {
         Path jar = Path.of(System.getProperty("mailrelay.jar", "target/mail-relay.jar"));
         assertThat(jar).exists();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xmx512m", "-jar", jar.toString(), "standalone",
+        List<String> command = new java.util.ArrayList<>(List.of(java, "-Xmx512m"));
+        command.addAll(RelayJvm.classData(jar));
+        command.addAll(List.of("-jar", jar.toString(), "standalone",
                 "--data-dir", dir.resolve("data").toString(),
                 "--smtp-port", Integer.toString(smtpPort),
                 "--http-port", Integer.toString(httpPort),
@@ -85,16 +86,14 @@ class StandaloneJarIT {
                 "--set", "queue.min-backoff=1s",
                 "--set", "queue.max-backoff=1s",
                 "--set", "admin.token=" + TOKEN,
-                "--set", "dkim.key-dir=" + dir.resolve("dkim"))
+                "--set", "dkim.key-dir=" + dir.resolve("dkim")));
+        Process p = new ProcessBuilder(command)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
         Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
             assertThat(p.isAlive()).as("relay process alive; log:%n%s", Files.readString(log)).isTrue();
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), smtpPort)) {
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
+            // Ready, not merely listening: until its Kafka transactions are, the edge answers 421.
+            return Files.readString(log).contains("mail-relay standalone running as relay.test");
         });
         return p;
     }

@@ -158,7 +158,9 @@ final class RelayCluster implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(jvmOptions);
         // A correctness suite on a small machine: ten JVMs share it, so C1 only and one GC thread.
-        command.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar.toString()));
+        command.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+        command.addAll(net.mailrelay.deploy.RelayJvm.classData(jar));
+        command.addAll(List.of("-jar", jar.toString()));
         command.addAll(List.of(args));
         members.put(name, new Member(name, command, readyLine));
     }
