@@ -50,7 +50,7 @@ public final class BounceService implements AutoCloseable {
      *     and the most header bytes a notice returns (Postfix's bounce_size_limit)
      */
     public record Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes,
-            int returnSizeLimit, DkimKeys dkimKeys) {
+            int returnSizeLimit, DkimKeys dkimKeys, String groupInstanceId) {
 
         /** Postfix's bounce_size_limit default. */
         public static final int DEFAULT_RETURN_SIZE_LIMIT = 50_000;
@@ -71,6 +71,21 @@ public final class BounceService implements AutoCloseable {
             Objects.requireNonNull(dkimKeys, "dkimKeys");
         }
 
+        /** A member of the consumer group with no name of its own (every process but standalone). */
+        public Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes, int returnSizeLimit,
+                DkimKeys dkimKeys) {
+            this(hostname, kafka, topics, maxRecordBytes, returnSizeLimit, dkimKeys, null);
+        }
+
+        /**
+         * With a static membership of the consumer group ({@code group.instance.id}), so that a restart
+         * takes the bounce requests back at once instead of after the dead member's session timeout; only
+         * where no other process can run under the same name (standalone).
+         */
+        public Config withGroupInstanceId(String id) {
+            return new Config(hostname, kafka, topics, maxRecordBytes, returnSizeLimit, dkimKeys, id);
+        }
+
         /** Without DKIM keys: notices go unsigned. */
         public Config(String hostname, KafkaAccess kafka, Topics topics, int maxRecordBytes, int returnSizeLimit) {
             this(hostname, kafka, topics, maxRecordBytes, returnSizeLimit, DkimKeys.none());
@@ -86,7 +101,7 @@ public final class BounceService implements AutoCloseable {
 
     private BounceService(Config config, Clock clock, MeterRegistry registry) {
         consumer = new BounceConsumer(config.kafka(), config.topics(), config.maxRecordBytes(),
-                config.hostname(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit(),
+                config.hostname(), config.groupInstanceId(), new DsnComposer(config.hostname(), clock, config.returnSizeLimit(),
                         () -> config.dkimKeys().forDomainOrParent(config.hostname())), clock, registry);
         consumer.start();
         LOG.info("bounce service reading {}, queueing notifications on {}", config.topics().bounce(),

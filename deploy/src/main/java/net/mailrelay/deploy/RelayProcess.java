@@ -189,8 +189,10 @@ public final class RelayProcess implements AutoCloseable {
         Readiness ready = new Readiness(readiness, Duration.ofSeconds(2));
         parts.push(ready);
         if (role == Role.STANDALONE || role == Role.BOUNCE) {
-            parts.push(BounceService.start(new BounceService.Config(hostname, kafka, topics, maxRecordBytes,
-                    s.get(Keys.BOUNCE_RETURN_SIZE), dkim), registry));
+            BounceService.Config bc = new BounceService.Config(hostname, kafka, topics, maxRecordBytes,
+                    s.get(Keys.BOUNCE_RETURN_SIZE), dkim);
+            // Standalone: as its worker, the same consumer name over a restart (one process per data directory).
+            parts.push(BounceService.start(standalone ? bc.withGroupInstanceId("standalone-bounce") : bc, registry));
         }
         QueueAdmin queueAdmin = null;
         if (role == Role.STANDALONE || role == Role.WORKER) {

@@ -121,7 +121,8 @@ public final class BounceConsumer implements AutoCloseable {
     private volatile boolean started;
 
     /** @param registry where the DSNs sent, the lag and the Kafka clients' metrics are counted (docs/metrics.md) */
-    public BounceConsumer(KafkaAccess kafka, Topics topics, int maxRecordBytes, String hostname,
+    /** @param groupInstanceId the consumer's static group membership, or null (see BounceService.Config) */
+    public BounceConsumer(KafkaAccess kafka, Topics topics, int maxRecordBytes, String hostname, String groupInstanceId,
             DsnComposer composer, Clock clock, MeterRegistry registry) {
         this.topic = topics.bounce();
         this.hostname = hostname;
@@ -130,7 +131,7 @@ public final class BounceConsumer implements AutoCloseable {
         this.producer = new DsnProducer(kafka, topics.outbound(), maxRecordBytes, "bounce-" + hostname);
         try {
             this.consumer = new KafkaConsumer<>(
-                    config(kafka, topics.prefix() + GROUP_ID, maxRecordBytes, "bounce-" + hostname),
+                    config(kafka, topics.prefix() + GROUP_ID, maxRecordBytes, "bounce-" + hostname, groupInstanceId),
                     new StringDeserializer(), new ByteArrayDeserializer());
         } catch (KafkaException e) {
             producer.close();
@@ -155,8 +156,12 @@ public final class BounceConsumer implements AutoCloseable {
         clientMetrics.forEach(m -> m.bindTo(registry));
     }
 
-    static Map<String, Object> config(KafkaAccess kafka, String groupId, int maxRecordBytes, String clientId) {
+    static Map<String, Object> config(KafkaAccess kafka, String groupId, int maxRecordBytes, String clientId,
+            String groupInstanceId) {
         Map<String, Object> c = new HashMap<>();
+        if (groupInstanceId != null) {
+            c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
+        }
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);

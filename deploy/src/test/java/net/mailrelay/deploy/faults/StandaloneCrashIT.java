@@ -175,6 +175,13 @@ class StandaloneCrashIT {
             assertThat(admin.listTransactions().all().get(10, TimeUnit.SECONDS))
                     .extracting(org.apache.kafka.clients.admin.TransactionListing::transactionalId)
                     .as("transactional ids used over both runs").containsExactly("mail-relay-standalone-edge");
+            // The bounce service keeps its consumer name too: its requests are not held for a session timeout.
+            var groups = admin.describeConsumerGroups(List.of("mail-relay-worker", "mail-relay-bounce")).all()
+                    .get(10, TimeUnit.SECONDS);
+            assertThat(groups.get("mail-relay-worker").members()).extracting(m -> m.groupInstanceId().orElse("(none)"))
+                    .as("the worker's consumer after the restart").containsExactly("standalone-worker");
+            assertThat(groups.get("mail-relay-bounce").members()).extracting(m -> m.groupInstanceId().orElse("(none)"))
+                    .as("the bounce service's consumer after the restart").containsExactly("standalone-bounce");
         }
     }
 
