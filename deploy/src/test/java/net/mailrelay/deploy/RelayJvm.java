@@ -4,9 +4,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.testing.Ports;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * JVM options for the relay processes the integration tests start: a class data archive (AppCDS) of
@@ -50,10 +53,11 @@ public final class RelayJvm {
                     "--set", "hazelcast.port=" + Ports.free())
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
-                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-                while (p.isAlive() && System.nanoTime() < until
-                        && !Files.readString(log, StandardCharsets.UTF_8).contains("running as relay.test")) {
-                    Thread.sleep(200);
+                try {
+                    Awaitility.await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() ->
+                            !p.isAlive() || Files.readString(log, StandardCharsets.UTF_8).contains("running as relay.test"));
+                } catch (ConditionTimeoutException e) {
+                    // not ready in time: what it loaded so far still makes an archive
                 }
                 p.destroy(); // SIGTERM: the archive is written as the JVM exits
                 if (!p.waitFor(90, TimeUnit.SECONDS)) {
