@@ -107,7 +107,7 @@ class OutcomeTroubleTest {
                 var ledger = new net.mailrelay.delivery.cluster.HazelcastLedger(members.get(0), net.mailrelay.testing.ClusterSecret.SEAL, Duration.ofHours(1),
                         Duration.ofMinutes(5));
                 await().atMost(Duration.ofSeconds(20)).until(() -> ledger.settled(id, "permfail-events-refused@dest.test")
-                        == net.mailrelay.delivery.attempt.RecipientLedger.Settled.BOUNCED);
+                        == net.mailrelay.delivery.ledger.RecipientLedger.Settled.BOUNCED);
                 assertThat(w.committed(w.topics.outbound()).getOrDefault(1, 0L)).as("its events still wait").isZero();
             } finally {
                 topicRefuses(w.topics.events(), false);

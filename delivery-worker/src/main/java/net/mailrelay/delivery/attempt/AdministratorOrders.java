@@ -3,6 +3,7 @@ package net.mailrelay.delivery.attempt;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.envelope.Envelope;
 import net.mailrelay.protocol.envelope.Recipient;
 import net.mailrelay.protocol.smtp.EnhancedStatus;

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import net.mailrelay.delivery.ledger.RecipientClaims;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.delivery.route.MxResolver;
 import net.mailrelay.delivery.route.NextHop;
 import net.mailrelay.delivery.route.Resolution;
@@ -46,6 +48,7 @@ public final class MessageDelivery {
     private final MxResolver resolver;
     private final SmtpClient client;
     private final RecipientLedger ledger;
+    private final RecipientClaims claims;
     private final DestinationGuard guard;
     private final Suppressions suppressions;
     private final QueueControls controls;
@@ -53,8 +56,6 @@ public final class MessageDelivery {
     private final int maxRecipientsPerTransaction;
     private final Duration sessionLimit;
     private final TlsFallbacks fallbacks;
-    /** Claims of failed recipients whose bounce requests are not yet durable, by "queue-id recipient". */
-    private final Map<String, String> bouncing = new java.util.concurrent.ConcurrentHashMap<>();
 
     public MessageDelivery(TransportTable transports, RoutePolicies policies, MxResolver resolver, SmtpClient client,
             RecipientLedger ledger, String heloName, int maxRecipientsPerTransaction, Duration sessionLimit, Clock clock) {
@@ -80,6 +81,7 @@ public final class MessageDelivery {
         this.resolver = resolver;
         this.client = client;
         this.ledger = ledger;
+        this.claims = new RecipientClaims(ledger, sessionLimit);
         this.heloName = heloName;
         this.maxRecipientsPerTransaction = maxRecipientsPerTransaction;
         this.sessionLimit = sessionLimit;
@@ -108,14 +110,22 @@ public final class MessageDelivery {
         if (order != null) {
             return AdministratorOrders.carryOut(env, order, ledger);
         }
-        Claims claims = new Claims(env);
         List<Verdict> verdicts = new ArrayList<>();
+        List<String> open = new ArrayList<>();
+        Map<String, Boolean> held = new java.util.HashMap<>();
+        for (Recipient r : env.recipients()) {
+            if (held.computeIfAbsent(r.domain(), controls::held)) {
+                verdicts.add(DeliveryTrouble.held(r.address(), r.domain()));
+            } else {
+                open.add(r.address());
+            }
+        }
         boolean done = false;
-        try {
-            deliverClaimed(env, claim(env, claims, verdicts), claims, verdicts, message, offset, length, settledEarly);
+        try (RecipientClaims.Attempt attempt = claims.open(env.queueId(), open)) {
+            attempt.heldElsewhere().forEach(r -> verdicts.add(DeliveryTrouble.claimedElsewhere(r)));
+            deliverClaimed(env, byDomain(attempt, verdicts), attempt, verdicts, message, offset, length, settledEarly);
             done = true;
         } finally {
-            claims.releaseAll(); // what is left: the domains an interruption kept from finishing
             if (!done) {
                 bounceRecorded(env, verdicts, false); // no one will write these bounces: the record is read again
             }
@@ -123,38 +133,18 @@ public final class MessageDelivery {
         return verdicts;
     }
 
-    /** Claims every recipient that is not settled, held or claimed elsewhere; groups them by domain. */
-    private Map<String, List<String>> claim(Envelope env, Claims claims, List<Verdict> verdicts) {
-        Map<String, Boolean> held = new java.util.HashMap<>();
+    /** The claimed recipients by domain; a suppressed one fails at once (its claim kept for its bounce). */
+    private Map<String, List<String>> byDomain(RecipientClaims.Attempt attempt, List<Verdict> verdicts) {
         Map<String, List<String>> byDomain = new LinkedHashMap<>();
-        for (Recipient r : env.recipients()) {
-            if (alreadySettled(env, r.address())) {
-                continue; // settled before a crash or rebalance brought this record back
-            }
-            if (held.computeIfAbsent(r.domain(), controls::held)) {
-                verdicts.add(DeliveryTrouble.held(r.address(), r.domain()));
-                continue;
-            }
-            String token = ledger.claim(env.queueId(), r.address());
-            if (token == null) {
-                ledger.keepCopies(env.queueId(), r.address()); // the copy queued here must find it settled later
-                verdicts.add(DeliveryTrouble.claimedElsewhere(r.address()));
-                continue;
-            }
-            if (alreadySettled(env, r.address())) {
-                // The delivery that held the claim until a moment ago finished it.
-                ledger.release(env.queueId(), r.address(), token);
-                continue;
-            }
-            claims.add(r.address(), token);
-            String suppressed = suppressions.reason(r.address());
+        for (String rcpt : attempt.claimed()) {
+            String suppressed = suppressions.reason(rcpt);
             if (suppressed != null) {
-                Verdict v = DeliveryTrouble.suppressed(r.address(), suppressed);
+                Verdict v = DeliveryTrouble.suppressed(rcpt, suppressed);
                 verdicts.add(v);
-                claims.settled(v);
+                attempt.settle(Map.of(rcpt, RecipientClaims.Result.FAILED));
                 continue;
             }
-            byDomain.computeIfAbsent(r.domain(), d -> new ArrayList<>()).add(r.address());
+            byDomain.computeIfAbsent(Recipient.of(rcpt).domain(), d -> new ArrayList<>()).add(rcpt);
         }
         return byDomain;
     }
@@ -165,20 +155,14 @@ public final class MessageDelivery {
      * Call it once for every list of verdicts {@code deliver} returned.
      */
     public void bounceRecorded(Envelope env, List<Verdict> verdicts, boolean durable) {
-        for (Verdict v : verdicts) {
-            if (v instanceof Verdict.Failed) {
-                if (durable) {
-                    ledger.markBounced(env.queueId(), v.recipient());
-                }
-                String token = bouncing.remove(env.queueId().value() + ' ' + v.recipient());
-                if (token != null) {
-                    ledger.release(env.queueId(), v.recipient(), token);
-                }
-            }
+        List<String> failed = verdicts.stream().filter(v -> v instanceof Verdict.Failed).map(Verdict::recipient).toList();
+        if (!failed.isEmpty()) {
+            claims.bounceRecorded(env.queueId(), failed, durable);
         }
     }
 
-    private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, Claims claims, List<Verdict> verdicts,
+    private void deliverClaimed(Envelope env, Map<String, List<String>> byDomain, RecipientClaims.Attempt attempt,
+            List<Verdict> verdicts,
             byte[] message, int offset, int length, java.util.function.Consumer<List<Verdict>> settledEarly)
             throws InterruptedException {
         int transactions = byDomain.values().stream().mapToInt(r -> (r.size() + maxRecipientsPerTransaction - 1)
@@ -194,18 +178,17 @@ public final class MessageDelivery {
                         length, DsnParameters.mail(env), DsnParameters.recipients(env, batch));
                 List<Verdict> decided;
                 try {
-                    decided = deliverToDomain(env, group.getKey(), tx, claims, message, offset, length);
+                    decided = deliverToDomain(env, group.getKey(), tx, attempt, message, offset, length);
                 } catch (RuntimeException e) {
                     // Fail closed, for this domain only: the others keep what they got, and this one is tried later.
                     LOG.error("{}: delivery to {} failed by a local error; deferred", env.queueId(), group.getKey(), e);
                     decided = DeliveryTrouble.localError(batch, e);
                 }
                 decided = decided.stream().map(DeliveryTrouble::finalWord).toList();
-                for (Verdict v : decided) {
-                    settle(env, v);
-                    claims.settled(v);
-                    log(env, v, delay);
-                }
+                Map<String, RecipientClaims.Result> results = new LinkedHashMap<>();
+                decided.forEach(v -> results.put(v.recipient(), result(v)));
+                attempt.settle(results);
+                decided.forEach(v -> log(env, v, delay));
                 verdicts.addAll(decided);
                 if (--transactions > 0) {
                     settledEarly.accept(decided);
@@ -214,70 +197,20 @@ public final class MessageDelivery {
         }
     }
 
-    /** Tells the ledger what became of a recipient, while its claim is still held. */
-    private void settle(Envelope env, Verdict v) {
+    /** What the ledger is told of a recipient's verdict, while its claim is still held. */
+    private static RecipientClaims.Result result(Verdict v) {
         if (v instanceof Verdict.Delivered) {
-            ledger.markDelivered(env.queueId(), v.recipient());
-        } else if (v instanceof Verdict.Deferred
-                || v instanceof Verdict.Postponed p && p.limit() != Verdict.Postponed.Limit.CLAIM) {
-            // A retry copy is queued: if this record is read again (its offset was not committed
-            // before a crash or rebalance) and that reading delivers, the ledger must still know
-            // when the copy comes. Set while the claims are held, before any other reading can settle it.
-            ledger.keepCopies(env.queueId(), v.recipient());
+            return RecipientClaims.Result.DELIVERED;
         }
-    }
-
-    /**
-     * The claims of one attempt. A recipient's claim is given up as soon as it has its verdict, except a
-     * failed one's, which is held until its bounce request is durable ({@link #bounceRecorded}): a
-     * second reading of the record in between would otherwise ask for a second bounce. A delivery that
-     * runs longer than one session limit renews the claims it still holds before its next session, so
-     * that a lease of twice the session limit ({@code Timeouts.claimLease}) never runs out under it.
-     */
-    private final class Claims {
-        private final Envelope env;
-        private final Map<String, String> held = new LinkedHashMap<>();
-        private long renewedAt = System.nanoTime();
-
-        Claims(Envelope env) {
-            this.env = env;
+        if (v instanceof Verdict.Failed) {
+            return RecipientClaims.Result.FAILED;
         }
-
-        void add(String rcpt, String token) {
-            held.put(rcpt, token);
+        if (v instanceof Verdict.Deferred || v instanceof Verdict.Postponed p && p.limit() != Verdict.Postponed.Limit.CLAIM) {
+            // A retry copy is queued: if this record is read again (its offset was not committed before a
+            // crash or rebalance) and that reading delivers, the ledger must still know when the copy comes.
+            return RecipientClaims.Result.COPY_QUEUED;
         }
-
-        /** The recipient has its verdict: its claim is given up, or kept for the bounce. */
-        void settled(Verdict v) {
-            String token = held.remove(v.recipient());
-            if (token == null) {
-                return;
-            }
-            if (v instanceof Verdict.Failed) {
-                bouncing.put(env.queueId().value() + ' ' + v.recipient(), token);
-            } else {
-                ledger.release(env.queueId(), v.recipient(), token);
-            }
-        }
-
-        /** Before a session: renews what is still held once a session limit has passed since the claim. */
-        void keepAlive() {
-            if (System.nanoTime() - renewedAt < sessionLimit.toNanos()) {
-                return;
-            }
-            renewedAt = System.nanoTime();
-            held.forEach((rcpt, token) -> {
-                if (!ledger.renew(env.queueId(), rcpt, token)) {
-                    LOG.warn("{}: to=<{}>: delivery claim lost during a long delivery; another worker may deliver it too",
-                            env.queueId(), rcpt);
-                }
-            });
-        }
-
-        void releaseAll() {
-            held.forEach((rcpt, token) -> ledger.release(env.queueId(), rcpt, token));
-            held.clear();
-        }
+        return RecipientClaims.Result.NOTHING;
     }
 
     /** One line per recipient and attempt, as Postfix's smtp agent logs it. */
@@ -292,7 +225,8 @@ public final class MessageDelivery {
                 remote != null && remote.tls() != null ? ", tls=" + remote.tls() : "", status, v.explanation());
     }
 
-    private List<Verdict> deliverToDomain(Envelope env, String domain, ClientSession.Transaction tx, Claims claims,
+    private List<Verdict> deliverToDomain(Envelope env, String domain, ClientSession.Transaction tx,
+            RecipientClaims.Attempt attempt,
             byte[] message, int offset, int length) throws InterruptedException {
         NextHop hop = transports.lookup(domain).orElse(null);
         Resolution route = hop == null ? resolver.resolve(domain)
@@ -319,7 +253,7 @@ public final class MessageDelivery {
             TlsPolicy effective = policy == TlsPolicy.OPPORTUNISTIC && fallbacks.plaintextOnly(target.host()) ? TlsPolicy.NONE : policy;
             ConnectionSpec spec = new ConnectionSpec(heloName, effective, policies.credentials(hop));
             List<String> next = new ArrayList<>();
-            claims.keepAlive();
+            attempt.keepAlive();
             for (Verdict v : attempt(destination, target, spec, tx, pending, t < targets.size() - 1, message, offset, length,
                     health)) {
                 if (v instanceof Verdict.TryNext) {
@@ -387,18 +321,6 @@ public final class MessageDelivery {
             return new SessionReport(target.host(), addr, Stage.DOT, null,
                     "no result from session with " + target.host() + " within " + sessionLimit, null, Map.of(), null, null, false);
         }
-    }
-
-    /** Whether the ledger knows the recipient as delivered or bounced already; logs the skip. */
-    private boolean alreadySettled(Envelope env, String rcpt) {
-        RecipientLedger.Settled s = ledger.settled(env.queueId(), rcpt);
-        if (s == RecipientLedger.Settled.DELIVERED) {
-            LOG.info("{}: to=<{}>, status=sent (delivered in an earlier attempt; skipped)", env.queueId(), rcpt);
-        } else if (s == RecipientLedger.Settled.BOUNCED) {
-            LOG.info("{}: to=<{}>, status=bounced (failed in an earlier attempt, its bounce already queued; skipped)",
-                    env.queueId(), rcpt);
-        }
-        return s != RecipientLedger.Settled.NO;
     }
 
     private static boolean eightBit(byte[] m, int offset, int length) {

@@ -12,7 +12,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.record.OffsetTracker;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;

@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import net.mailrelay.delivery.attempt.AttemptRecords;
 import net.mailrelay.delivery.attempt.MessageDelivery;
-import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.consumer.ConsumerConfig;

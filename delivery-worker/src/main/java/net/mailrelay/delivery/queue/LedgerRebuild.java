@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.BiConsumer;
-import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.dsn.Action;
 import net.mailrelay.protocol.dsn.BounceRequest;
 import net.mailrelay.protocol.dsn.RecipientReport;

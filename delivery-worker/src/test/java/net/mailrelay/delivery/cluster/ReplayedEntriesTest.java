@@ -11,7 +11,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import net.mailrelay.delivery.attempt.QueueControls;
-import net.mailrelay.delivery.attempt.RecipientLedger.Settled;
+import net.mailrelay.delivery.ledger.RecipientLedger.Settled;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.testing.ClusterSecret;
 import org.awaitility.Awaitility;

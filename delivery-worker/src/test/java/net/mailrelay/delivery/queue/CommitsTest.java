@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.OptionalLong;
-import net.mailrelay.delivery.attempt.RecipientLedger;
+import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.envelope.QueueId;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;

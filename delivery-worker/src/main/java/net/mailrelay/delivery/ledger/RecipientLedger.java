@@ -1,6 +1,8 @@
-package net.mailrelay.delivery.attempt;
+package net.mailrelay.delivery.ledger;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Set;
 import net.mailrelay.protocol.envelope.QueueId;
 
@@ -65,6 +67,79 @@ public interface RecipientLedger {
 
     /** Gives the claim up once the attempt is over. */
     void release(QueueId queueId, String recipient, String token);
+
+    /**
+     * What {@link #open} found for one recipient: settled already (DELIVERED or BOUNCED, no token),
+     * claimed for this delivery (its token), or held by another delivery (NO and no token).
+     */
+    record Opening(String recipient, Settled settled, String token) {
+        public boolean claimed() {
+            return token != null;
+        }
+
+        public boolean heldElsewhere() {
+            return token == null && settled == Settled.NO;
+        }
+    }
+
+    /**
+     * Opens a delivery of these recipients of one message: reports each one settled already, and
+     * claims each other one unless another delivery holds it. A ledger in a cluster does it in one
+     * round trip; this default asks recipient by recipient.
+     */
+    default List<Opening> open(QueueId queueId, List<String> recipients) {
+        List<Opening> out = new ArrayList<>(recipients.size());
+        for (String r : recipients) {
+            Settled s = settled(queueId, r);
+            String token = s == Settled.NO ? claim(queueId, r) : null;
+            if (token != null) {
+                s = settled(queueId, r);
+                if (s != Settled.NO) {
+                    release(queueId, r, token); // the delivery that held the claim until a moment ago finished it
+                    token = null;
+                }
+            }
+            out.add(new Opening(r, s, token));
+        }
+        return out;
+    }
+
+    /** What became of a recipient, told by {@link #settle}. */
+    enum Outcome {
+        /** Delivered: remembered as such ({@link #markDelivered}). */
+        DELIVERED,
+        /** Failed for good, its bounce request durable ({@link #markBounced}). */
+        BOUNCED,
+        /** Another copy of it is queued, a retry or another reading's ({@link #keepCopies}). */
+        COPY_QUEUED,
+        /** Nothing to remember. */
+        RELEASED
+    }
+
+    /** One recipient's outcome, and the claim to give up with it (null when it holds none). */
+    record Settlement(String recipient, String token, Outcome outcome) {
+    }
+
+    /**
+     * Records what became of these recipients of one message and gives up their claims: the mark is
+     * set while the claim is still held, so that no other reading finds the recipient free and
+     * unsettled in between. A ledger in a cluster does it in one round trip; this default does it
+     * recipient by recipient.
+     */
+    default void settle(QueueId queueId, List<Settlement> settlements) {
+        for (Settlement s : settlements) {
+            switch (s.outcome()) {
+                case DELIVERED -> markDelivered(queueId, s.recipient());
+                case BOUNCED -> markBounced(queueId, s.recipient());
+                case COPY_QUEUED -> keepCopies(queueId, s.recipient());
+                case RELEASED -> {
+                }
+            }
+            if (s.token() != null) {
+                release(queueId, s.recipient(), s.token());
+            }
+        }
+    }
 
     /** A recipient of a message, and how it was settled (DELIVERED or BOUNCED). */
     record Entry(QueueId queueId, String recipient, Settled settled) {
