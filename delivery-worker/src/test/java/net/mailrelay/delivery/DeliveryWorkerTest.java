@@ -153,8 +153,8 @@ class DeliveryWorkerTest {
         var delivered = hazelcast.<String, Object>getMap(HazelcastLedger.DELIVERED);
         delivered.set(id.value() + " forged-long@routed.test", 1L | (System.currentTimeMillis() << 3));
         delivered.set(id.value() + " forged-mark@routed.test", "D" + System.currentTimeMillis() + "~AAAAAAAAAAAAAAAAAAAAAA");
-        hazelcast.<String, String>getMap(HazelcastLedger.CLAIMS).set(id.value() + " forged-claim@routed.test",
-                hazelcast.getCluster().getLocalMember().getUuid() + "/forged");
+        delivered.set(id.value() + " forged-claim@routed.test",
+                "C" + hazelcast.getCluster().getLocalMember().getUuid() + "/forged~zzzzzzzz~AAAAAAAAAAAAAAAAAAAAAA");
         enqueue(id, "forged-long@routed.test", "forged-mark@routed.test", "forged-claim@routed.test");
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> MX.deliveriesTo("forged-long@routed.test").size()
                 + MX.deliveriesTo("forged-mark@routed.test").size() + MX.deliveriesTo("forged-claim@routed.test").size() == 3);

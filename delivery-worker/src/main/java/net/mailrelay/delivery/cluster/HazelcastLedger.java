@@ -23,8 +23,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The settled-recipients ledger (delivered or bounced) and the delivery claims, in Hazelcast maps shared by every worker.
- * A claim is a {@code putIfAbsent} of "member-uuid/token" with a time to live (a lease): it stops two
+ * The settled-recipients ledger (delivered or bounced) and the delivery claims, in one Hazelcast map shared by every
+ * worker: a recipient's entry holds its marks and the claim of the delivery at work on it, so that a
+ * record's recipients are opened in one call and settled in one. A claim is a mark sealed with its lease's
+ * end, set only where no settled mark or live claim is: it stops two
  * deliveries of the same recipient at once after a rebalance, whether on two workers or two threads of
  * one. A claim whose member has left the cluster (its worker died) is taken over at once; the lease is
  * only the backstop for a member that is still listed but no longer working. A settled entry is
@@ -48,14 +50,12 @@ public final class HazelcastLedger implements RecipientLedger {
 
     private static final Logger LOG = LoggerFactory.getLogger(HazelcastLedger.class);
     public static final String DELIVERED = "mailrelay.delivered";
-    public static final String CLAIMS = "mailrelay.claims";
     public static final String COVERAGE = "mailrelay.ledger.coverage";
     /** Entries per cluster call when restoring. */
     private static final int RESTORE_BATCH = 1_000;
 
     private final HazelcastInstance hazelcast;
     private final IMap<String, String> delivered;
-    private final IMap<String, String> claims;
     private final Seal seal;
     private final IMap<String, Long> coverage;
     private final Duration retention;
@@ -83,7 +83,6 @@ public final class HazelcastLedger implements RecipientLedger {
         this.hazelcast = hazelcast;
         this.seal = seal;
         this.delivered = hazelcast.getMap(DELIVERED);
-        this.claims = hazelcast.getMap(CLAIMS);
         this.coverage = hazelcast.getMap(COVERAGE);
         this.retention = retention;
         this.claimLease = claimLease;
@@ -111,7 +110,7 @@ public final class HazelcastLedger implements RecipientLedger {
                 Map<String, String> marks = new java.util.HashMap<>();
                 keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH)).forEach(k -> marks.put(k, mark(k, letter, now,
                         copyHorizon.toMillis())));
-                delivered.executeOnKeys(marks.keySet(), new Marks(marks, copyHorizon.toMillis()));
+                delivered.executeOnKeys(marks.keySet(), new Marks(marks));
             }
         }
         return byKey.size();
@@ -145,7 +144,9 @@ public final class HazelcastLedger implements RecipientLedger {
     static final char BOUNCED_MARK = 'B';
     /** Another queued copy of this recipient exists (a retry copy, or a second reading's): the entry outlives a forget. */
     static final char KEEP_MARK = 'K';
-    private static final String MARKS = "DBK";
+    /** A delivery's claim on the recipient: its payload is the letter and the claim's identity, memberUuid/random. */
+    static final char CLAIM_MARK = 'C';
+    private static final String MARKS = "DBKC";
 
     /** A mark that opens as long as Hazelcast keeps it ({@code ttlMillis}): written back later, it is absent. */
     private String mark(String key, char letter, long now, long ttlMillis) {
@@ -218,7 +219,7 @@ public final class HazelcastLedger implements RecipientLedger {
     }
 
     private void put(String key, char letter, Duration ttl) {
-        delivered.executeOnKey(key, new Mark(mark(key, letter, System.currentTimeMillis(), ttl.toMillis()), ttl.toMillis()));
+        delivered.executeOnKey(key, new Mark(mark(key, letter, System.currentTimeMillis(), ttl.toMillis())));
     }
 
     /**
@@ -271,22 +272,44 @@ public final class HazelcastLedger implements RecipientLedger {
     }
 
     /** Adds one sealed mark to an entry; runs where the entry lives. */
-    private record Mark(String token, long ttlMillis) implements EntryProcessor<String, String, Void> {
+    private record Mark(String token) implements EntryProcessor<String, String, Void> {
         @Override
         public Void process(Map.Entry<String, String> entry) {
-            ((ExtendedMapEntry<String, String>) entry).setValue(merge(entry.getValue(), token), ttlMillis, TimeUnit.MILLISECONDS);
+            write(entry, merge(entry.getValue(), token), System.currentTimeMillis());
             return null;
         }
     }
 
+    /**
+     * Stores an entry's marks with the time to live of the longest-lived one (each token names its expiry;
+     * unchecked here, where the secret is not: a forged one can only make the entry live longer), or
+     * deletes the entry when none is left.
+     */
+    private static void write(Map.Entry<String, String> entry, String value, long now) {
+        long until = 0;
+        if (value != null) {
+            for (String t : value.split(" ")) {
+                if (!t.isEmpty()) {
+                    until = Math.max(until, expiryOf(t));
+                }
+            }
+        }
+        if (until <= now) {
+            if (entry.getValue() != null) {
+                entry.setValue(null);
+            }
+            return;
+        }
+        ((ExtendedMapEntry<String, String>) entry).setValue(value, until - now, TimeUnit.MILLISECONDS);
+    }
+
     /** Adds each key's own sealed mark (a restore); runs on the members that own the keys. */
-    private record Marks(Map<String, String> tokens, long ttlMillis) implements EntryProcessor<String, String, Void> {
+    private record Marks(Map<String, String> tokens) implements EntryProcessor<String, String, Void> {
         @Override
         public Void process(Map.Entry<String, String> entry) {
             String token = tokens.get(entry.getKey());
             if (token != null) {
-                ((ExtendedMapEntry<String, String>) entry).setValue(merge(entry.getValue(), token), ttlMillis,
-                        TimeUnit.MILLISECONDS);
+                write(entry, merge(entry.getValue(), token), System.currentTimeMillis());
             }
             return null;
         }
@@ -301,72 +324,260 @@ public final class HazelcastLedger implements RecipientLedger {
                 return null;
             }
             // Unchecked (the secret is not here): a forged keep mark only makes the entry live longer.
-            if (!(v instanceof String s) || !hasMark(s, KEEP_MARK)) {
+            if (!(v instanceof String s)) {
                 entry.setValue(null);
-            } else {
+            } else if (hasMark(s, KEEP_MARK)) {
                 ((ExtendedMapEntry<String, String>) entry).setValue(s, keepMillis, TimeUnit.MILLISECONDS);
+            } else {
+                // A claim in it belongs to a reading of another copy, going on now: it stays.
+                String claim = tokenOf(s, CLAIM_MARK);
+                write(entry, claim, System.currentTimeMillis());
             }
             return null;
         }
     }
 
     /**
-     * A claim's value is the sealed identity {@code memberUuid/random}, opening until its lease ends; the
-     * token a delivery holds is the identity alone, so that a renewal can seal it again with a later
-     * expiry. A claim that opens holds the recipient back only while its member is in the cluster and,
-     * when that member is this one, while this ledger still holds it: a claim of ours copied by someone
-     * and written back after we released it would otherwise hold our own retry back until its expiry.
+     * A claim is a mark in the recipient's entry: the sealed {@code C} and identity
+     * {@code memberUuid/random}, opening until its lease ends; the token a delivery holds is the identity
+     * alone, so that a renewal can seal it again with a later expiry. A claim that opens holds the
+     * recipient back only while its member is in the cluster and, when that member is this one, while
+     * this ledger still holds it: a claim of ours copied by someone and written back after we released it
+     * would otherwise hold our own retry back until its expiry. Claims and settled marks share the entry,
+     * so that a record's recipients are opened in one call and settled in one ({@link #open},
+     * {@link #settle}).
      */
     @Override
-    public String claim(QueueId queueId, String recipient) {
-        String key = key(queueId, recipient);
-        String id = null;
+    public List<Opening> open(QueueId queueId, List<String> recipients) {
+        String me;
+        Map<String, String> ids = new java.util.LinkedHashMap<>();
+        Map<String, String> values = new java.util.HashMap<>();
+        long now = System.currentTimeMillis();
         try {
-            String me = hazelcast.getCluster().getLocalMember().getUuid().toString();
-            id = me + "/" + UUID.randomUUID();
-            long now = System.currentTimeMillis();
-            String value = seal.seal(CLAIMS, key, id, now + claimLease.toMillis());
-            String holder = claims.putIfAbsent(key, value, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            // Our own value: Hazelcast retried the put after a member left and found its first try applied.
-            // Taking that for another worker's claim held the recipient back for the whole lease.
-            if (holder == null || holder.equals(value)) {
-                holding.add(id);
-                return id;
+            me = hazelcast.getCluster().getLocalMember().getUuid().toString();
+        } catch (RuntimeException e) {
+            return unclaimed(queueId, recipients, e, null);
+        }
+        for (String r : recipients) {
+            String key = key(queueId, r);
+            String id = me + "/" + UUID.randomUUID();
+            ids.put(r, id);
+            values.put(key, seal.seal(DELIVERED, key, CLAIM_MARK + id, now + claimLease.toMillis()));
+        }
+        Map<String, Opening> found = new java.util.LinkedHashMap<>();
+        Map<String, Set<String>> dead = new java.util.HashMap<>();
+        try {
+            Map<String, String> seen = delivered.executeOnKeys(values.keySet(), new Open(values, Map.of()));
+            judge(queueId, recipients, ids, seen, me, now, found, dead);
+            if (!dead.isEmpty()) {
+                // Rare: a forged or copied mark, or the claim of a worker that left. Taken over if nothing changed since.
+                Map<String, String> again = new java.util.HashMap<>();
+                dead.keySet().forEach(k -> again.put(k, values.get(k)));
+                Map<String, String> retried = delivered.executeOnKeys(again.keySet(), new Open(again, dead));
+                List<String> rest = recipients.stream().filter(r -> dead.containsKey(key(queueId, r))).toList();
+                judge(queueId, rest, ids, retried, me, now, found, null);
             }
-            String held = seal.open(CLAIMS, key, holder, now);
-            String member = held == null ? null : memberOf(held);
-            boolean live = held != null && (member.equals(me) ? holding.contains(held) : memberPresent(member));
+        } catch (RuntimeException e) {
+            return unclaimed(queueId, recipients, e, ids);
+        }
+        return recipients.stream().map(found::get).toList();
+    }
+
+    /** Hazelcast did not answer: every recipient goes ahead, claimed by an identity a later release removes if the claim was made. */
+    private List<Opening> unclaimed(QueueId queueId, List<String> recipients, RuntimeException e, Map<String, String> ids) {
+        LOG.warn("{}: claims unavailable ({}); delivering to {} unclaimed and without duplicate check", queueId, e.toString(),
+                recipients);
+        List<Opening> out = new java.util.ArrayList<>();
+        for (String r : recipients) {
+            String id = ids == null ? "unclaimed" : ids.get(r);
+            holding.add(id);
+            out.add(new Opening(r, Settled.NO, id));
+        }
+        return out;
+    }
+
+    /**
+     * Reads what {@link Open} saw for each recipient: our claim made, a settled mark, a live claim of
+     * another delivery, or marks that do not hold (forged, copied, a dead worker's claim), which go to
+     * {@code dead} to be taken over (null on that second run: what is still not ours is another's now).
+     */
+    private void judge(QueueId queueId, List<String> recipients, Map<String, String> ids, Map<String, String> seen, String me,
+            long now, Map<String, Opening> found, Map<String, Set<String>> dead) {
+        for (String r : recipients) {
+            String key = key(queueId, r);
+            String v = seen.get(key);
+            String id = ids.get(r);
+            if (CLAIMED.equals(v)) {
+                holding.add(id);
+                found.put(r, new Opening(r, Settled.NO, id));
+                continue;
+            }
+            Settled settled = Settled.NO;
+            String holder = null;
+            String holderToken = null;
+            Set<String> foreign = new HashSet<>();
+            for (String token : v == null ? new String[0] : v.split(" ")) {
+                if (token.isEmpty() || token.charAt(0) == KEEP_MARK) {
+                    continue;
+                }
+                String payload = seal.open(DELIVERED, key, token, now);
+                if (payload == null) {
+                    foreign.add(token);
+                } else if (payload.charAt(0) == DELIVERED_MARK) {
+                    settled = Settled.DELIVERED;
+                } else if (payload.charAt(0) == BOUNCED_MARK && settled == Settled.NO) {
+                    settled = Settled.BOUNCED;
+                } else if (payload.charAt(0) == CLAIM_MARK) {
+                    holder = payload.substring(1);
+                    holderToken = token;
+                }
+            }
+            if (settled != Settled.NO) {
+                found.put(r, new Opening(r, settled, null));
+                continue;
+            }
+            String member = holder == null ? null : memberOf(holder);
+            boolean live = holder != null && (member.equals(me) ? holding.contains(holder) : memberPresent(member));
             if (live) {
                 LOG.info("{}: to=<{}>: held back by the delivery claim of {} (member {}), which runs until {} at the latest",
-                        queueId, recipient, member.equals(me) ? "another delivery on this worker" : "another worker", member,
-                        Instant.ofEpochMilli(expiryOf(holder)));
-                return null;
+                        queueId, r, member.equals(me) ? "another delivery on this worker" : "another worker", member,
+                        Instant.ofEpochMilli(expiryOf(holderToken)));
+                found.put(r, new Opening(r, Settled.NO, null));
+                continue;
             }
-            if (!claims.replace(key, holder, value)) {
-                LOG.info("{}: to=<{}>: held back by a delivery claim that another worker took over just now", queueId, recipient);
-                return null;
+            if (!foreign.isEmpty()) {
+                LOG.warn("{}: to=<{}>: the ledger holds a mark or claim this cluster did not seal, or one past its lease; "
+                        + "it is ignored (who else can reach Hazelcast? docs/queue.md)", queueId, r);
+            } else if (holder != null && member.equals(me)) {
+                LOG.warn("{}: to=<{}>: replacing a claim of this worker's that it had given up: written back by someone "
+                        + "(who else can reach Hazelcast? docs/queue.md)", queueId, r);
+            } else if (holder != null) {
+                LOG.info("{}: to=<{}>: taking over the delivery claim of a worker that left the cluster", queueId, r);
             }
-            claims.setTtl(key, claimLease.toMillis(), TimeUnit.MILLISECONDS);
-            if (held == null) {
-                LOG.warn("{}: to=<{}>: replaced a delivery claim this cluster did not seal, or one past its lease (who else "
-                        + "can reach Hazelcast? docs/queue.md)", queueId, recipient);
-            } else if (member.equals(me)) {
-                LOG.warn("{}: to=<{}>: replaced a claim of this worker's that it had given up: written back by someone "
-                        + "(who else can reach Hazelcast? docs/queue.md)", queueId, recipient);
+            if (holderToken != null) {
+                foreign.add(holderToken);
+            }
+            if (dead == null || foreign.isEmpty()) {
+                found.put(r, new Opening(r, Settled.NO, null)); // taken by another delivery just now
             } else {
-                LOG.info("{}: to=<{}>: took over the delivery claim of a worker that left the cluster", queueId, recipient);
+                dead.put(key, foreign);
             }
-            holding.add(id);
-            return id;
-        } catch (RuntimeException e) {
-            LOG.warn("{}: claims unavailable ({}); delivering to <{}> unclaimed", queueId, e.toString(), recipient);
-            // The put may have been applied before the failure: releasing this identity then removes it.
-            if (id == null) {
-                return "unclaimed";
-            }
-            holding.add(id);
-            return id;
         }
+    }
+
+    /** What {@link Open} answers when it made the claim. */
+    private static final String CLAIMED = "+";
+
+    /**
+     * Claims each recipient unless its entry holds a settled mark or a claim within its lease (both
+     * unchecked here: the caller opens their seals and names in {@code ignoring} those that do not hold,
+     * for a second run that drops them). Answers {@link #CLAIMED}, or the entry's marks for the caller
+     * to judge. Runs on the members that own the keys.
+     */
+    private record Open(Map<String, String> claims, Map<String, Set<String>> ignoring)
+            implements EntryProcessor<String, String, String> {
+        @Override
+        public String process(Map.Entry<String, String> entry) {
+            long now = System.currentTimeMillis();
+            Set<String> ignored = ignoring.getOrDefault(entry.getKey(), Set.of());
+            StringBuilder kept = new StringBuilder();
+            boolean blocked = false;
+            boolean dropped = false;
+            Object old = entry.getValue();
+            for (String t : old instanceof String s ? s.split(" ") : new String[0]) {
+                if (t.isEmpty() || MARKS.indexOf(t.charAt(0)) < 0 || ignored.contains(t)
+                        || t.charAt(0) == CLAIM_MARK && expiryOf(t) <= now) {
+                    dropped = true;
+                    continue;
+                }
+                blocked |= t.charAt(0) == DELIVERED_MARK || t.charAt(0) == BOUNCED_MARK || t.charAt(0) == CLAIM_MARK;
+                kept.append(kept.length() == 0 ? "" : " ").append(t);
+            }
+            if (blocked) {
+                if (dropped) {
+                    write(entry, kept.toString(), now);
+                }
+                return kept.toString();
+            }
+            write(entry, merge(kept.length() == 0 ? null : kept.toString(), claims.get(entry.getKey())), now);
+            return CLAIMED;
+        }
+    }
+
+    /** The first token of {@code letter} in a value, or null. */
+    private static String tokenOf(String value, char letter) {
+        for (String t : value.split(" ")) {
+            if (!t.isEmpty() && t.charAt(0) == letter) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Sets each recipient's mark (delivered, bounced, a copy queued) and gives up its claim, in one call
+     * for the message: run where the entries live, the mark is set before the claim goes.
+     */
+    @Override
+    public void settle(QueueId queueId, List<Settlement> settlements) {
+        long now = System.currentTimeMillis();
+        Map<String, String> marks = new java.util.HashMap<>();
+        Map<String, String> releases = new java.util.HashMap<>();
+        for (Settlement s : settlements) {
+            String key = key(queueId, s.recipient());
+            switch (s.outcome()) {
+                case DELIVERED -> marks.put(key, mark(key, DELIVERED_MARK, now, retention.toMillis()));
+                case BOUNCED -> marks.put(key, mark(key, BOUNCED_MARK, now, retention.toMillis()));
+                case COPY_QUEUED -> marks.put(key, mark(key, KEEP_MARK, now, copyHorizon.toMillis()));
+                case RELEASED -> {
+                }
+            }
+            if (s.token() != null) {
+                holding.remove(s.token());
+                releases.put(key, CLAIM_MARK + s.token());
+            }
+        }
+        Set<String> keys = new HashSet<>(marks.keySet());
+        keys.addAll(releases.keySet());
+        if (keys.isEmpty()) {
+            return;
+        }
+        try {
+            delivered.executeOnKeys(keys, new Settle(marks, releases));
+        } catch (RuntimeException e) {
+            // Their claims' leases run out by themselves.
+            LOG.warn("{}: ledger unavailable ({}); {} may be delivered or bounced again if this message is read again",
+                    queueId, e.toString(), settlements.stream().map(Settlement::recipient).toList());
+        }
+    }
+
+    /** Adds each key's mark and removes each key's claim that holds the given identity; runs where the entries live. */
+    private record Settle(Map<String, String> marks, Map<String, String> releases)
+            implements EntryProcessor<String, String, Void> {
+        @Override
+        public Void process(Map.Entry<String, String> entry) {
+            String value = entry.getValue();
+            String mark = marks.get(entry.getKey());
+            if (mark != null) {
+                value = merge(value, mark);
+            }
+            String claim = releases.get(entry.getKey());
+            if (claim != null && value != null) {
+                String held = tokenOf(value, CLAIM_MARK);
+                if (held != null && claim.equals(Seal.payloadOf(held))) {
+                    value = java.util.Arrays.stream(value.split(" ")).filter(t -> !t.equals(held))
+                            .collect(Collectors.joining(" "));
+                }
+            }
+            write(entry, value == null || value.isEmpty() ? null : value, System.currentTimeMillis());
+            return null;
+        }
+    }
+
+    /** Claims one recipient (see {@link #open}); null when another delivery holds it or it is settled. */
+    @Override
+    public String claim(QueueId queueId, String recipient) {
+        return open(queueId, List.of(recipient)).get(0).token();
     }
 
     private static String memberOf(String id) {
@@ -391,44 +602,29 @@ public final class HazelcastLedger implements RecipientLedger {
     public boolean renew(QueueId queueId, String recipient, String token) {
         String key = key(queueId, recipient);
         try {
-            String value = seal.seal(CLAIMS, key, token, System.currentTimeMillis() + claimLease.toMillis());
-            return Boolean.TRUE.equals(claims.executeOnKey(key, new Renew(token, value, claimLease.toMillis())));
+            String value = seal.seal(DELIVERED, key, CLAIM_MARK + token, System.currentTimeMillis() + claimLease.toMillis());
+            return Boolean.TRUE.equals(delivered.executeOnKey(key, new Renew(CLAIM_MARK + token, value)));
         } catch (RuntimeException e) {
             return true; // cannot tell; the lease is the backstop either way
         }
     }
 
     /** Seals a claim again with a later expiry, if it still holds this identity; runs where the entry lives. */
-    private record Renew(String id, String value, long leaseMillis) implements EntryProcessor<String, String, Boolean> {
+    private record Renew(String payload, String value) implements EntryProcessor<String, String, Boolean> {
         @Override
         public Boolean process(Map.Entry<String, String> entry) {
-            if (entry.getValue() == null || !id.equals(Seal.payloadOf(entry.getValue()))) {
+            String held = entry.getValue() == null ? null : tokenOf(entry.getValue(), CLAIM_MARK);
+            if (held == null || !payload.equals(Seal.payloadOf(held)) || expiryOf(held) <= System.currentTimeMillis()) {
                 return false;
             }
-            ((ExtendedMapEntry<String, String>) entry).setValue(value, leaseMillis, TimeUnit.MILLISECONDS);
+            write(entry, merge(entry.getValue(), value), System.currentTimeMillis());
             return true;
         }
     }
 
     @Override
     public void release(QueueId queueId, String recipient, String token) {
-        holding.remove(token);
-        try {
-            claims.executeOnKey(key(queueId, recipient), new Release(token));
-        } catch (RuntimeException e) {
-            // The lease runs out by itself.
-        }
-    }
-
-    /** Removes a claim that holds this identity; runs where the entry lives. */
-    private record Release(String id) implements EntryProcessor<String, String, Void> {
-        @Override
-        public Void process(Map.Entry<String, String> entry) {
-            if (entry.getValue() != null && id.equals(Seal.payloadOf(entry.getValue()))) {
-                entry.setValue(null);
-            }
-            return null;
-        }
+        settle(queueId, List.of(new Settlement(recipient, token, Outcome.RELEASED)));
     }
 
     private static String key(QueueId queueId, String recipient) {

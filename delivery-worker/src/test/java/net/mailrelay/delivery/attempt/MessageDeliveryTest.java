@@ -171,6 +171,42 @@ class MessageDeliveryTest {
         }
     }
 
+    /**
+     * Issue 31: a delivered message costs the ledger two cluster calls, one to open its recipients and one
+     * to settle them, each a batch over its recipients (before: five per recipient, in two maps).
+     */
+    @Test
+    void aDeliveredMessageCostsTheLedgerTwoCallsWhateverItsRecipients() throws Exception {
+        HazelcastInstance member = TestMembers.cluster(1).get(0);
+        try {
+            HazelcastLedger ledger = new HazelcastLedger(member, ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5));
+            MessageDelivery d = delivery(ledger);
+            for (String[] rcpts : List.of(new String[] {"one@routed.test"},
+                    new String[] {"a@routed.test", "b@routed.test", "c@routed.test", "d@routed.test"})) {
+                long before = calls(member);
+                Envelope env = envelope(rcpts);
+                List<Verdict> verdicts = d.deliver(env, MESSAGE, 0, MESSAGE.length);
+                assertThat(verdicts).hasSize(rcpts.length).allMatch(v -> v instanceof Verdict.Delivered);
+                // Hazelcast counts an entry processor run over a batch of keys once per key.
+                assertThat(calls(member) - before).as("ledger operations for %d recipients", rcpts.length)
+                        .isEqualTo(2L * rcpts.length);
+                for (String r : rcpts) {
+                    assertThat(ledger.settled(env.queueId(), r)).isEqualTo(RecipientLedger.Settled.DELIVERED);
+                    assertThat(ledger.claim(env.queueId(), r)).as("settled, so not claimed again").isNull();
+                }
+            }
+        } finally {
+            member.shutdown();
+        }
+    }
+
+    /** The ledger map's operations so far, as Hazelcast counts them: one per key an entry processor ran on. */
+    private static long calls(HazelcastInstance member) {
+        var stats = member.getMap(HazelcastLedger.DELIVERED).getLocalMapStats();
+        return stats.getGetOperationCount() + stats.getPutOperationCount() + stats.getSetOperationCount()
+                + stats.getRemoveOperationCount() + stats.getOtherOperationCount();
+    }
+
     private static MessageDelivery delivery(RecipientLedger ledger) {
         return new MessageDelivery(TransportTable.parse(List.of("routed.test=" + MX.hostPort())), RoutePolicies.DEFAULT,
                 new MxResolver(MxResolver.resolver(DNS.hostPort(), Duration.ofSeconds(1)), 0, 5, MX.port()),

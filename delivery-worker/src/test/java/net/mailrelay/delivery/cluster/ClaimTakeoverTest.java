@@ -36,8 +36,8 @@ class ClaimTakeoverTest {
         HazelcastLedger ledger = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofHours(1));
         QueueId q = QueueId.next(System.currentTimeMillis());
         String key = q.value() + " gone@y.test";
-        members.get(1).<String, String>getMap(HazelcastLedger.CLAIMS).put(key, ClusterSecret.SEAL.seal(HazelcastLedger.CLAIMS, key,
-                UUID.randomUUID() + "/token", System.currentTimeMillis() + 3_600_000));
+        members.get(1).<String, String>getMap(HazelcastLedger.DELIVERED).put(key, ClusterSecret.SEAL.seal(HazelcastLedger.DELIVERED,
+                key, "C" + UUID.randomUUID() + "/token", System.currentTimeMillis() + 3_600_000));
         assertThat(ledger.claim(q, "gone@y.test")).isNotNull();
         assertThat(ledger.claim(q, "gone@y.test")).as("now held by the survivor").isNull();
     }

@@ -104,9 +104,12 @@ class DestinationStateTest {
         assertThat(b.claim(q, "x@y.test")).isNull();
         a.release(q, "x@y.test", "not the token");
         assertThat(b.claim(q, "x@y.test")).as("only the holder's token releases").isNull();
-        a.markDelivered(q, "x@y.test");
         a.release(q, "x@y.test", held);
-        assertThat(b.claim(q, "x@y.test")).isNotNull();
+        String taken = b.claim(q, "x@y.test");
+        assertThat(taken).as("released by its holder").isNotNull();
+        b.markDelivered(q, "x@y.test");
+        b.release(q, "x@y.test", taken);
+        assertThat(a.claim(q, "x@y.test")).as("settled: not claimed again").isNull();
         assertThat(b.isDelivered(q, "x@y.test")).isTrue();
         assertThat(b.settled(q, "x@y.test")).isEqualTo(RecipientLedger.Settled.DELIVERED);
         b.markBounced(q, "refused@y.test");

@@ -78,8 +78,8 @@ class ForgedEntriesTest {
     void aClaimThisClusterDidNotSealIsTakenOverEvenInTheNameOfAPresentMember() {
         QueueId q = QueueId.next(System.currentTimeMillis());
         String key = q.value() + " claimed@x.test";
-        forger().<String, String>getMap(HazelcastLedger.CLAIMS).set(key, members.get(0).getCluster().getLocalMember().getUuid()
-                + "/forged");
+        forger().<String, String>getMap(HazelcastLedger.DELIVERED).set(key, "C" + members.get(0).getCluster().getLocalMember()
+                .getUuid() + "/forged~zzzzzzzz~AAAAAAAAAAAAAAAAAAAAAA");
         String token = ledger.claim(q, "claimed@x.test");
         assertThat(token).as("the forged claim does not hold the recipient back").isNotNull();
         assertThat(ledger.claim(q, "claimed@x.test")).as("and the genuine claim holds").isNull();

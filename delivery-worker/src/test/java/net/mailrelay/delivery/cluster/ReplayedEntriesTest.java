@@ -54,7 +54,7 @@ class ReplayedEntriesTest {
         HazelcastLedger ledger = ledger(0, Duration.ofHours(1));
         QueueId q = QueueId.next(System.currentTimeMillis());
         String key = q.value() + " retried@x.test";
-        IMap<String, String> claims = replayer().getMap(HazelcastLedger.CLAIMS);
+        IMap<String, String> claims = replayer().getMap(HazelcastLedger.DELIVERED);
         String token = ledger.claim(q, "retried@x.test");
         String copy = claims.get(key);
         ledger.release(q, "retried@x.test", token);
@@ -73,7 +73,7 @@ class ReplayedEntriesTest {
         HazelcastLedger other = ledger(1, Duration.ofHours(1));
         QueueId q = QueueId.next(System.currentTimeMillis());
         String key = q.value() + " leased@x.test";
-        IMap<String, String> claims = replayer().getMap(HazelcastLedger.CLAIMS);
+        IMap<String, String> claims = replayer().getMap(HazelcastLedger.DELIVERED);
         long claimed = System.currentTimeMillis();
         String token = shortLease.claim(q, "leased@x.test");
         String copy = claims.get(key);
@@ -127,7 +127,7 @@ class ReplayedEntriesTest {
         assertThat(controls.order(other)).as("copied to another message").isNull();
     }
 
-    /** A genuine mark copied from one recipient's entry to another's, or from the claims to the ledger, does not open. */
+    /** A genuine mark copied from one recipient's entry to another's, or a claim made into a mark, does not open. */
     @Test
     void aGenuineValueCopiedToAnotherKeyOrMapDoesNotOpen() {
         HazelcastLedger ledger = ledger(0, Duration.ofHours(1));
@@ -136,8 +136,7 @@ class ReplayedEntriesTest {
         ledger.markDelivered(q, "real@x.test");
         delivered.set(q.value() + " copied@x.test", delivered.get(q.value() + " real@x.test"));
         String token = ledger.claim(q, "claimed@x.test");
-        delivered.set(q.value() + " claimed@x.test", "D" + replayer().<String, String>getMap(HazelcastLedger.CLAIMS)
-                .get(q.value() + " claimed@x.test"));
+        delivered.set(q.value() + " claimed@x.test", "D" + delivered.get(q.value() + " claimed@x.test"));
         assertThat(ledger.settled(q, "copied@x.test")).isEqualTo(Settled.NO);
         assertThat(ledger.settled(q, "claimed@x.test")).isEqualTo(Settled.NO);
         assertThat(ledger.settled(q, "real@x.test")).isEqualTo(Settled.DELIVERED);
