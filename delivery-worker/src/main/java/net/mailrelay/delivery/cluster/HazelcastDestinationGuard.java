@@ -19,6 +19,12 @@ import org.slf4j.LoggerFactory;
  * consecutive connection-level failures a destination is suspended for {@code backoff}: every worker
  * defers its mail without connecting (Postfix's "dead destination", cluster-wide); one successful session
  * clears it. Rates are per-minute counters (entry processors on per-window keys with a time to live).
+ *
+ * <p>Every worker keeps a copy of the health map, kept current by an entry listener, so that an attempt
+ * asks the cluster nothing about a healthy destination: whether a destination is suspended is read from
+ * the copy, and a success clears the shared entry only when the copy has one. The copy lags the map by
+ * an event's delivery (milliseconds): a suspension set a moment ago may let one more attempt through,
+ * and a failure recorded a moment before a success may stay counted; both are soft state.
  */
 public final class HazelcastDestinationGuard implements DestinationGuard {
 
@@ -36,6 +42,8 @@ public final class HazelcastDestinationGuard implements DestinationGuard {
     private final Duration backoff;
     private final Map<String, Integer> perMinute;
     private final Clock clock;
+    /** The health map as its listener last heard. */
+    private final MapCopy<Health> seen;
 
     /**
      * @param threshold consecutive failures before suspension; 0 never suspends
@@ -51,29 +59,23 @@ public final class HazelcastDestinationGuard implements DestinationGuard {
         perMinute.forEach((d, n) -> lower.put(d.toLowerCase(Locale.ROOT), n));
         this.perMinute = Map.copyOf(lower);
         this.clock = clock;
+        this.seen = new MapCopy<>(health, true);
     }
+
 
     @Override
     public String suspended(String destination) {
         if (threshold <= 0) {
             return null;
         }
-        try {
-            Health h = health.get(key(destination));
-            return h != null && h.suspendedUntil() > clock.millis() ? h.lastProblem() : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
+        Health h = seen.get(key(destination));
+        return h != null && h.suspendedUntil() > clock.millis() ? h.lastProblem() : null;
     }
 
     @Override
     public int suspendedCount() {
-        try {
-            long now = clock.millis();
-            return (int) health.values().stream().filter(h -> h.suspendedUntil() > now).count();
-        } catch (RuntimeException e) {
-            return 0;
-        }
+        long now = clock.millis();
+        return (int) seen.values().stream().filter(h -> h.suspendedUntil() > now).count();
     }
 
     @Override
@@ -113,8 +115,14 @@ public final class HazelcastDestinationGuard implements DestinationGuard {
             return;
         }
         try {
-            // Reading first keeps the common case (a healthy destination) free of writes.
-            if (health.containsKey(key(destination)) && health.remove(key(destination)) != null) {
+            // The copy keeps the common case (a healthy destination) free of cluster calls.
+            String key = key(destination);
+            if (!seen.contains(key)) {
+                return;
+            }
+            Health cleared = health.remove(key);
+            seen.remove(key); // also when its removal's event was missed
+            if (cleared != null) {
                 LOG.info("destination {} is reachable again", destination);
             }
         } catch (RuntimeException e) {

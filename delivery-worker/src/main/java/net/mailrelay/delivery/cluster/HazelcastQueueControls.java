@@ -17,11 +17,17 @@ import org.slf4j.LoggerFactory;
  * Holds and per-message orders in Hazelcast maps: the admin API writes them on any member, every worker
  * reads them before an attempt.
  *
- * <p>Both are plain {@link IMap}s read with a get, not replicated maps or near caches: a release removes
- * the hold and then asks for a retry now, and the worker that acts on that request must not see a stale
- * copy of the hold (it would put the mail back on the longest tier for another hour). A get goes to the
- * key's owner, so it sees a remove that has returned. Holds have no time to live (held mail stays held
- * until released, as in Postfix's hold queue); orders live as long as a message can.
+ * <p>Every worker keeps the names of the held destinations and of the messages with an order in memory,
+ * kept current by entry listeners, so that an attempt asks the cluster nothing in the common case: a
+ * destination or message not named there goes ahead at once. A name found there is confirmed with the
+ * key's owner before it counts (a get sees a remove that has returned), so that a release is seen at
+ * once: a release removes the hold and then asks for a retry now, and the worker that acts on that
+ * request must not see a stale hold (it would put the mail back on the longest tier for another hour).
+ * A new hold or order reaches a worker with its event, within milliseconds; and each retry-now request
+ * (which a release and an order send) makes the worker read both key sets again before it acts on the
+ * request, so that an order's event overtaken by its retry request's is not missed. Holds have no time
+ * to live (held mail stays held until released, as in Postfix's hold queue); orders live as long as a
+ * message can. Both sets stay small: one entry per administrator's command.
  *
  * <p>An order is {@link Seal sealed}: a delete order an outsider wrote into Hazelcast would drop mail
  * silently, so one that does not open is ignored. A forged hold only delays mail, and shows in the
@@ -41,6 +47,9 @@ public final class HazelcastQueueControls implements QueueControls {
     private final Duration orderLifetime;
     private final Clock clock;
     private final Seal seal;
+    /** Names of the held destinations and of the messages with an order, as their listeners last heard. */
+    private final MapCopy<Long> heldNames;
+    private final MapCopy<String> orderNames;
 
     /**
      * @param retries how a release gets the held mail going at once
@@ -54,13 +63,27 @@ public final class HazelcastQueueControls implements QueueControls {
         this.retries = retries;
         this.orderLifetime = orderLifetime;
         this.clock = clock;
+        this.heldNames = new MapCopy<>(held, false);
+        this.orderNames = new MapCopy<>(orders, false);
+        retries.beforeRequest(this::refresh);
     }
+
+    /** Reads both key sets again: what the listeners may not have told yet. Best effort. */
+    void refresh() {
+        heldNames.reload();
+        orderNames.reload();
+    }
+
 
     @Override
     public Order order(String queueId) {
+        if (!orderNames.contains(queueId)) {
+            return null;
+        }
         try {
             String o = orders.get(queueId);
             if (o == null) {
+                orderNames.remove(queueId);
                 return null;
             }
             String order = seal.open(ORDERS, queueId, o, clock.millis());
@@ -77,8 +100,16 @@ public final class HazelcastQueueControls implements QueueControls {
 
     @Override
     public boolean held(String destination) {
+        String key = key(destination);
+        if (!heldNames.contains(key)) {
+            return false;
+        }
         try {
-            return held.containsKey(key(destination));
+            if (held.containsKey(key)) {
+                return true;
+            }
+            heldNames.remove(key);
+            return false;
         } catch (RuntimeException e) {
             return false;
         }

@@ -7,10 +7,12 @@ import com.hazelcast.map.listener.EntryAddedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.queue.RetryRequests;
 
@@ -27,6 +29,7 @@ public final class HazelcastRetryRequests implements RetryRequests, AutoCloseabl
     private final Map<String, Long> local = new ConcurrentHashMap<>();
     private final UUID listener;
     private final Clock clock;
+    private final List<Runnable> beforeRequest = new CopyOnWriteArrayList<>();
 
     public HazelcastRetryRequests(HazelcastInstance hazelcast, Clock clock) {
         this.requests = hazelcast.getMap(MAP);
@@ -41,6 +44,14 @@ public final class HazelcastRetryRequests implements RetryRequests, AutoCloseabl
         requests.set(destination.toLowerCase(Locale.ROOT), clock.millis(), KEPT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Runs {@code task} on each request this worker hears of, before the request is visible to
+     * {@link #current}: what the request was sent after (a release, an order) is read first.
+     */
+    public void beforeRequest(Runnable task) {
+        beforeRequest.add(task);
+    }
+
     @Override
     public Map<String, Long> current() {
         return Map.copyOf(local);
@@ -49,11 +60,13 @@ public final class HazelcastRetryRequests implements RetryRequests, AutoCloseabl
     private final class Listener implements EntryAddedListener<String, Long>, EntryUpdatedListener<String, Long> {
         @Override
         public void entryAdded(EntryEvent<String, Long> event) {
+            beforeRequest.forEach(Runnable::run);
             local.merge(event.getKey(), event.getValue(), Math::max);
         }
 
         @Override
         public void entryUpdated(EntryEvent<String, Long> event) {
+            beforeRequest.forEach(Runnable::run);
             local.merge(event.getKey(), event.getValue(), Math::max);
         }
     }
