@@ -51,7 +51,7 @@ public final class HazelcastLedger implements RecipientLedger {
     private static final Logger LOG = LoggerFactory.getLogger(HazelcastLedger.class);
     public static final String DELIVERED = "mailrelay.delivered";
     public static final String COVERAGE = "mailrelay.ledger.coverage";
-    /** Entries per cluster call when restoring. */
+    /** Entries per cluster call when restoring or forgetting. */
     private static final int RESTORE_BATCH = 1_000;
 
     private final HazelcastInstance hazelcast;
@@ -233,6 +233,21 @@ public final class HazelcastLedger implements RecipientLedger {
             delivered.executeOnKey(key(queueId, recipient), new Forget(copyHorizon.toMillis()));
         } catch (RuntimeException e) {
             // The time to live removes it.
+        }
+    }
+
+    /** Forgets the recipients of many committed records: one call per thousand entries, run where they live. */
+    @Override
+    public void forget(Map<QueueId, List<String>> settled) {
+        List<String> keys = new java.util.ArrayList<>();
+        settled.forEach((q, recipients) -> recipients.forEach(r -> keys.add(key(q, r))));
+        for (int i = 0; i < keys.size(); i += RESTORE_BATCH) {
+            try {
+                delivered.executeOnKeys(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + RESTORE_BATCH))),
+                        new Forget(copyHorizon.toMillis()));
+            } catch (RuntimeException e) {
+                // Their times to live remove them.
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package net.mailrelay.delivery.ledger;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import net.mailrelay.protocol.envelope.QueueId;
 
@@ -48,6 +49,11 @@ public interface RecipientLedger {
      * again (its offset is committed). Best effort; called off the delivery path, so it may wait.
      */
     default void forget(QueueId queueId, String recipient) {
+    }
+
+    /** {@link #forget(QueueId, String)} for the settled recipients of many records, in as few calls as the ledger can. */
+    default void forget(Map<QueueId, List<String>> settled) {
+        settled.forEach((q, recipients) -> recipients.forEach(r -> forget(q, r)));
     }
 
     /**

@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import net.mailrelay.delivery.ledger.RecipientLedger;
+import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.OffsetTracker;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -256,9 +257,10 @@ final class Commits {
             }
             var done = m.headMap(o, false);
             if (!done.isEmpty()) {
-                // Off the poll thread: a cluster call per recipient here held deliveries back.
-                List<RecordJob.Settled> batch = new ArrayList<>(done.values());
-                forgetter.execute(() -> batch.forEach(d -> d.recipients().forEach(r -> ledger.forget(d.queueId(), r))));
+                // Off the poll thread, in one batch: a cluster call per recipient here held deliveries back.
+                Map<QueueId, List<String>> batch = new HashMap<>();
+                done.values().forEach(d -> batch.computeIfAbsent(d.queueId(), q -> new ArrayList<>()).addAll(d.recipients()));
+                forgetter.execute(() -> ledger.forget(batch));
                 done.clear();
             }
         });

@@ -149,4 +149,25 @@ class DestinationStateTest {
         a.forget(q, "plain@y.test");
         assertThat(b.settled(q, "plain@y.test")).as("without a copy, forget deletes at once").isEqualTo(RecipientLedger.Settled.NO);
     }
+
+    /** Commits forget the recipients of many records in one call: settled entries go, copies and claims stay. */
+    @Test
+    void forgettingManyRecordsAtOnceKeepsWhatAnotherCopyOrReadingNeeds() {
+        HazelcastLedger a = new HazelcastLedger(members.get(0), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5));
+        HazelcastLedger b = new HazelcastLedger(members.get(1), ClusterSecret.SEAL, Duration.ofHours(1), Duration.ofMinutes(5));
+        QueueId q1 = QueueId.next(System.currentTimeMillis());
+        QueueId q2 = QueueId.next(System.currentTimeMillis());
+        a.markDelivered(q1, "x@y.test");
+        a.markBounced(q2, "z@y.test");
+        a.markDelivered(q2, "copied@y.test");
+        a.keepCopies(q2, "copied@y.test");
+        String reading = b.claim(q1, "reading@y.test"); // a second reading of the record, going on now
+        a.forget(Map.of(q1, List.of("x@y.test", "reading@y.test"), q2, List.of("z@y.test", "copied@y.test")));
+        assertThat(b.settled(q1, "x@y.test")).isEqualTo(RecipientLedger.Settled.NO);
+        assertThat(b.settled(q2, "z@y.test")).isEqualTo(RecipientLedger.Settled.NO);
+        assertThat(b.settled(q2, "copied@y.test")).as("another copy is queued").isEqualTo(RecipientLedger.Settled.DELIVERED);
+        assertThat(a.claim(q1, "reading@y.test")).as("the other reading's claim holds").isNull();
+        b.release(q1, "reading@y.test", reading);
+        assertThat(a.claim(q1, "reading@y.test")).isNotNull();
+    }
 }
