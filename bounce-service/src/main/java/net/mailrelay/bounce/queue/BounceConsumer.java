@@ -162,19 +162,12 @@ public final class BounceConsumer implements AutoCloseable {
         if (groupInstanceId != null) {
             c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
         }
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // Workers do not write bounce requests in transactions today; if they ever do, aborted ones stay unseen.
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        // A request carries the original message, up to the largest record the relay allows.
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, maxRecordBytes);
-        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(ConsumerConfig.DEFAULT_FETCH_MAX_BYTES, maxRecordBytes));
         // Each send may block up to the producer's max.block.ms when Kafka is unwell; keep a batch well
         // inside max.poll.interval.ms even then.
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 20);
-        return kafka.config(c);
+        // A request carries the original message, up to the largest record the relay allows.
+        return kafka.consumer(clientId, maxRecordBytes, c);
     }
 
     public void start() {

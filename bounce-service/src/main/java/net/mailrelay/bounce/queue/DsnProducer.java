@@ -46,17 +46,12 @@ final class DsnProducer implements AutoCloseable {
 
     static Map<String, Object> config(KafkaAccess kafka, int maxRecordBytes, String clientId) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
-        c.put(ProducerConfig.ACKS_CONFIG, "all");
-        c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         c.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
         c.put(ProducerConfig.LINGER_MS_CONFIG, 5);
-        c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
-        c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
         c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, DELIVERY_TIMEOUT_MS);
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) REQUEST_TIMEOUT.toMillis());
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, MAX_BLOCK.toMillis());
-        return kafka.config(c);
+        return kafka.producer(clientId, maxRecordBytes, c);
     }
 
     CompletableFuture<Void> send(Envelope envelope, Dsn dsn) {

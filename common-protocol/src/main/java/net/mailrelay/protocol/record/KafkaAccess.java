@@ -1,9 +1,12 @@
 package net.mailrelay.protocol.record;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 
 /**
  * How every Kafka client of a process reaches the brokers: where they are, and the client properties
@@ -64,6 +67,46 @@ public record KafkaAccess(String bootstrapServers, Map<String, String> propertie
         c.putAll(properties);
         c.put("bootstrap.servers", bootstrapServers);
         return c;
+    }
+
+    /**
+     * A producer of records that must be neither lost nor doubled (acks=all, idempotence), taking records
+     * up to {@code maxRecordBytes} and buffering at least two of them, with the client's {@code own}
+     * settings over these (its linger, timeouts, transactions) and the access properties over all.
+     * Every producer of the relay starts here.
+     */
+    public Map<String, Object> producer(String clientId, int maxRecordBytes, Map<String, ?> own) {
+        Map<String, Object> c = new HashMap<>();
+        if (clientId != null) {
+            c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        }
+        c.put(ProducerConfig.ACKS_CONFIG, "all");
+        c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
+        c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
+        c.putAll(own);
+        return config(c);
+    }
+
+    /**
+     * A consumer of the relay's topics: offsets committed by the relay alone (never automatically), a
+     * new group starting from the earliest record, committed records only (the edges publish in
+     * transactions, and an aborted record was answered 451), and fetches that take the largest record
+     * the relay allows. The client's {@code own} settings (group, batch size) go over these. Every
+     * consumer of the relay starts here.
+     */
+    public Map<String, Object> consumer(String clientId, int maxRecordBytes, Map<String, ?> own) {
+        Map<String, Object> c = new HashMap<>();
+        if (clientId != null) {
+            c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        }
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(1 << 20, maxRecordBytes));
+        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(ConsumerConfig.DEFAULT_FETCH_MAX_BYTES, maxRecordBytes));
+        c.putAll(own);
+        return config(c);
     }
 
     public String securityProtocol() {

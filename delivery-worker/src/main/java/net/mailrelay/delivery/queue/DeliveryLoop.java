@@ -97,18 +97,12 @@ public final class DeliveryLoop implements AutoCloseable {
         this.backoffs = new Backoffs(settings.outcomeTimeout());
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.clientId());
         if (settings.groupInstanceId() != null) {
             c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, settings.groupInstanceId());
         }
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // The edges publish in transactions, and answer 451 for one they abort: its records are never read.
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, settings.maxInFlight())));
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, settings.maxRecordBytes());
-        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, settings.maxRecordBytes()));
-        this.consumer = new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), new ByteArrayDeserializer());
+        this.consumer = new KafkaConsumer<>(kafka.consumer(settings.clientId(), settings.maxRecordBytes(), c),
+                new StringDeserializer(), new ByteArrayDeserializer());
         this.coverage = new Coverage(consumer, settings.ledger(), new LedgerRebuild(kafka, settings.clientId(),
                 settings.maxRecordBytes(), settings.topics().outbound(), settings.topics().events(), settings.topics().bounce(), settings.ledger(),
                 settings.rebuild()), commits, pauses,

@@ -303,14 +303,9 @@ public final class LedgerRebuild {
 
     private <V> KafkaConsumer<String, V> consumer(int maxRecordBytes, Deserializer<V> values) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId + "-ledger-rebuild");
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000);
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Math.max(1 << 20, maxRecordBytes));
-        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Math.max(50 << 20, maxRecordBytes));
         c.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) Duration.ofSeconds(30).toMillis());
-        return new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), values);
+        return new KafkaConsumer<>(kafka.consumer(clientId + "-ledger-rebuild", maxRecordBytes, c), new StringDeserializer(), values);
     }
 
     /** The name the ledger's coverage marks use for a queue partition. */

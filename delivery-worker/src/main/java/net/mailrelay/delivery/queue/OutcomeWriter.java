@@ -44,17 +44,12 @@ final class OutcomeWriter implements AutoCloseable {
     /** @param timeout how long a caller waits for an answer before it lets go and waits again later */
     OutcomeWriter(KafkaAccess kafka, int maxRecordBytes, String clientId, Duration timeout) {
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
-        c.put(ProducerConfig.ACKS_CONFIG, "all");
-        c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         c.put(ProducerConfig.LINGER_MS_CONFIG, 2);
-        c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
-        c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(64L << 20, 2L * maxRecordBytes));
         long ms = timeout.toMillis();
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(30_000, Math.max(1_000, ms / 2)));
         c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Integer.MAX_VALUE);
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Math.min(ms, MAX_BLOCK.toMillis()));
-        producer = new KafkaProducer<>(kafka.config(c), new StringSerializer(), new ByteArraySerializer());
+        producer = new KafkaProducer<>(kafka.producer(clientId, maxRecordBytes, c), new StringSerializer(), new ByteArraySerializer());
     }
 
     /** Sends one record; the future completes when it is acknowledged, or fails. */

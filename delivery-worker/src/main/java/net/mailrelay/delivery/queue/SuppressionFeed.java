@@ -1,13 +1,11 @@
 package net.mailrelay.delivery.queue;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.SuppressionEntry;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -40,10 +38,8 @@ public final class SuppressionFeed implements AutoCloseable {
     private volatile boolean running = true;
 
     public SuppressionFeed(KafkaAccess kafka, String topic, Sink sink, String clientId) {
-        Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        this.consumer = new KafkaConsumer<>(kafka.config(c), new StringDeserializer(), new ByteArrayDeserializer());
+        this.consumer = new KafkaConsumer<>(kafka.consumer(clientId, 1 << 20, Map.of()), new StringDeserializer(),
+                new ByteArrayDeserializer());
         this.topic = topic;
         this.sink = sink;
         this.thread = new Thread(this::run, "suppression-feed");

@@ -68,8 +68,8 @@ public final class MessageHistory {
         if (arrived < 0) {
             throw new IllegalArgumentException("not a queue id made by this relay: " + id);
         }
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000, ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null, 1 << 20,
+                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000)), new StringDeserializer(), new ByteArrayDeserializer())) {
             List<DeliveryEvent> events = new ArrayList<>();
             boolean truncated = read(consumer, topics.events(), id, arrived, r -> false, EVENT_SCAN_LIMIT, r -> {
                 events.add(RecordCodec.decode(r.value(), DeliveryEvent.class).metadata());

@@ -19,8 +19,6 @@ import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.Topics;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -81,7 +79,7 @@ public final class QueueShape {
         tiers.stream().sorted().forEach(t -> kinds.put(topics.retryTier(t), "retry"));
         kinds.put(topics.bounce(), "bounce");
         try (Admin admin = Admin.create(kafka.config());
-                KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)), new StringDeserializer(), new ByteArrayDeserializer())) {
+                KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null, 1 << 20, Map.of()), new StringDeserializer(), new ByteArrayDeserializer())) {
             Map<TopicPartition, OffsetAndMetadata> committed = new HashMap<>(committed(admin, workerGroup));
             committed.putAll(committed(admin, bounceGroup));
             List<TopicPartition> all = new ArrayList<>();

@@ -14,11 +14,9 @@ import net.mailrelay.protocol.record.KafkaAccess;
 import net.mailrelay.protocol.record.RecordCodec;
 import net.mailrelay.protocol.record.RecordHeaders;
 import net.mailrelay.protocol.record.SuppressionEntry;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeader;
@@ -44,7 +42,7 @@ public final class SuppressionTopic {
     /** The entries in force now, sorted by address. */
     public List<SuppressionEntry> list() {
         Map<String, SuppressionEntry> latest = new LinkedHashMap<>();
-        Map<String, Object> c = kafka.config(Map.of(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false));
+        Map<String, Object> c = kafka.consumer(null, 1 << 20, Map.of());
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
                     .map(p -> new TopicPartition(topic, p.partition())).toList();
@@ -80,8 +78,7 @@ public final class SuppressionTopic {
     }
 
     private void send(List<ProducerRecord<String, byte[]>> records) {
-        Map<String, Object> c = kafka.config(Map.of(ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true));
+        Map<String, Object> c = kafka.producer(null, 1 << 20, Map.of());
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer())) {
             for (ProducerRecord<String, byte[]> r : records) {
                 producer.send(r).get(30, TimeUnit.SECONDS);

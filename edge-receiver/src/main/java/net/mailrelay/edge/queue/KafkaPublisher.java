@@ -159,9 +159,6 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
             String transactionalId) {
         long ms = timing.publishTimeout().toMillis();
         Map<String, Object> c = new HashMap<>();
-        c.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
-        c.put(ProducerConfig.ACKS_CONFIG, "all");
-        c.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         c.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         c.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) timing.transactionTimeout().toMillis());
         // Each transaction is sent at once and waited for: no linger. A transaction's records go out
@@ -172,14 +169,12 @@ public final class KafkaPublisher implements Publisher, AutoCloseable {
         // for many messages, and a transaction spans few partitions.
         c.put(ProducerConfig.PARTITIONER_IGNORE_KEYS_CONFIG, true);
         c.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
-        c.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes);
-        c.put(ProducerConfig.BUFFER_MEMORY_CONFIG, bufferMemory(maxRecordBytes));
         c.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) ms);
         c.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.max(1, ms - 10));
         // Short: the sender thread serves every session, and a call blocked on a broker that cannot be
         // found holds up the whole queue behind it.
         c.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, timing.maxBlock().toMillis());
-        return kafka.config(c);
+        return kafka.producer(clientId, maxRecordBytes, c);
     }
 
     @Override
