@@ -159,6 +159,10 @@ public final class RelayProcess implements AutoCloseable {
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, standalone && s.get(Keys.FLUSH_EACH_MESSAGE), Duration.ofSeconds(60));
         TopicSetup.ensure(kafka, List.of(topics.events()), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),
                 s.get(Keys.MIN_INSYNC), maxRecordBytes, false, Duration.ofSeconds(60));
+        if (standalone && s.get(Keys.FLUSH_EACH_MESSAGE)) {
+            // The commit of an edge's transaction too: a 250 rests on it.
+            TopicSetup.flushTransactionLog(kafka, STANDALONE_TRANSACTIONAL_ID, Duration.ofSeconds(60));
+        }
         List<String> relayTopics = new ArrayList<>(topics.all(tiers));
         if (!s.get(Keys.SUPPRESSION_MODE).equals("off")) {
             TopicSetup.ensureCompacted(kafka, topics.suppression(), s.get(Keys.PARTITIONS), s.get(Keys.REPLICATION),

@@ -172,6 +172,14 @@ class StandaloneJarIT {
         }
         Path firstLog = dir.resolve("first.log");
         Process first = start(routed, firstLog);
+        // A 250 rests on the transaction's commit as much as on the record: the broker flushes both.
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                java.util.Map.of("bootstrap.servers", "127.0.0.1:" + brokerPort))) {
+            var log = new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.TOPIC,
+                    "__transaction_state");
+            assertThat(admin.describeConfigs(List.of(log)).all().get(30, java.util.concurrent.TimeUnit.SECONDS).get(log)
+                    .get("flush.messages").value()).isEqualTo("1");
+        }
 
         byte[] signed = fromClientTest(routed, "signed@routed.test");
         assertThat(net.mailrelay.testing.Dkimpy.verify(signed, zone)).isEqualTo("pass pass");

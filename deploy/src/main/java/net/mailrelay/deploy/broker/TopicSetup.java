@@ -11,8 +11,14 @@ import java.util.concurrent.TimeoutException;
 import net.mailrelay.protocol.record.KafkaAccess;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +57,37 @@ public final class TopicSetup {
             config.put("flush.messages", "1");
         }
         create(kafka, topics, partitions, replication, config, timeout);
+    }
+
+    /** Kafka's transaction log, where a transaction's commit is decided. */
+    public static final String TRANSACTION_LOG = "__transaction_state";
+
+    /**
+     * Flushes Kafka's transaction log before each acknowledgement, as the topics that carry mail are, on a
+     * single broker: an edge's commit is only as durable as its entry there (the record is written, but
+     * a transaction whose commit a power cut took is left open, and then aborted: its mail was answered
+     * 250). Kafka makes the log on the first transactional producer's start and takes no settings for it,
+     * so a producer of {@code transactionalId} (the edge's own, which the edge then takes over) starts
+     * first, and the setting is given to the topic afterwards, before any mail is taken.
+     */
+    public static void flushTransactionLog(KafkaAccess kafka, String transactionalId, Duration timeout) {
+        Map<String, Object> c = kafka.producer("mail-relay-setup", 1 << 20,
+                Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId, ProducerConfig.MAX_BLOCK_MS_CONFIG, timeout.toMillis()));
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(c, new ByteArraySerializer(), new ByteArraySerializer())) {
+            p.initTransactions();
+        }
+        Map<String, Object> admin = kafka.config(Map.of(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis()));
+        try (Admin a = Admin.create(admin)) {
+            a.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, TRANSACTION_LOG),
+                    List.of(new AlterConfigOp(new ConfigEntry("flush.messages", "1"), AlterConfigOp.OpType.SET))))
+                    .all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while setting up " + TRANSACTION_LOG, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("could not make Kafka flush " + TRANSACTION_LOG + ": " + e, e);
+        }
+        LOG.info("{} is flushed before each acknowledgement, as the topics that carry mail", TRANSACTION_LOG);
     }
 
     private static void create(KafkaAccess kafka, List<String> topics, int partitions, int replication,

@@ -316,7 +316,8 @@ public final class Keys {
                     + "two cores (at least 1) for standalone, Kafka's 3 for the broker role.");
     public static final Key<Boolean> FLUSH_EACH_MESSAGE = new Key<>("broker.flush-each-message", "true", Parsers::bool,
             "Standalone: fsync each produce batch of the topics that carry mail before acknowledging it (`flush.messages=1` on "
-                    + "`mail.outbound`, the retry tiers and `mail.bounce`), as Postfix fsyncs a queue file before its 250; the event log and "
+                    + "`mail.outbound`, the retry tiers and `mail.bounce`, and Kafka's transaction log, where an edge's commit is decided), "
+                    + "as Postfix fsyncs a queue file before its 250; the event log and "
                     + "consumer offsets are not flushed (a power cut costs log lines or a repeated delivery, never mail). Broker role: "
                     + "every topic (`log.flush.interval.messages=1`).");
 
