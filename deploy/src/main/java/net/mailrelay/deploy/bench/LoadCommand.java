@@ -63,6 +63,11 @@ public final class LoadCommand implements Callable<Integer> {
     String runId;
     @Option(names = "--csv", paramLabel = "FILE", description = "Write one row per message (for bench e2e).")
     Path csv;
+    @Option(names = "--steps", description = "Also time each step of a session (connect, greeting, EHLO, MAIL, RCPT, DATA, "
+            + "the message and its reply, QUIT) and print their p50 and p99.")
+    boolean steps;
+    /** Per step, every time it took, in microseconds (with --steps). */
+    private final Map<String, java.util.concurrent.ConcurrentLinkedQueue<Long>> stepTimes = new java.util.concurrent.ConcurrentHashMap<>();
     @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS", description = "Socket timeout (default ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
@@ -99,7 +104,29 @@ public final class LoadCommand implements Callable<Integer> {
             SendLog.write(csv, startEpoch, all);
         }
         report(out, all, total, elapsed, startEpoch);
+        for (String step : STEPS) {
+            var times = stepTimes.get(step);
+            if (times != null) {
+                Latencies l = Latencies.of(times.stream().mapToLong(Long::longValue).toArray());
+                out.println("step_" + step + "_p50_ms=" + Latencies.millis(l.percentile(50)));
+                out.println("step_" + step + "_p99_ms=" + Latencies.millis(l.percentile(99)));
+                out.println("step_" + step + "_mean_ms=" + Latencies.millis(l.meanMicros()));
+            }
+        }
+        out.flush();
         return 0;
+    }
+
+    /** The steps --steps times, in session order; "message" is writing the headers and body, "dot" the final "." to its reply. */
+    static final List<String> STEPS = List.of("connect", "greeting", "ehlo", "mail", "rcpt", "data", "message", "dot", "quit");
+
+    /** Notes how long a step took since {@code since} (nanoTime); returns now. */
+    private long step(String name, long since) {
+        long now = System.nanoTime();
+        if (steps) {
+            stepTimes.computeIfAbsent(name, k -> new java.util.concurrent.ConcurrentLinkedQueue<>()).add((now - since) / 1000);
+        }
+        return now;
     }
 
     static void report(PrintWriter out, List<SendLog.Sent> all, int total, double elapsed, long startEpoch) {
@@ -178,31 +205,38 @@ public final class LoadCommand implements Callable<Integer> {
         private SendLog.Sent send(int seq, String marker) {
             String stage = "connect";
             try {
+                long t = System.nanoTime();
                 if (conn == null) {
                     conn = new SmtpLines(address, timeoutSeconds * 1000);
+                    t = step("connect", t);
                     stage = "greeting";
                     SmtpLines.Reply greeting = conn.reply();
+                    t = step("greeting", t);
                     if (greeting.code() != 220) {
                         return failed(seq, marker, stage + ":" + greeting.code(), true);
                     }
                     stage = "ehlo";
                     SmtpLines.Reply ehlo = conn.command("EHLO " + helo);
+                    t = step("ehlo", t);
                     if (!ehlo.positive()) {
                         return failed(seq, marker, stage + ":" + ehlo.code(), true);
                     }
                 }
                 stage = "mail";
                 SmtpLines.Reply r = conn.command("MAIL FROM:<" + from + ">");
+                t = step("mail", t);
                 if (!r.positive()) {
                     return failed(seq, marker, stage + ":" + r.code(), r.code() == 421);
                 }
                 stage = "rcpt";
                 r = conn.command("RCPT TO:<" + to + ">");
+                t = step("rcpt", t);
                 if (!r.positive()) {
                     return failed(seq, marker, stage + ":" + r.code(), r.code() == 421);
                 }
                 stage = "data";
                 r = conn.command("DATA");
+                t = step("data", t);
                 if (r.code() != 354) {
                     return failed(seq, marker, stage + ":" + r.code(), r.code() == 421);
                 }
@@ -210,13 +244,16 @@ public final class LoadCommand implements Callable<Integer> {
                 conn.write(message.headers(marker));
                 conn.write(message.body());
                 conn.flush();
+                t = step("message", t);
                 long dotEpoch = epochMicros();
                 long t0 = System.nanoTime();
                 conn.send(".");
                 SmtpLines.Reply done = conn.reply();
                 long micros = (System.nanoTime() - t0) / 1000;
+                t = step("dot", t);
                 if (!reuse || done.code() == 421) {
                     quit();
+                    step("quit", t);
                 }
                 String reply = Integer.toString(done.code());
                 return new SendLog.Sent(seq, marker, done.code() == 250 ? queueId(done.lastLine()) : "-", dotEpoch, micros,

@@ -123,4 +123,22 @@ class BenchReportTest {
         assertThat(LoadCommand.parseSize("1024")).isEqualTo(1024);
         assertThat(LoadCommand.queueId("250 2.0.0 Ok: queued as 01M8HP0WBHRMBEG60TYC")).isEqualTo("01M8HP0WBHRMBEG60TYC");
     }
+
+    /** One session is latency-bound: --steps times each step of it against a real SMTP server. */
+    @Test
+    void theLoadGeneratorTimesEachStepOfASession() throws Exception {
+        try (net.mailrelay.testing.FakeMx mx = new net.mailrelay.testing.FakeMx("mx.test")) {
+            mx.start();
+            java.io.StringWriter out = new java.io.StringWriter();
+            int rc = new picocli.CommandLine(new LoadCommand()).setOut(new java.io.PrintWriter(out))
+                    .execute("--server", mx.hostPort(), "-m", "5", "-l", "1k", "--steps", "-t", "someone@mx.test");
+            assertThat(rc).isZero();
+            assertThat(out.toString()).contains("accepted=5");
+            for (String step : LoadCommand.STEPS) {
+                assertThat(out.toString()).containsPattern("step_" + step + "_p50_ms=\\d+\\.\\d+")
+                        .containsPattern("step_" + step + "_p99_ms=");
+            }
+            assertThat(mx.deliveriesTo("someone@mx.test")).hasSize(5);
+        }
+    }
 }
