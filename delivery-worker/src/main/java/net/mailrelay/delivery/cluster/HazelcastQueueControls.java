@@ -119,6 +119,7 @@ public final class HazelcastQueueControls implements QueueControls {
     public long hold(String destination) {
         long now = clock.millis();
         Long since = held.putIfAbsent(key(destination), now);
+        heldNames.added(key(destination));
         if (since == null) {
             LOG.info("{}: placed on hold by the administrator", key(destination));
         }
@@ -147,6 +148,7 @@ public final class HazelcastQueueControls implements QueueControls {
     public void order(String queueId, Order order) {
         orders.set(queueId, seal.seal(ORDERS, queueId, order.name(), clock.millis() + orderLifetime.toMillis()),
                 orderLifetime.toMillis(), TimeUnit.MILLISECONDS);
+        orderNames.added(queueId);
         LOG.info("{}: {} requested by the administrator", queueId, order == Order.FAIL ? "failure" : "deletion");
     }
 

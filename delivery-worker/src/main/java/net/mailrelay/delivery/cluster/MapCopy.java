@@ -56,6 +56,11 @@ final class MapCopy<V> {
         return v == PRESENT ? null : (V) v;
     }
 
+    /** A key this member has just written: known here at once, not when its event comes. */
+    void added(String key) {
+        entries.putIfAbsent(key, PRESENT);
+    }
+
     void remove(String key) {
         entries.remove(key);
     }
