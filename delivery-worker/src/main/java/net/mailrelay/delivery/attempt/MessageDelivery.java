@@ -149,6 +149,11 @@ public final class MessageDelivery {
         return byDomain;
     }
 
+    /** Who owns the recipients this delivery works on: the one place the claims protocol lives. */
+    public RecipientClaims claims() {
+        return claims;
+    }
+
     /**
      * After the attempt's outcome was written (or not): marks each failed recipient bounced in the
      * ledger once its bounce request is durable, then gives up the claims {@link #deliver} kept for them.

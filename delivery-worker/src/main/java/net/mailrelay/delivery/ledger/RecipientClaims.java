@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
  * ({@link #bounceRecorded}): a second reading of the record in between would otherwise ask for a second
  * bounce. A delivery that runs longer than one session limit renews what it holds before its next
  * session, so that a lease of twice the session limit ({@code Timeouts.claimLease}) never runs out under
- * it. What the record's offset commit lets the ledger forget is {@code Commits}' business.
+ * it. Once a record's offset is committed it cannot be read again, and its settled recipients are
+ * forgotten ({@link #committed}); a record that may have been read before by a reading that queued a
+ * copy keeps them for the copy instead ({@link #copyQueued}). {@code Commits} says when.
  */
 public final class RecipientClaims {
 
@@ -96,6 +98,20 @@ public final class RecipientClaims {
         if (!settlements.isEmpty()) {
             ledger.settle(queueId, settlements);
         }
+    }
+
+    /**
+     * These settled recipients of a message have another queued copy (the record may have been read
+     * before, by a reading that postponed them): they are kept for the copy horizon, in one call.
+     */
+    public void copyQueued(QueueId queueId, List<String> recipients) {
+        ledger.settle(queueId, recipients.stream()
+                .map(r -> new RecipientLedger.Settlement(r, null, RecipientLedger.Outcome.COPY_QUEUED)).toList());
+    }
+
+    /** The records that settled these recipients are committed: the ledger forgets them, in as few calls as it can. */
+    public void committed(Map<QueueId, List<String>> settled) {
+        ledger.forget(settled);
     }
 
     /** The claims of one attempt of one message. Used by one delivery thread. */

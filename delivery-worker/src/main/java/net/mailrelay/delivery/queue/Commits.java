@@ -12,7 +12,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import net.mailrelay.delivery.ledger.RecipientLedger;
+import net.mailrelay.delivery.ledger.RecipientClaims;
 import net.mailrelay.protocol.envelope.QueueId;
 import net.mailrelay.protocol.record.OffsetTracker;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -56,7 +56,7 @@ final class Commits {
      * previous owner or before a crash, and that reading may have queued a retry copy of it already.
      */
     private final Map<TopicPartition, Long> rereadUntil = new HashMap<>();
-    private final RecipientLedger ledger;
+    private final RecipientClaims claims;
     // One thread, a bounded queue: a forget that does not fit is dropped, and the entry's time to live
     // removes it instead.
     private final ExecutorService forgetter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
@@ -67,8 +67,8 @@ final class Commits {
             }, new ThreadPoolExecutor.DiscardPolicy());
     private long committedAt = System.nanoTime();
 
-    Commits(RecipientLedger ledger) {
-        this.ledger = ledger;
+    Commits(RecipientClaims claims) {
+        this.claims = claims;
     }
 
     long started(TopicPartition tp, long offset, long nowMillis) {
@@ -155,7 +155,7 @@ final class Commits {
             // retry tier, and that copy must find the recipient settled when it comes, not forgotten at
             // this commit (it was delivered twice so, after a crash).
             RecordJob.Settled s = job.settled();
-            forgetter.execute(() -> s.recipients().forEach(r -> ledger.keepCopies(s.queueId(), r)));
+            forgetter.execute(() -> claims.copyQueued(s.queueId(), s.recipients()));
             return;
         }
         forgettable.computeIfAbsent(job.tp, k -> new TreeMap<>()).put(job.record.offset(), job.settled());
@@ -260,7 +260,7 @@ final class Commits {
                 // Off the poll thread, in one batch: a cluster call per recipient here held deliveries back.
                 Map<QueueId, List<String>> batch = new HashMap<>();
                 done.values().forEach(d -> batch.computeIfAbsent(d.queueId(), q -> new ArrayList<>()).addAll(d.recipients()));
-                forgetter.execute(() -> ledger.forget(batch));
+                forgetter.execute(() -> claims.committed(batch));
                 done.clear();
             }
         });

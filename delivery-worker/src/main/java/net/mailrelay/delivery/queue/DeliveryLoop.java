@@ -92,7 +92,7 @@ public final class DeliveryLoop implements AutoCloseable {
         settings.tiers().forEach(t -> subscribed.add(settings.topics().retryTier(t)));
         this.writer = new OutcomeWriter(kafka, settings.maxRecordBytes(), settings.clientId(), settings.outcomeTimeout());
         this.context = new RecordJob.Context(delivery, records, writer, settings.clock(), settings.outcomeTimeout());
-        this.commits = new Commits(settings.ledger());
+        this.commits = new Commits(delivery.claims());
         this.tiers = new TierSchedule(settings.topics(), settings.tiers(), settings.retryRequests(), settings.lateness());
         this.backoffs = new Backoffs(settings.outcomeTimeout());
         Map<String, Object> c = new HashMap<>();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.OptionalLong;
+import net.mailrelay.delivery.ledger.RecipientClaims;
 import net.mailrelay.delivery.ledger.RecipientLedger;
 import net.mailrelay.protocol.envelope.QueueId;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -52,7 +53,7 @@ class CommitsTest {
      */
     @Test
     void withoutACommittedOffsetTheCommitsCarryNoTimeUntilPastTheEnd() {
-        Commits c = new Commits(LEDGER);
+        Commits c = new Commits(new RecipientClaims(LEDGER, Duration.ofMinutes(1)));
         c.assigned(TP, null, OptionalLong.empty(), 2, NOW);
         deliver(c, 0, NOW + 10);
         assertThat(c.toCommit(NOW + 20).get(TP).metadata()).as("below the end").isEmpty();
@@ -63,7 +64,7 @@ class CommitsTest {
 
     @Test
     void withAPreviousOwnersTimeTheCommitsCarryTheEarlierUntilPastTheEnd() {
-        Commits c = new Commits(LEDGER);
+        Commits c = new Commits(new RecipientClaims(LEDGER, Duration.ofMinutes(1)));
         c.assigned(TP, 0L, OptionalLong.of(NOW - 5_000), 2, NOW);
         deliver(c, 0, NOW + 10);
         assertThat(c.toCommit(NOW + 20).get(TP).metadata()).isEqualTo(Commits.mark(NOW - 5_000));
