@@ -100,6 +100,7 @@ public final class HazelcastDestinationGuard implements DestinationGuard {
         try {
             Health h = health.executeOnKey(key(destination),
                     new Failure(threshold, backoff.toMillis(), clock.millis(), reason));
+            seen.written(key(destination), h);
             if (h.failures() == threshold) {
                 LOG.warn("destination {} suspended for {} after {} failures in a row: {}", destination, backoff,
                         threshold, reason);

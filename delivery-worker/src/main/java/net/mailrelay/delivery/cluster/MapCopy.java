@@ -61,6 +61,11 @@ final class MapCopy<V> {
         entries.putIfAbsent(key, PRESENT);
     }
 
+    /** A value this member has just written: known here at once (the event that follows carries the same or a later one). */
+    void written(String key, V value) {
+        entries.put(key, value);
+    }
+
     void remove(String key) {
         entries.remove(key);
     }

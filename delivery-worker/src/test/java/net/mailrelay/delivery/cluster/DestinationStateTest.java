@@ -68,6 +68,9 @@ class DestinationStateTest {
         b.failed("down.test", "connect to mx.down.test: Connection refused");
         assertThat(a.suspended("down.test")).isNull();
         a.failed("down.test", "connect to mx.down.test: Connection refused");
+        assertThat(a.suspended("down.test")).as("at once where it was recorded").contains("Connection refused");
+        // Every other worker reads it from its copy, kept by events: within one event's delivery.
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> b.suspended("down.test") != null);
         assertThat(b.suspended("down.test")).contains("Connection refused");
         Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> a.suspended("down.test") == null);
         a.failed("down.test", "again");
