@@ -67,6 +67,8 @@ public final class DeliveryLoop implements AutoCloseable {
     private final List<String> subscribed = new ArrayList<>();
     private final ExecutorService deliveryThreads;
     private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
+    /** A permit per completion: a loop with every slot taken waits on it, not on a poll that cannot fetch. */
+    private final java.util.concurrent.Semaphore completed = new java.util.concurrent.Semaphore(0);
     private final Commits commits;
     private final Pauses pauses = new Pauses();
     private final TierSchedule tiers;
@@ -130,9 +132,17 @@ public final class DeliveryLoop implements AutoCloseable {
                 drainCompletions();
                 rerunDue(now);
                 noticeRetryRequests();
-                pauses.apply(consumer, now, jobs >= settings.maxInFlight());
+                boolean full = jobs >= settings.maxInFlight();
+                pauses.apply(consumer, now, full);
                 coverage.check(); // after the pauses are applied: a partition it releases is resumed at the next
-                ConsumerRecords<String, byte[]> batch = consumer.poll(POLL);
+                // Every slot taken, every partition paused: the poll can fetch nothing, and waiting in it for
+                // the whole poll time held finished jobs' slots that long (a worker skipping a backlog of
+                // settled records did some 80 a second). It keeps the group alive; a completion ends the wait.
+                ConsumerRecords<String, byte[]> batch = consumer.poll(full ? Duration.ZERO : POLL);
+                if (full && batch.isEmpty()) {
+                    awaitCompletion();
+                }
+                completed.drainPermits();
                 for (TopicPartition tp : batch.partitions()) {
                     dispatch(tp, batch.records(tp), now);
                 }
@@ -147,6 +157,15 @@ public final class DeliveryLoop implements AutoCloseable {
             LOG.error("delivery loop stopped by an unexpected error", e);
         } finally {
             finishAndClose();
+        }
+    }
+
+    /** Up to one poll time for a job to finish; a stop ({@link #close}) ends it by the next poll. */
+    private void awaitCompletion() {
+        try {
+            completed.tryAcquire(POLL.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the next poll ends the loop
         }
     }
 
@@ -189,6 +208,7 @@ public final class DeliveryLoop implements AutoCloseable {
                     return;
                 }
                 completions.add(new Completion(job, finished));
+                completed.release();
             });
         } catch (RejectedExecutionException e) {
             completions.add(new Completion(job, false)); // closing: it is abandoned below
